@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from hal.layout import wire
 
@@ -81,8 +82,8 @@ class CommandSpec:
     name: str
     board: BoardKind | None
     doc: str
-    args: type | None = None
-    reply: type | None = None
+    args: type[Any] | None = None
+    reply: type[Any] | None = None
     reply_is_telemetry: bool = False
 
 

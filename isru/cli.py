@@ -1,0 +1,38 @@
+"""The ``isru`` command: maps each subcommand to the package that implements it."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# Subcommand -> module with ``main(argv) -> int``. Imported lazily so that
+# ``isru sim`` never loads flight code and the reverse.
+SUBCOMMANDS = {
+    "sim": ("sim.cli", "run the emulated scoop and electrolysis boards on ptys or TCP"),
+    "sil": ("isru.sil", "start the simulator and talk to it: the one-command demo"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: isru <command> [options]", "", "commands:"]
+    lines += [f"  {name:<8} {doc}" for name, (_, doc) in SUBCOMMANDS.items()]
+    lines.append("\n'isru <command> --help' describes a command's options.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in SUBCOMMANDS:
+        print(f"isru: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    code: int = module.main(rest)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The test suite: unit, property, integration and scenario tests, plus the ICD helpers."""
