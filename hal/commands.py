@@ -25,6 +25,13 @@ class Valve(enum.IntEnum):
     O2_VENT = 2
 
 
+#: Travel of each joint, in degrees: MOVE_JOINT outside it is NACKed OUT_OF_RANGE (argument 1).
+JOINT_LIMITS_DEG: dict[Joint, tuple[float, float]] = {
+    Joint.BOOM: (-5.0, 95.0),
+    Joint.SCOOP: (-30.0, 190.0),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class BoardInfo:
     board: BoardKind = wire("B", doc="which board answers")
@@ -43,7 +50,7 @@ class TelemetryRate:
 @dataclass(frozen=True, slots=True)
 class MoveJoint:
     joint: Joint = wire("B", doc="0 boom, 1 scoop")
-    angle_deg: float = wire("f", "deg", lo=-30.0, hi=200.0, doc="target; per-joint limits apply")
+    angle_deg: float = wire("f", "deg", lo=-30.0, hi=190.0, doc="target; see JOINT_LIMITS_DEG")
     speed_dps: float = wire("f", "deg/s", lo=0.5, hi=30.0, doc="slew speed")
 
 

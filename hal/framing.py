@@ -25,6 +25,8 @@ def crc16(data: bytes) -> int:
 
 def encode_frame(payload: bytes) -> bytes:
     """Wrap ``payload`` as one wire frame: COBS(payload + CRC little-endian) + 0x00."""
+    if not payload:
+        raise ValueError("payload: must not be empty (a message has at least its header)")
     if len(payload) + CRC_BYTES > MAX_FRAME:
         raise ValueError(
             f"payload: {len(payload)} bytes is over the {MAX_FRAME - CRC_BYTES}-byte limit"
@@ -55,7 +57,9 @@ class FrameDecoder:
     def __init__(self, *, max_frame: int = MAX_FRAME) -> None:
         if max_frame < CRC_BYTES + 1:
             raise ValueError(f"max_frame: must be at least {CRC_BYTES + 1}, got {max_frame}")
-        self._max_encoded = max_frame + max_frame // 254 + 1
+        self._max_frame = max_frame
+        # COBS adds one code byte per started block of 254 bytes.
+        self._max_encoded = max_frame + (max_frame + 253) // 254
         self._buffer = bytearray()
         self._discarding = False
         self.stats = DecoderStats()
@@ -99,6 +103,9 @@ class FrameDecoder:
             raw: bytes = cobs.decode(encoded)
         except cobs.DecodeError:
             self.stats.framing_errors += 1
+            return None
+        if len(raw) > self._max_frame:
+            self.stats.oversize += 1
             return None
         if len(raw) <= CRC_BYTES:
             self.stats.framing_errors += 1

@@ -1,0 +1,203 @@
+"""The dictionary's schema: commands, telemetry channels and events as pydantic models."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+NAME_PATTERN = r"^[A-Z][A-Z0-9]*\.[A-Z][A-Z0-9_]*$"
+CHANNEL_PATTERN = r"^[a-z][a-z0-9]*\.[a-z][a-z0-9_]*$"
+
+
+class Severity(enum.StrEnum):
+    DIAGNOSTIC = "DIAGNOSTIC"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    FATAL = "FATAL"
+
+
+class Mode(enum.StrEnum):
+    """The payload's mode. SAFE at boot: every actuator off until commanded."""
+
+    SAFE = "SAFE"
+    IDLE = "IDLE"
+    SCOOPING = "SCOOPING"
+    ELECTROLYSIS = "ELECTROLYSIS"
+
+
+class SafingResponse(enum.StrEnum):
+    """What a red limit does once it has persisted."""
+
+    NONE = "NONE"
+    STOP_SCOOP = "STOP_SCOOP"
+    STOP_CELL = "STOP_CELL"
+    VENT_H2 = "VENT_H2"
+    VENT_O2 = "VENT_O2"
+    SAFE = "SAFE"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ArgDef(_Frozen):
+    """One typed, ranged command argument."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    type: Literal["int", "float", "bool", "enum"]
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> ArgDef:
+        if self.type == "enum" and not self.choices:
+            raise ValueError(f"{self.name}: an enum argument needs choices")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"{self.name}: min {self.min} is above max {self.max}")
+        return self
+
+    def annotation(self) -> Any:
+        """The pydantic type of this argument, with its range."""
+        if self.type == "enum":
+            return Literal[self.choices]
+        if self.type == "bool":
+            return bool
+        base: type = int if self.type == "int" else float
+        return Annotated[base, Field(ge=self.min, le=self.max, description=self.description)]
+
+
+class CommandDef(_Frozen):
+    """A command: its arguments, the modes that allow it, and how long completion may take."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    description: str
+    args: tuple[ArgDef, ...] = ()
+    hazardous: bool = False
+    modes: tuple[Mode, ...] = (Mode.IDLE, Mode.SCOOPING, Mode.ELECTROLYSIS)
+    completion_timeout_s: float = 5.0
+
+    @cached_property
+    def args_model(self) -> type[BaseModel]:
+        """A strict pydantic model of the arguments, for validation and JSON Schema."""
+        fields: dict[str, Any] = {a.name: (a.annotation(), ...) for a in self.args}
+        model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+            self.name.replace(".", "_") + "_Args",
+            __config__=ConfigDict(extra="forbid", strict=False),
+            **fields,
+        )
+        return model
+
+    def validate_args(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The arguments coerced to their types; raise :class:`ArgumentError` naming the problem."""
+        try:
+            return self.args_model.model_validate(args).model_dump()
+        except ValidationError as exc:
+            raise ArgumentError(self.name, _first_problem(exc)) from None
+
+
+class Limits(_Frozen):
+    """Yellow and red limits of a channel, with the persistence that makes them count."""
+
+    red_low: float | None = None
+    yellow_low: float | None = None
+    yellow_high: float | None = None
+    red_high: float | None = None
+    persistence: Annotated[int, Field(ge=1, le=1000)] = 3
+    response: SafingResponse = SafingResponse.NONE
+
+
+class ChannelDef(_Frozen):
+    """A telemetry channel: name, type, unit, the packet it travels in and its limits."""
+
+    name: Annotated[str, Field(pattern=CHANNEL_PATTERN)]
+    type: Literal["float", "int", "bool", "enum", "str"]
+    unit: str = ""
+    packet: str
+    description: str = ""
+    choices: tuple[str, ...] = ()
+    limits: Limits | None = None
+
+
+class EventDef(_Frozen):
+    """An event: a stable id, its severity, and a message template with ``{named}`` fields."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+    severity: Severity
+    template: str
+
+
+class ArgumentError(ValueError):
+    """Command arguments that do not fit the dictionary; ``detail`` names the argument."""
+
+    def __init__(self, command: str, detail: str) -> None:
+        super().__init__(f"{command}: {detail}")
+        self.command = command
+        self.detail = detail
+
+
+class Dictionary(_Frozen):
+    """Every command, channel and event of this build: the single source of truth."""
+
+    version: str
+    commands: tuple[CommandDef, ...]
+    channels: tuple[ChannelDef, ...]
+    events: tuple[EventDef, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Dictionary:
+        for kind, names in (
+            ("command", [c.name for c in self.commands]),
+            ("channel", [c.name for c in self.channels]),
+            ("event", [e.id for e in self.events]),
+        ):
+            seen: set[str] = set()
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"{kind} {name} is defined twice")
+                seen.add(name)
+        return self
+
+    @cached_property
+    def command_index(self) -> dict[str, CommandDef]:
+        return {c.name: c for c in self.commands}
+
+    @cached_property
+    def channel_index(self) -> dict[str, ChannelDef]:
+        return {c.name: c for c in self.channels}
+
+    @cached_property
+    def event_index(self) -> dict[str, EventDef]:
+        return {e.id: e for e in self.events}
+
+    def export(self) -> dict[str, Any]:
+        """The JSON document of the dictionary, with a JSON Schema for each command's args."""
+        document = self.model_dump(mode="json")
+        for command, exported in zip(self.commands, document["commands"], strict=True):
+            exported["args_schema"] = command.args_model.model_json_schema()
+        document["hash"] = self.hash
+        return document
+
+    @cached_property
+    def hash(self) -> str:
+        """A stable short hash of the dictionary's content: it identifies the build."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "args"
+    if error["type"] == "missing":
+        return f"{where}: missing"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: not an argument of this command"
+    return f"{where}: {error['msg']} (got {error.get('input')!r})"
