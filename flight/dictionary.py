@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 NAME_PATTERN = r"^[A-Z][A-Z0-9]*\.[A-Z][A-Z0-9_]*$"
 CHANNEL_PATTERN = r"^[a-z][a-z0-9]*\.[a-z][a-z0-9_]*$"
+ChannelType = Literal["float", "int", "bool", "enum", "str"]
 
 
 class Severity(enum.StrEnum):
@@ -23,12 +24,15 @@ class Severity(enum.StrEnum):
 
 
 class Mode(enum.StrEnum):
-    """The payload's mode. SAFE at boot: every actuator off until commanded."""
+    """The payload's mode. SAFE at boot: every actuator off until commanded.
+
+    OPERATING while any device is busy (arm moving, cell running); each device's own
+    operating state is its ``<board>.state`` channel.
+    """
 
     SAFE = "SAFE"
     IDLE = "IDLE"
-    SCOOPING = "SCOOPING"
-    ELECTROLYSIS = "ELECTROLYSIS"
+    OPERATING = "OPERATING"
 
 
 class SafingResponse(enum.StrEnum):
@@ -82,8 +86,16 @@ class CommandDef(_Frozen):
     description: str
     args: tuple[ArgDef, ...] = ()
     hazardous: bool = False
-    modes: tuple[Mode, ...] = (Mode.IDLE, Mode.SCOOPING, Mode.ELECTROLYSIS)
+    #: Hazardous only when an argument is above a value, e.g. ``{"current_a": 5.0}``.
+    hazardous_above: dict[str, float] = Field(default_factory=dict)
+    modes: tuple[Mode, ...] = (Mode.IDLE, Mode.OPERATING)
     completion_timeout_s: float = 5.0
+
+    def is_hazardous(self, args: dict[str, Any]) -> bool:
+        """Whether these (validated) arguments make this command need ARM then FIRE."""
+        return self.hazardous or any(
+            float(args.get(name, 0)) > limit for name, limit in self.hazardous_above.items()
+        )
 
     @cached_property
     def args_model(self) -> type[BaseModel]:
@@ -119,7 +131,7 @@ class ChannelDef(_Frozen):
     """A telemetry channel: name, type, unit, the packet it travels in and its limits."""
 
     name: Annotated[str, Field(pattern=CHANNEL_PATTERN)]
-    type: Literal["float", "int", "bool", "enum", "str"]
+    type: ChannelType
     unit: str = ""
     packet: str
     description: str = ""
