@@ -256,22 +256,24 @@ async def test_start_faults_stall_the_joint() -> None:
 async def test_pacing_uses_the_line_and_replies_overtake_telemetry() -> None:
     async with SimBoards(baud=115200, clock=RealClock()) as sim:
         host = Host(sim.urls["scoop"])
+        stats = sim.uarts["scoop"].stats
         try:
             rate = layout_of(TelemetryRate).pack(TelemetryRate(1000.0))
             host.send(Message(MsgType.REQUEST, 1, BY_NAME["SET_TM_RATE"].id, rate))
             await host.collect(lambda ms: len(ms) > 20)  # streaming has started
-            start_bytes, started = host.bytes_in, time.monotonic()
+            start_bytes, started = stats.bytes_out, time.monotonic()
             await host.collect(lambda ms: False, wait_s=1.0)
-            throughput = (host.bytes_in - start_bytes) / (time.monotonic() - started)
+            throughput = (stats.bytes_out - start_bytes) / (time.monotonic() - started)
             sent = time.monotonic()
             reply = await host.ask(GET_INFO, seq=2)
             latency = time.monotonic() - sent
         finally:
             host.close()
-    assert throughput >= 0.9 * 11520
-    assert throughput <= 1.05 * 11520
+    assert 0.9 * 11520 <= throughput <= 1.05 * 11520, throughput
+    assert stats.dropped_by_port == 0  # the host kept up: nothing was lost in the pty
     assert info_of(reply).board is BoardKind.SCOOP
-    assert latency < 0.1
+    # A reply waits for at most the FIFO and the frame on the wire, not the telemetry queue.
+    assert latency < 0.2, latency
 
 
 def test_simboards_checks_its_arguments() -> None:

@@ -1,0 +1,293 @@
+"""The firmware core both boards share: request dispatch, the reply cache, boot, telemetry.
+
+Request handling, in the order a request is checked:
+
+1. Only REQUEST frames are answered; a payload whose version nibble is not ours gets NACK
+   BAD_VERSION (seq and id echoed), anything unparseable is ignored.
+2. **Duplicate requests**: a REQUEST with the same seq, id and body as the previous one is a
+   host retry (its reply was lost or late). The cached reply is sent again and the command
+   is *not* executed again: a retried DIG digs once. The cache survives RESET (it sits in
+   no-init RAM) so a retried RESET does not reboot twice.
+3. Unknown id, or a command of the other board: UNKNOWN_COMMAND.
+4. Body length not the argument layout's size (or any body for a command without
+   arguments): BAD_LENGTH.
+5. An argument outside its declared range or not a member of its enum: OUT_OF_RANGE with
+   the argument's index; then board-specific limits (joint angles) the same way.
+6. In FAULT, anything but STOP, RESET, GET_*, SET_TM_RATE and SET_VALVE: FAULT.
+7. Board state checks: BUSY, NOT_HOMED, INTERLOCK.
+
+An ACK means "accepted and started": motions progress afterwards, visible in telemetry.
+
+Telemetry frames go out unsolicited at the SET_TM_RATE rate (10 Hz after boot, 0 = off,
+up to 1000 Hz); their seq is the board's packet counter mod 256. A packet the line cannot
+take (the output queue is full when pacing at a baud rate) is not made, so at high rates
+the board streams back to back as fast as the line allows.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+from hal.commands import BY_ID, BoardInfo, BoardKind, CommandSpec, TelemetryRate
+from hal.layout import layout_of
+from hal.message import PROTOCOL_VERSION, Message, MsgType, NackCode, nack_body
+from hal.telemetry import PacketId
+from sim.boot_store import BootStore
+from sim.clock import Clock, TimerHandle
+
+FW_MAJOR, FW_MINOR = 1, 0
+PHYSICS_TICK_S = 0.01
+DEFAULT_TM_RATE_HZ = 10.0
+ALLOWED_IN_FAULT = frozenset(
+    {"STOP", "RESET", "GET_INFO", "GET_STATUS", "SET_TM_RATE", "SET_VALVE"}
+)
+
+#: Called with each telemetry message; returns False when the line cannot take it now.
+Emit = Callable[[Message], bool]
+
+
+class Refused(Exception):
+    """A command the board NACKs: ``code`` and the offending argument's index."""
+
+    def __init__(self, code: NackCode, arg_index: int | None = None) -> None:
+        super().__init__(f"{code.name}" + ("" if arg_index is None else f" (arg {arg_index})"))
+        self.code = code
+        self.arg_index = arg_index
+
+
+class BoardThermal:
+    """Board temperature: 25 C plus self-heating, first order (time constant 120 s)."""
+
+    def __init__(self) -> None:
+        self.temp_c = 25.0
+
+    def step(self, dt: float, heat_c: float) -> None:
+        target = 25.0 + heat_c
+        self.temp_c += (target - self.temp_c) * min(1.0, dt / 120.0)
+
+
+class Firmware(abc.ABC):
+    """One board's firmware, on a virtual clock; ``handle()`` answers one request."""
+
+    kind: BoardKind
+    packet_id: PacketId
+
+    def __init__(
+        self, *, clock: Clock, boot_store: BootStore, rng: random.Random, emit: Emit | None = None
+    ) -> None:
+        self.clock = clock
+        self.rng = rng
+        self.emit: Emit = emit if emit is not None else (lambda _msg: True)
+        self.boot_store = boot_store
+        self.boot_count = 0
+        self.boot_time = 0.0
+        self.tm_rate_hz = DEFAULT_TM_RATE_HZ
+        self.tm_counter = 0
+        self.duplicates = 0
+        self.thermal = BoardThermal()
+        self._ticks = 0
+        self._tick_origin = 0.0
+        self._last_request: tuple[int, int, bytes] | None = None
+        self._last_reply: Message | None = None
+        self._tick_timer: TimerHandle | None = None
+        self._tm_timer: TimerHandle | None = None
+        self._tm_origin = 0.0
+        self._tm_slot = 0
+        self._started = False
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Power on: first boot, then physics ticks and telemetry on the clock."""
+        if self._started:
+            return
+        self._started = True
+        self._tick_origin = self.clock.now()
+        self._boot()
+        self._schedule_tick()
+
+    def stop(self) -> None:
+        """Power off: cancel the timers."""
+        self._started = False
+        for timer in (self._tick_timer, self._tm_timer):
+            if timer is not None:
+                timer.cancel()
+        self._tick_timer = self._tm_timer = None
+
+    def _boot(self) -> None:
+        self.boot_count = self.boot_store.next_boot()
+        self.boot_time = self.clock.now()
+        self.tm_counter = 0
+        self._power_on_reset()
+        self._set_tm_rate(DEFAULT_TM_RATE_HZ)
+
+    @property
+    def uptime_ms(self) -> int:
+        return int((self.clock.now() - self.boot_time) * 1000) & 0xFFFFFFFF
+
+    # -- physics ---------------------------------------------------------------------
+
+    @property
+    def physics_time(self) -> float:
+        return self._tick_origin + self._ticks * PHYSICS_TICK_S
+
+    def advance_to(self, t: float) -> None:
+        """Step physics in fixed ticks up to virtual time ``t`` (catch-up after a late wake)."""
+        while self._tick_origin + (self._ticks + 1) * PHYSICS_TICK_S <= t + 1e-9:
+            self._step(PHYSICS_TICK_S)
+            self._ticks += 1
+
+    def _schedule_tick(self) -> None:
+        now = self.clock.now()
+        when = max(self.physics_time + PHYSICS_TICK_S, now + self.clock.min_step_s)
+        self._tick_timer = self.clock.call_at(when, self._on_tick)
+
+    def _on_tick(self) -> None:
+        if not self._started:
+            return
+        self.advance_to(self.clock.now())
+        self._schedule_tick()
+
+    # -- telemetry -------------------------------------------------------------------
+
+    def _set_tm_rate(self, rate_hz: float) -> None:
+        self.tm_rate_hz = rate_hz
+        if self._tm_timer is not None:
+            self._tm_timer.cancel()
+            self._tm_timer = None
+        self._tm_origin, self._tm_slot = self.clock.now(), 0
+        if rate_hz > 0 and self._started:
+            self._schedule_tm()
+
+    def _schedule_tm(self) -> None:
+        now = self.clock.now()
+        self._tm_slot = max(
+            self._tm_slot + 1, math.floor((now - self._tm_origin) * self.tm_rate_hz) + 1
+        )
+        when = max(self._tm_origin + self._tm_slot / self.tm_rate_hz, now + self.clock.min_step_s)
+        self._tm_timer = self.clock.call_at(when, self._on_tm)
+
+    def _on_tm(self) -> None:
+        if not self._started or self.tm_rate_hz <= 0:
+            return
+        self.advance_to(self.clock.now())
+        self.send_telemetry()
+        self._schedule_tm()
+
+    def send_telemetry(self) -> bool:
+        """Make one telemetry packet and offer it to the line; count it if it was taken."""
+        body = self.telemetry_body()
+        message = Message(MsgType.TELEMETRY, self.tm_counter % 256, self.packet_id, body)
+        if self.emit(message) is False:
+            return False
+        self.tm_counter += 1
+        return True
+
+    def telemetry_body(self) -> bytes:
+        packet = self.telemetry()
+        return layout_of(type(packet)).pack(packet)
+
+    # -- requests --------------------------------------------------------------------
+
+    def handle_payload(self, payload: bytes) -> bytes | None:
+        """Answer one frame payload; the reply payload, or None for no answer."""
+        if len(payload) >= 3 and payload[0] >> 4 != PROTOCOL_VERSION:
+            if payload[0] & 0x0F != MsgType.REQUEST:
+                return None
+            return Message(
+                MsgType.NACK, payload[1], payload[2], nack_body(NackCode.BAD_VERSION)
+            ).encode()
+        try:
+            message = Message.decode(payload)
+        except Exception:
+            return None  # not a frame we understand: a real board ignores it too
+        reply = self.handle(message)
+        return None if reply is None else reply.encode()
+
+    def handle(self, message: Message) -> Message | None:
+        """Answer one message: an ACK or NACK for a REQUEST, nothing for anything else."""
+        if message.type is not MsgType.REQUEST:
+            return None
+        key = (message.seq, message.msg_id, message.body)
+        if key == self._last_request and self._last_reply is not None:
+            self.duplicates += 1
+            return self._last_reply
+        self.advance_to(self.clock.now())
+        reboot = False
+        try:
+            spec, args = self._parse(message)
+            if self.in_fault and spec.name not in ALLOWED_IN_FAULT:
+                raise Refused(NackCode.FAULT)
+            body, reboot = self._execute_common(spec, args)
+            reply = Message(MsgType.ACK, message.seq, message.msg_id, body)
+        except Refused as refusal:
+            body = nack_body(refusal.code, refusal.arg_index)
+            reply = Message(MsgType.NACK, message.seq, message.msg_id, body)
+        self._last_request, self._last_reply = key, reply
+        if reboot:
+            self._boot()
+        return reply
+
+    def _parse(self, message: Message) -> tuple[CommandSpec, Any]:
+        spec = BY_ID.get(message.msg_id)
+        if spec is None or spec.board not in (None, self.kind):
+            raise Refused(NackCode.UNKNOWN_COMMAND)
+        if spec.args is None:
+            if message.body:
+                raise Refused(NackCode.BAD_LENGTH)
+            return spec, None
+        layout = layout_of(spec.args)
+        if len(message.body) != layout.size:
+            raise Refused(NackCode.BAD_LENGTH)
+        args = layout.unpack(message.body)
+        bad = layout.first_out_of_range(args)
+        if bad is not None:
+            raise Refused(NackCode.OUT_OF_RANGE, bad)
+        self.check_limits(spec, args)
+        return spec, args
+
+    def _execute_common(self, spec: CommandSpec, args: Any) -> tuple[bytes, bool]:
+        if spec.name == "GET_INFO":
+            info = BoardInfo(
+                self.kind, PROTOCOL_VERSION, FW_MAJOR, FW_MINOR, self.boot_count, self.uptime_ms
+            )
+            return layout_of(BoardInfo).pack(info), False
+        if spec.name == "GET_STATUS":
+            return self.telemetry_body(), False
+        if spec.name == "SET_TM_RATE":
+            assert isinstance(args, TelemetryRate)
+            self._set_tm_rate(args.rate_hz)
+            return b"", False
+        if spec.name == "RESET":
+            return b"", True
+        return self.execute(spec.name, args), False
+
+    # -- what each board fills in ----------------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def in_fault(self) -> bool: ...
+
+    @abc.abstractmethod
+    def _power_on_reset(self) -> None:
+        """Firmware state after a (re)boot: every actuator off."""
+
+    @abc.abstractmethod
+    def _step(self, dt: float) -> None:
+        """One physics tick, with the board's protections."""
+
+    @abc.abstractmethod
+    def telemetry(self) -> Any:
+        """The board's telemetry packet now (a ScoopTelemetry or ElecTelemetry)."""
+
+    def check_limits(self, spec: CommandSpec, args: Any) -> None:
+        """Board-specific argument limits beyond the declared ranges (raise Refused)."""
+        return None  # most commands have no limits beyond their layout
+
+    @abc.abstractmethod
+    def execute(self, name: str, args: Any) -> bytes:
+        """Run a board command (STOP and the board's own); return the ACK body."""
