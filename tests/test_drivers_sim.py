@@ -49,12 +49,13 @@ class Bench:
 
 async def open_bench(**sim_options: object) -> AsyncIterator[Bench]:
     clock = ManualClock()
-    async with SimBoards(clock=clock, **sim_options) as sim:  # type: ignore[arg-type]
-        async with (
-            SerialLink(url=sim.urls["scoop"], timeout_s=0.1, retries=5) as scoop_link,
-            SerialLink(url=sim.urls["elec"], timeout_s=0.1, retries=5) as elec_link,
-        ):
-            yield Bench(sim, ScoopDriver(scoop_link), ElecDriver(elec_link))
+    sim = SimBoards(clock=clock, **sim_options)  # type: ignore[arg-type]
+    async with (
+        sim,
+        SerialLink(url=sim.urls["scoop"], timeout_s=0.1, retries=5) as scoop_link,
+        SerialLink(url=sim.urls["elec"], timeout_s=0.1, retries=5) as elec_link,
+    ):
+        yield Bench(sim, ScoopDriver(scoop_link), ElecDriver(elec_link))
 
 
 @pytest.fixture
