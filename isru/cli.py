@@ -8,8 +8,9 @@ import sys
 # Subcommand -> module with ``main(argv) -> int``. Imported lazily so that
 # ``isru sim`` never loads flight code and the reverse.
 SUBCOMMANDS = {
-    "sim": ("sim.cli", "run the emulated scoop and electrolysis boards on ptys or TCP"),
     "sil": ("isru.sil", "start the simulator and talk to it: the one-command demo"),
+    "sim": ("sim.cli", "run the emulated scoop and electrolysis boards on ptys or TCP"),
+    "seq": ("flight.sequence_cli", "check sequence files against the dictionary"),
 }
 
 
