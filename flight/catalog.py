@@ -13,6 +13,7 @@ from flight.dictionary import (
     CommandDef,
     Dictionary,
     EventDef,
+    InterlockDef,
     Limits,
     Mode,
     SafingResponse,
@@ -335,6 +336,48 @@ EVENTS = [
 ]
 
 
+# --- interlocks ------------------------------------------------------------------------
+
+INTERLOCKS = [
+    InterlockDef(
+        name="H2_PRESSURE_HIGH",
+        commands=("ELEC.START",),
+        require="elec.h2_pressure_kpa < 180",
+        description="no cell current while the H2 tank is above its yellow limit",
+    ),
+    InterlockDef(
+        name="O2_PRESSURE_HIGH",
+        commands=("ELEC.START",),
+        require="elec.o2_pressure_kpa < 180",
+        description="no cell current while the O2 tank is above its yellow limit",
+    ),
+    InterlockDef(
+        name="CELL_TOO_COLD",
+        commands=("ELEC.START",),
+        require="elec.cell_temp_c >= 5",
+        description="no cell current while the cell is near freezing",
+    ),
+    InterlockDef(
+        name="WATER_LOW",
+        commands=("ELEC.START",),
+        require="elec.water_mass_g >= 30",
+        description="no cell current with too little water in the reservoir",
+    ),
+    InterlockDef(
+        name="SCOOP_NOT_HOMED",
+        commands=("SCOOP.DIG", "SCOOP.DUMP", "SCOOP.MOVE"),
+        require="scoop.homed == true",
+        description="no arm motion but HOME before the joints are homed",
+    ),
+    InterlockDef(
+        name="ARM_IN_MOTION",
+        commands=("SCOOP.TARE", "SCOOP.WEIGH"),
+        require="scoop.state == IDLE",
+        description="the load cell is read only with the arm at rest",
+    ),
+]
+
+
 def build() -> Dictionary:
     """The dictionary of this build."""
     channels = [
@@ -343,7 +386,11 @@ def build() -> Dictionary:
         *board_channels("elec", ElecTelemetry, ElecFlags),
     ]
     return Dictionary(
-        version=VERSION, commands=tuple(COMMANDS), channels=tuple(channels), events=tuple(EVENTS)
+        version=VERSION,
+        commands=tuple(COMMANDS),
+        channels=tuple(channels),
+        events=tuple(EVENTS),
+        interlocks=tuple(INTERLOCKS),
     )
 
 

@@ -75,8 +75,12 @@ class ArgDef(_Frozen):
             return Literal[self.choices]
         if self.type == "bool":
             return bool
-        base: type = int if self.type == "int" else float
-        return Annotated[base, Field(ge=self.min, le=self.max, description=self.description)]
+        if self.type == "int":
+            return Annotated[int, Field(ge=self.min, le=self.max, description=self.description)]
+        return Annotated[
+            float,
+            Field(ge=self.min, le=self.max, allow_inf_nan=False, description=self.description),
+        ]
 
 
 class CommandDef(_Frozen):
@@ -92,7 +96,7 @@ class CommandDef(_Frozen):
     completion_timeout_s: float = 5.0
 
     def is_hazardous(self, args: dict[str, Any]) -> bool:
-        """Whether these (validated) arguments make this command need ARM then FIRE."""
+        """Whether these arguments (validated first) make this command need ARM then FIRE."""
         return self.hazardous or any(
             float(args.get(name, 0)) > limit for name, limit in self.hazardous_above.items()
         )
@@ -103,7 +107,8 @@ class CommandDef(_Frozen):
         fields: dict[str, Any] = {a.name: (a.annotation(), ...) for a in self.args}
         model: type[BaseModel] = create_model(  # type: ignore[call-overload]
             self.name.replace(".", "_") + "_Args",
-            __config__=ConfigDict(extra="forbid", strict=False),
+            # Strict: JSON true is not 1 A, and "yes" is not an open valve.
+            __config__=ConfigDict(extra="forbid", strict=True),
             **fields,
         )
         return model
@@ -147,6 +152,15 @@ class EventDef(_Frozen):
     template: str
 
 
+class InterlockDef(_Frozen):
+    """A rule that refuses commands unless a telemetry condition holds: interlocks are data."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+    commands: tuple[str, ...]
+    require: str
+    description: str
+
+
 class ArgumentError(ValueError):
     """Command arguments that do not fit the dictionary; ``detail`` names the argument."""
 
@@ -163,6 +177,7 @@ class Dictionary(_Frozen):
     commands: tuple[CommandDef, ...]
     channels: tuple[ChannelDef, ...]
     events: tuple[EventDef, ...]
+    interlocks: tuple[InterlockDef, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> Dictionary:
@@ -170,12 +185,17 @@ class Dictionary(_Frozen):
             ("command", [c.name for c in self.commands]),
             ("channel", [c.name for c in self.channels]),
             ("event", [e.id for e in self.events]),
+            ("interlock", [i.name for i in self.interlocks]),
         ):
             seen: set[str] = set()
             for name in names:
                 if name in seen:
                     raise ValueError(f"{kind} {name} is defined twice")
                 seen.add(name)
+        for interlock in self.interlocks:
+            for name in interlock.commands:
+                if name not in {c.name for c in self.commands}:
+                    raise ValueError(f"interlock {interlock.name}: unknown command {name}")
         return self
 
     @cached_property

@@ -1,0 +1,229 @@
+"""Command dispatch: validate, execute, verify, and report every stage of every command."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flight.arming import ARM_COMMAND, Arming
+from flight.clock import Clock
+from flight.dictionary import ArgumentError, Dictionary
+from flight.events import EventLog
+from flight.interlocks import Interlocks
+from flight.modes import ModeKeeper
+from hal.errors import DeviceNack, DeviceTimeout, LinkDown
+
+
+class Stage(enum.StrEnum):
+    ACCEPTED = "ACCEPTED"
+    STARTED = "STARTED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class Reason(enum.StrEnum):
+    """Why a command FAILED."""
+
+    UNKNOWN_COMMAND = "UNKNOWN_COMMAND"
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    NOT_ALLOWED_IN_MODE = "NOT_ALLOWED_IN_MODE"
+    NOT_ARMED = "NOT_ARMED"
+    INTERLOCK = "INTERLOCK"
+    BUSY = "BUSY"
+    LINK_DOWN = "LINK_DOWN"
+    DEVICE_NACK = "DEVICE_NACK"
+    DEVICE_TIMEOUT = "DEVICE_TIMEOUT"
+    DEVICE_FAULT = "DEVICE_FAULT"
+    VERIFY_TIMEOUT = "VERIFY_TIMEOUT"
+    ABORTED = "ABORTED"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    id: str
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    source: str = "ground"
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    id: str
+    name: str
+    stage: Stage
+    time: datetime
+    reason: Reason | None = None
+    detail: str = ""
+
+
+class CommandFailed(Exception):
+    """Raised by a handler: the command failed for ``reason``; ``detail`` says how."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class Execution:
+    """What a handler gets: the validated arguments and a way to say the device started."""
+
+    command: Command
+    args: dict[str, Any]
+    started: Callable[[], None]
+
+
+Handler = Callable[[Execution], Awaitable[None]]
+AckSink = Callable[[Ack], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How a command runs: its handler, the device it occupies, whether it pre-empts that device."""
+
+    handler: Handler
+    device: str | None = None
+    preempts: bool = False
+
+
+class Dispatcher:
+    """Runs commands one stage at a time. One command at a time per device; a pre-empting
+    command (a STOP) aborts whatever that device is doing and always runs."""
+
+    def __init__(
+        self,
+        *,
+        dictionary: Dictionary,
+        routes: Mapping[str, Route],
+        modes: ModeKeeper,
+        arming: Arming,
+        interlocks: Interlocks,
+        values: Mapping[str, Any],
+        events: EventLog,
+        clock: Clock,
+    ) -> None:
+        missing = [c.name for c in dictionary.commands if c.name not in routes]
+        if missing:
+            raise ValueError(f"routes: no handler for {', '.join(missing)}")
+        self._dictionary = dictionary
+        self._routes = routes
+        self._modes = modes
+        self._arming = arming
+        self._interlocks = interlocks
+        self._values = values
+        self._events = events
+        self._clock = clock
+        self.active: dict[str, asyncio.Task[None]] = {}
+        self.completed = 0
+        self.failed = 0
+        self.on_activity: Callable[[], None] = lambda: None
+
+    def abort_all(self) -> None:
+        """Abort every command in progress (their acks say FAILED ABORTED)."""
+        for task in tuple(self.active.values()):
+            task.cancel()
+
+    async def run(self, command: Command, sink: AckSink) -> Ack:
+        """Run ``command`` to its end; every stage goes to ``sink``; returns the final ack."""
+        try:
+            args, route = self._accept(command)
+        except CommandFailed as failure:
+            return self._finish(command, sink, failure)
+        sink(self._ack(command, Stage.ACCEPTED))
+        task = asyncio.create_task(self._execute(command, args, route, sink))
+        if route.device is not None:
+            self.active[route.device] = task
+            self.on_activity()
+        try:
+            await asyncio.shield(task)
+        except CommandFailed as failure:
+            return self._finish(command, sink, failure)
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                # Our caller (a sequence, say) was cancelled: the command goes with it.
+                task.cancel()
+                self._finish(command, sink, CommandFailed(Reason.ABORTED, "its caller stopped"))
+                raise
+            return self._finish(command, sink, CommandFailed(Reason.ABORTED, "aborted"))
+        finally:
+            if route.device is not None and self.active.get(route.device) is task:
+                del self.active[route.device]
+                self.on_activity()
+        self.completed += 1
+        final = self._ack(command, Stage.COMPLETED)
+        sink(final)
+        return final
+
+    def _accept(self, command: Command) -> tuple[dict[str, Any], Route]:
+        definition = self._dictionary.command_index.get(command.name)
+        if definition is None:
+            raise CommandFailed(Reason.UNKNOWN_COMMAND, f"{command.name!r} is not a command")
+        try:
+            args = definition.validate_args(command.args)
+        except ArgumentError as exc:
+            raise CommandFailed(Reason.INVALID_ARGUMENT, exc.detail) from None
+        mode = self._modes.mode
+        if mode not in definition.modes:
+            allowed = ", ".join(m.value for m in definition.modes)
+            raise CommandFailed(
+                Reason.NOT_ALLOWED_IN_MODE,
+                f"{command.name} is not allowed in {mode.value} (allowed in: {allowed})",
+            )
+        if definition.is_hazardous(args):
+            if not self._arming.fire(command.name):
+                raise CommandFailed(
+                    Reason.NOT_ARMED, f"{command.name} is hazardous: send {ARM_COMMAND} first"
+                )
+        else:
+            self._arming.observe(command.name)
+        refusal = self._interlocks.refusal(command.name, self._values)
+        if refusal is not None:
+            raise CommandFailed(
+                Reason.INTERLOCK, f"{refusal.name}: {refusal.description} ({refusal.require})"
+            )
+        route = self._routes[command.name]
+        if route.device is not None:
+            busy = self.active.get(route.device)
+            if busy is not None:
+                if not route.preempts:
+                    raise CommandFailed(Reason.BUSY, f"{route.device} is busy with a command")
+                busy.cancel()
+        return args, route
+
+    async def _execute(
+        self, command: Command, args: dict[str, Any], route: Route, sink: AckSink
+    ) -> None:
+        def started() -> None:
+            sink(self._ack(command, Stage.STARTED))
+
+        try:
+            await route.handler(Execution(command, args, started))
+        except DeviceNack as exc:
+            raise CommandFailed(Reason.DEVICE_NACK, str(exc)) from None
+        except DeviceTimeout as exc:
+            raise CommandFailed(Reason.DEVICE_TIMEOUT, str(exc)) from None
+        except LinkDown as exc:
+            raise CommandFailed(Reason.LINK_DOWN, str(exc)) from None
+
+    def _finish(self, command: Command, sink: AckSink, failure: CommandFailed) -> Ack:
+        self.failed += 1
+        ack = self._ack(command, Stage.FAILED, failure.reason, failure.detail)
+        self._events.emit(
+            "COMMAND_FAILED",
+            name=command.name,
+            id=command.id,
+            reason=failure.reason.value,
+            detail=failure.detail,
+        )
+        sink(ack)
+        return ack
+
+    def _ack(
+        self, command: Command, stage: Stage, reason: Reason | None = None, detail: str = ""
+    ) -> Ack:
+        return Ack(command.id, command.name, stage, self._clock.utc(), reason, detail)

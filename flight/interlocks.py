@@ -1,0 +1,30 @@
+"""Interlocks: the dictionary's rules that refuse a command unless telemetry allows it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flight.condition import Condition, parse_condition
+from flight.dictionary import Dictionary, InterlockDef
+
+
+class Interlocks:
+    """Parses every interlock of the dictionary once; answers which one refuses a command.
+
+    A channel with no value yet (its board never heard from) does not satisfy a condition,
+    so a command guarded by it is refused until telemetry arrives.
+    """
+
+    def __init__(self, *, dictionary: Dictionary) -> None:
+        self._rules: dict[str, list[tuple[InterlockDef, Condition]]] = {}
+        for interlock in dictionary.interlocks:
+            condition = parse_condition(interlock.require, dictionary)
+            for name in interlock.commands:
+                self._rules.setdefault(name, []).append((interlock, condition))
+
+    def refusal(self, command: str, values: Mapping[str, object]) -> InterlockDef | None:
+        """The first interlock whose condition does not hold for ``command``, or None."""
+        for interlock, condition in self._rules.get(command, ()):
+            if not condition.evaluate(values):
+                return interlock
+        return None

@@ -1,0 +1,78 @@
+"""Safing: the responses that put devices (or the whole payload) into a safe state."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from flight.dictionary import Mode, SafingResponse
+from flight.events import EventLog
+from flight.modes import ModeKeeper
+from hal import ElecDriver, HalError, ScoopDriver, Valve
+
+CLOSED_VALVES = (Valve.WATER_FEED, Valve.H2_VENT, Valve.O2_VENT)
+
+
+class Safing:
+    """Carries out a :class:`SafingResponse`. Each device action is tried even when another
+    fails (a board whose link is down cannot be commanded; its own protection holds it)."""
+
+    def __init__(
+        self,
+        *,
+        scoop: ScoopDriver,
+        elec: ElecDriver,
+        modes: ModeKeeper,
+        events: EventLog,
+        before_safe: Callable[[str], None],
+    ) -> None:
+        self._scoop = scoop
+        self._elec = elec
+        self._modes = modes
+        self._events = events
+        self._before_safe = before_safe
+
+    async def respond(self, response: SafingResponse, *, reason: str) -> list[str]:
+        """Carry out ``response``; returns what could not be done (empty when all went)."""
+        if response is SafingResponse.NONE:
+            return []
+        self._events.emit("SAFING", response=response.value, reason=reason)
+        if response is SafingResponse.SAFE:
+            return await self.make_safe(reason=reason)
+        actions: dict[SafingResponse, list[tuple[str, Callable[[], Awaitable[None]]]]] = {
+            SafingResponse.STOP_SCOOP: [("scoop stop", self._scoop.stop)],
+            SafingResponse.STOP_CELL: [("cell stop", self._elec.stop)],
+            SafingResponse.VENT_H2: [
+                ("cell stop", self._elec.stop),
+                ("H2 vent", lambda: self._elec.set_valve(Valve.H2_VENT, open=True)),
+            ],
+            SafingResponse.VENT_O2: [
+                ("cell stop", self._elec.stop),
+                ("O2 vent", lambda: self._elec.set_valve(Valve.O2_VENT, open=True)),
+            ],
+        }
+        return await self._attempt(actions[response])
+
+    async def make_safe(self, *, reason: str) -> list[str]:
+        """Abort what runs, every actuator off, every valve closed, mode SAFE."""
+        self._before_safe(reason)
+        self._modes.set(Mode.SAFE, reason=reason)
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("scoop stop", self._scoop.stop),
+            ("cell stop", self._elec.stop),
+        ]
+        for valve in CLOSED_VALVES:
+            steps.append((f"close {valve.name}", _closer(self._elec, valve)))
+        return await self._attempt(steps)
+
+    async def _attempt(self, steps: list[tuple[str, Callable[[], Awaitable[None]]]]) -> list[str]:
+        failures = []
+        for what, action in steps:
+            try:
+                await action()
+            except HalError as exc:
+                failures.append(f"{what}: {exc}")
+        return failures
+
+
+def _closer(elec: ElecDriver, valve: Valve) -> Callable[[], Awaitable[None]]:
+    return lambda: elec.set_valve(valve, open=False)
