@@ -282,6 +282,11 @@ EVENTS = [
         severity=_S.INFO,
         template="flight software {version} started (boot {boot_count}), mode SAFE",
     ),
+    EventDef(
+        id="STATE_RECOVERED",
+        severity=_S.WARNING,
+        template="persistent state was unreadable: {detail}",
+    ),
     EventDef(id="SHUTDOWN", severity=_S.INFO, template="flight software stopping: {reason}"),
     EventDef(id="MODE_CHANGED", severity=_S.INFO, template="mode {old} -> {new}: {reason}"),
     EventDef(

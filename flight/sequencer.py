@@ -89,6 +89,7 @@ class Sequencer:
         self._started_at = 0.0
         self._abort_reason = ""
         self._safe_on_abort = True
+        self._ending = False
         self._done = asyncio.Event()
 
     def report_interrupted(self) -> None:
@@ -106,19 +107,30 @@ class Sequencer:
         """Start ``sequence``; raise :class:`SequencerBusy` if one is running."""
         if self.running:
             raise SequencerBusy(self.status.name)
-        self._abort_reason, self._safe_on_abort = "", True
+        self._abort_reason, self._safe_on_abort, self._ending = "", True, False
         self._done.clear()
         self._started_at = self._clock.monotonic()
         self._set_status(sequence, 0)
         self._events.emit("SEQ_STARTED", name=sequence.name, steps=len(sequence.steps))
         self._task = asyncio.create_task(self._run(sequence), name=f"sequence {sequence.name}")
 
-    async def abort(self, reason: str, *, make_safe: bool = True) -> None:
-        """Abort the running sequence (if any) and wait until it has stopped."""
+    def cancel(self, reason: str) -> None:
+        """Abort the running sequence without safing: whoever calls this is safing already.
+
+        Does nothing once the run is ending (it may be the one safing).
+        """
         task = self._task
-        if task is None or task.done():
+        if task is None or task.done() or self._ending:
             return
-        self._abort_reason, self._safe_on_abort = reason, make_safe
+        self._abort_reason, self._safe_on_abort = reason, False
+        task.cancel()
+
+    async def abort(self, reason: str) -> None:
+        """Abort the running sequence (if any), leave the payload SAFE, wait until done."""
+        task = self._task
+        if task is None or task.done() or self._ending:
+            return
+        self._abort_reason, self._safe_on_abort = reason, True
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -146,6 +158,7 @@ class Sequencer:
         except asyncio.CancelledError:
             failure = self._abort_reason or "aborted"
         finally:
+            self._ending = True
             self._state.update(running_sequence=None)
         elapsed = round(self._clock.monotonic() - self._started_at, 3)
         if failure:

@@ -70,6 +70,11 @@ class BoardDriver(Generic[TM]):
             if not future.done() and predicate(snapshot):
                 future.set_result(snapshot)
 
+    def listen(self, listener: Callable[[TM], None]) -> Callable[[], None]:
+        """Call ``listener`` with every snapshot from now on; returns its remover."""
+        self._subscribers.append(listener)
+        return lambda: self._subscribers.remove(listener)
+
     async def wait_for(self, predicate: Callable[[TM], bool], *, timeout_s: float) -> TM:
         """The first snapshot, from now on, for which ``predicate`` holds.
 
@@ -93,12 +98,12 @@ class BoardDriver(Generic[TM]):
                 queue.get_nowait()
             queue.put_nowait(snapshot)
 
-        self._subscribers.append(put)
+        remove = self.listen(put)
         try:
             while True:
                 yield await queue.get()
         finally:
-            self._subscribers.remove(put)
+            remove()
 
     # --- commands every board has ----------------------------------------------------
 

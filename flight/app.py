@@ -1,0 +1,285 @@
+"""The onboard application: boards, dictionary, dispatch, limits, modes and sequencer, wired."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from flight.arming import Arming
+from flight.catalog import DICTIONARY, VERSION
+from flight.channels import ChannelStore, snapshot_values
+from flight.clock import Clock, SystemClock
+from flight.config import FlightConfig, effective_limits
+from flight.dictionary import Dictionary, SafingResponse
+from flight.dispatcher import Ack, AckSink, Command, Dispatcher
+from flight.events import EventLog
+from flight.handlers import Payload
+from flight.interlocks import Interlocks
+from flight.limits import LimitMonitor
+from flight.modes import ModeKeeper
+from flight.safing import Safing
+from flight.sequence import Sequence, parse_sequence
+from flight.sequencer import Sequencer
+from flight.state import StateStore
+from hal import BoardDriver, ElecDriver, ElecState, HalError, LinkState, ScoopDriver, SerialLink
+from hal.telemetry import ScoopState
+
+BOARDS = ("scoop", "elec")
+
+
+class FlightApp:
+    """The flight software as one async context manager.
+
+    Entering it boots SAFE: state loaded, boot counted, links opening (a missing board is
+    reported and retried, not fatal), every board told STOP as soon as it answers. Leaving
+    it aborts what runs, safes the actuators and flushes the state.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: FlightConfig,
+        clock: Clock | None = None,
+        dictionary: Dictionary = DICTIONARY,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.dictionary = dictionary
+        self.state = StateStore.in_dir(config.state.dir)
+        self.events = EventLog(dictionary=dictionary, clock=self.clock)
+        self.channels = ChannelStore(clock=self.clock)
+        self.modes = ModeKeeper(events=self.events)
+        self.arming = Arming(
+            clock=self.clock, events=self.events, window_s=config.commanding.arm_window_s
+        )
+        self.links = {
+            board: SerialLink(
+                url=device.url,
+                baudrate=device.baudrate,
+                timeout_s=device.timeout_s,
+                retries=device.retries,
+                reconnect_s=device.reconnect_s,
+                wait_open=False,
+            )
+            for board, device in (("scoop", config.devices.scoop), ("elec", config.devices.elec))
+        }
+        self.scoop = ScoopDriver(self.links["scoop"])
+        self.elec = ElecDriver(self.links["elec"])
+        self.safing = Safing(
+            scoop=self.scoop,
+            elec=self.elec,
+            modes=self.modes,
+            events=self.events,
+            before_safe=self._before_safe,
+        )
+        self.limits = LimitMonitor(
+            limits=effective_limits(config),
+            dictionary=dictionary,
+            events=self.events,
+            on_red=self._on_red,
+        )
+        self.sequencer = Sequencer(
+            run_command=self.execute,
+            make_safe=lambda reason: self.safing.make_safe(reason=reason),
+            channels=self.channels,
+            events=self.events,
+            clock=self.clock,
+            state=self.state,
+        )
+        timeouts = {c.name: c.completion_timeout_s for c in dictionary.commands}
+        payload = Payload(
+            self.scoop,
+            self.elec,
+            self.clock,
+            self.modes,
+            self.arming,
+            self.limits,
+            self.safing,
+            self.state,
+            timeouts,
+        )
+        self.dispatcher = Dispatcher(
+            dictionary=dictionary,
+            routes=payload.routes(),
+            modes=self.modes,
+            arming=self.arming,
+            interlocks=Interlocks(dictionary=dictionary),
+            values=self.channels.values,
+            events=self.events,
+            clock=self.clock,
+        )
+        self.dispatcher.on_activity = self._follow_activity
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._board_boots: dict[str, int] = {}
+        self._last_elec_at: float | None = None
+        self._started_at = 0.0
+        self._exit = contextlib.AsyncExitStack()
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def __aenter__(self) -> FlightApp:
+        warning = self.state.load()
+        boot = self.state.bump_boot()
+        self._started_at = self.clock.monotonic()
+        self.events.emit("BOOT", version=VERSION, boot_count=boot)
+        if warning:
+            self.events.emit("STATE_RECOVERED", detail=warning)
+        self.sequencer.report_interrupted()
+        self.channels.listen(self._on_packet)
+        for board, driver in self._drivers().items():
+            driver.listen(self._packet_forwarder(board))
+            self.links[board].add_state_listener(self._link_watcher(board))
+            self.channels.update(board, {f"{board}.link_up": False})
+        for link in self.links.values():
+            await self._exit.enter_async_context(link)
+        self._spawn(self._core_telemetry())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown("stopped")
+
+    async def shutdown(self, reason: str) -> None:
+        """Abort what runs, actuators off, state flushed, links closed."""
+        self.events.emit("SHUTDOWN", reason=reason)
+        self.sequencer.cancel(f"flight software {reason}")
+        await self.safing.make_safe(reason=f"flight software {reason}")
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.state.flush()
+        await self._exit.aclose()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _drivers(self) -> dict[str, ScoopDriver | ElecDriver]:
+        return {"scoop": self.scoop, "elec": self.elec}
+
+    # --- commanding ------------------------------------------------------------------
+
+    async def execute(self, command: Command, sink: AckSink | None = None) -> Ack:
+        """Run one command to its end; each verification stage goes to ``sink``."""
+        return await self.dispatcher.run(command, sink or (lambda _: None))
+
+    def load_sequence(self, text: str, *, name: str) -> Sequence:
+        """Parse and check ``text`` (raises SequenceError listing every problem)."""
+        return parse_sequence(text, name=name, dictionary=self.dictionary)
+
+    def start_sequence(self, text: str, *, name: str) -> Sequence:
+        """Check and start a sequence; raises SequenceError or SequencerBusy."""
+        sequence = self.load_sequence(text, name=name)
+        self.sequencer.start(sequence)
+        return sequence
+
+    # --- telemetry and fault protection ----------------------------------------------
+
+    def _packet_forwarder(self, board: str) -> Callable[[Any], None]:
+        def forward(snapshot: Any) -> None:
+            self.channels.update(board, snapshot_values(board, snapshot))
+
+        return forward
+
+    def _on_packet(self, packet: str, values: dict[str, Any]) -> None:
+        if packet == "elec":
+            self._count_charge(values)
+        if packet in BOARDS:
+            self._watch_board_boot(packet, values)
+            self._follow_activity()
+        self.limits.check(values)
+
+    def _count_charge(self, values: dict[str, Any]) -> None:
+        now = self.clock.monotonic()
+        if self._last_elec_at is not None:
+            current = float(values.get("elec.cell_current_a", 0.0))
+            self.state.add_cell_ah(max(0.0, current) * (now - self._last_elec_at) / 3600)
+        self._last_elec_at = now
+
+    def _watch_board_boot(self, board: str, values: dict[str, Any]) -> None:
+        boot = values.get(f"{board}.boot_count")
+        known = self._board_boots.get(board)
+        if boot is None or boot == known:
+            return
+        self._board_boots[board] = boot
+        if known is not None:
+            self.events.emit("BOARD_RESET", board=board, old=known, new=boot)
+            active = self.dispatcher.active.get(board)
+            if active is not None:
+                active.cancel()
+            self._spawn(self._configure(board))
+
+    def _follow_activity(self) -> None:
+        values = self.channels.values
+        busy = (
+            bool(self.dispatcher.active)
+            or values.get("scoop.state", ScoopState.IDLE.name)
+            not in (ScoopState.IDLE.name, ScoopState.FAULT.name)
+            or values.get("elec.state") == ElecState.RUNNING.name
+        )
+        self.modes.follow_activity(busy=busy)
+
+    def _on_red(self, channel: str, response: SafingResponse, reason: str) -> None:
+        self._spawn(self.safing.respond(response, reason=reason))
+
+    def _before_safe(self, reason: str) -> None:
+        self.sequencer.cancel(reason)
+        self.dispatcher.abort_all()
+        self.arming.disarm("going SAFE")
+
+    def _link_watcher(self, board: str) -> Callable[[LinkState], None]:
+        def watch(state: LinkState) -> None:
+            link = self.links[board]
+            if state is LinkState.OPEN:
+                self._spawn(self._configure(board, restored=link.stats.reopens > 0))
+            elif state is LinkState.LOST:
+                self.channels.update(board, {f"{board}.link_up": False})
+                self.events.emit("LINK_LOST", board=board, detail=link.last_error or "port gone")
+                self._spawn(self.safing.respond(SafingResponse.SAFE, reason=f"{board} link lost"))
+
+        return watch
+
+    async def _configure(self, board: str, *, restored: bool = False) -> None:
+        """A board has (re)appeared: identify it, make it safe, set its telemetry rate."""
+        driver: BoardDriver[Any] = self._drivers()[board]
+        rate = getattr(self.config.telemetry, f"{board}_hz")
+        try:
+            info = await driver.info()
+            await driver.stop()
+            await driver.set_telemetry_rate(rate)
+        except HalError as exc:
+            self.events.emit("LINK_LOST", board=board, detail=f"not answering: {exc}")
+            return
+        self._board_boots[board] = info.boot_count
+        self.channels.update(board, {f"{board}.link_up": True})
+        if restored:
+            self.events.emit("LINK_RESTORED", board=board)
+
+    async def _core_telemetry(self) -> None:
+        period = 1.0 / self.config.telemetry.core_hz
+        while True:
+            status = self.sequencer.status
+            self.channels.update(
+                "core",
+                {
+                    "core.mode": self.modes.mode.value,
+                    "core.armed": self.arming.armed or "",
+                    "core.uptime_s": round(self.clock.monotonic() - self._started_at, 3),
+                    "core.boot_count": self.state.boot_count,
+                    "core.commands_completed": self.dispatcher.completed,
+                    "core.commands_failed": self.dispatcher.failed,
+                    "core.seq_state": status.state.value,
+                    "core.seq_line": status.line if status.state.value == "RUNNING" else 0,
+                    "core.cell_ah_total": round(self.state.cell_ah_total, 6),
+                    "core.scoop_cycles_total": self.state.scoop_cycles_total,
+                },
+            )
+            await self.clock.sleep(period)
