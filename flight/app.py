@@ -114,6 +114,7 @@ class FlightApp:
         self.dispatcher.on_activity = self._follow_activity
         self._tasks: set[asyncio.Task[Any]] = set()
         self._board_boots: dict[str, int] = {}
+        self._lost_boards: set[str] = set()
         self._last_elec_at: float | None = None
         self._started_at = 0.0
         self._exit = contextlib.AsyncExitStack()
@@ -239,8 +240,9 @@ class FlightApp:
         def watch(state: LinkState) -> None:
             link = self.links[board]
             if state is LinkState.OPEN:
-                self._spawn(self._configure(board, restored=link.stats.reopens > 0))
+                self._spawn(self._configure(board, restored=board in self._lost_boards))
             elif state is LinkState.LOST:
+                self._lost_boards.add(board)
                 self.channels.update(board, {f"{board}.link_up": False})
                 self.events.emit("LINK_LOST", board=board, detail=link.last_error or "port gone")
                 self._spawn(self.safing.respond(SafingResponse.SAFE, reason=f"{board} link lost"))
@@ -261,6 +263,7 @@ class FlightApp:
         self._board_boots[board] = info.boot_count
         self.channels.update(board, {f"{board}.link_up": True})
         if restored:
+            self._lost_boards.discard(board)
             self.events.emit("LINK_RESTORED", board=board)
 
     async def _core_telemetry(self) -> None:

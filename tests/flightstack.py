@@ -72,6 +72,10 @@ def flight_config(urls: dict[str, str], state_dir: Path, **overrides: Any) -> Fl
     return FlightConfig.model_validate(document)
 
 
+def _heard(values: dict[str, Any], board: str) -> bool:
+    return bool(values.get(f"{board}.link_up")) and f"{board}.state" in values
+
+
 @asynccontextmanager
 async def flight_stack(
     state_dir: Path, *, faults: StartFaults | None = None, **overrides: Any
@@ -85,6 +89,8 @@ async def flight_stack(
         app.events.subscribe(stack.events.append)
         async with app:
             await stack.until(
-                lambda v: all(v.get(f"{b}.link_up") and f"{b}.state" in v for b in ("scoop", "elec"))
+                lambda v: all(
+                    v.get(f"{b}.link_up") and f"{b}.state" in v for b in ("scoop", "elec")
+                )
             )
             yield stack

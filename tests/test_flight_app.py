@@ -48,3 +48,123 @@ async def test_app_scoop_cycle_completes_only_when_confirmed(stack: Stack) -> No
     await stack.ok("SCOOP.WEIGH")
     assert stack.app.channels.values["scoop.sample_mass_g"] == pytest.approx(112.5, abs=2.0)
     assert stack.app.state.scoop_cycles_total == 1
+
+
+async def test_app_invalid_argument_names_it(stack: Stack) -> None:
+    await stack.ok("MODE.IDLE")
+    acks = await stack.send("SCOOP.DIG", depth_mm=500)
+    assert acks[-1].reason is Reason.INVALID_ARGUMENT
+    assert "depth_mm" in acks[-1].detail
+    assert "COMMAND_FAILED" in stack.ids()
+
+
+async def test_app_unknown_command_is_refused(stack: Stack) -> None:
+    acks = await stack.send("SCOOP.FLY")
+    assert acks[-1].reason is Reason.UNKNOWN_COMMAND
+
+
+async def test_app_interlock_refuses_dig_before_home(stack: Stack) -> None:
+    await stack.ok("MODE.IDLE")
+    acks = await stack.send("SCOOP.DIG", depth_mm=30)
+    assert [a.stage for a in acks] == [Stage.FAILED]
+    assert acks[0].reason is Reason.INTERLOCK
+    assert acks[0].detail.startswith("SCOOP_NOT_HOMED")
+    assert stack.sim.scoop.arm.tool_depth_mm == 0.0
+
+
+async def test_app_hazardous_dump_needs_arm_then_fire(stack: Stack) -> None:
+    await stack.ok("MODE.IDLE")
+    await stack.ok("SCOOP.HOME")
+    refused = await stack.send("SCOOP.DUMP")
+    assert refused[-1].reason is Reason.NOT_ARMED
+    await stack.ok("CORE.ARM", command="SCOOP.DUMP")
+    await stack.ok("SCOOP.DUMP")
+    assert stack.app.arming.armed is None  # FIRE used the arm up
+
+
+async def test_app_other_command_between_arm_and_fire_cancels_it(stack: Stack) -> None:
+    await stack.ok("MODE.IDLE")
+    await stack.ok("CORE.ARM", command="ELEC.VENT")
+    await stack.ok("CORE.NOOP")
+    acks = await stack.send("ELEC.VENT", gas="H2")
+    assert acks[-1].reason is Reason.NOT_ARMED
+    cancelled = await stack.event("ARM_CANCELLED")
+    assert "CORE.NOOP" in cancelled.text
+    assert not stack.sim.elec.valves[1]
+
+
+async def test_app_cell_start_above_five_amps_is_hazardous(stack: Stack) -> None:
+    await stack.ok("MODE.IDLE")
+    acks = await stack.send("ELEC.START", current_a=6.0)
+    assert acks[-1].reason is Reason.NOT_ARMED
+    assert not stack.sim.elec.current_on
+
+
+async def test_app_cell_start_completes_once_current_settles(stack: Stack) -> None:
+    await stack.ok("MODE.IDLE")
+    acks = await stack.send("ELEC.START", current_a=2.0)
+    assert [a.stage for a in acks] == [Stage.ACCEPTED, Stage.STARTED, Stage.COMPLETED]
+    assert stack.app.channels.values["elec.cell_current_a"] == pytest.approx(2.0, rel=0.02)
+    assert stack.app.modes.mode is Mode.OPERATING
+    await stack.ok("ELEC.STOP")
+    await stack.until(lambda v: v.get("core.mode") == "IDLE")
+
+
+async def test_app_over_pressure_ends_in_safe_within_persistence(stack: Stack) -> None:
+    await stack.ok("MODE.IDLE")
+    await stack.ok("ELEC.START", current_a=2.0)
+    red_samples: list[float] = []
+
+    def count(packet: str, values: dict[str, object]) -> None:
+        pressure = values.get("elec.h2_pressure_kpa")
+        if isinstance(pressure, float) and pressure > 200:
+            red_samples.append(pressure)
+
+    stack.app.channels.listen(count)
+    stack.sim.set_drift("elec", "h2_pressure", 20.0)  # a sensor reading climbing 20 kPa/s
+    red = await stack.event("LIMIT_RED")
+    assert red.args["channel"] == "elec.h2_pressure_kpa"
+    # The dictionary's persistence for this channel is 3: the third red sample trips it.
+    assert red.args["value"] == round(red_samples[2], 3)
+    await stack.event("SAFING")
+    await stack.until(lambda v: v.get("core.mode") == "SAFE" and v.get("elec.current_on") is False)
+    assert not stack.sim.elec.current_on
+
+
+async def test_app_stalled_joint_ends_in_safe(stack: Stack) -> None:
+    from hal import Joint
+
+    await stack.ok("MODE.IDLE")
+    await stack.ok("SCOOP.HOME")
+    stack.sim.set_stall(Joint.BOOM, True)
+    acks = await stack.send("SCOOP.MOVE", joint="BOOM", angle_deg=45.0, speed_dps=10.0)
+    assert acks[-1].stage is Stage.FAILED
+    assert acks[-1].reason in (Reason.DEVICE_FAULT, Reason.ABORTED)
+    red = await stack.event("LIMIT_RED", lambda e: e.args["channel"] == "scoop.boom_stall")
+    assert red.args["response"] == "SAFE"
+    await stack.until(lambda v: v.get("core.mode") == "SAFE")
+    assert stack.sim.scoop.arm.boom.target_deg is None  # the motor is not driven
+
+
+async def test_app_lost_link_safes_and_recovers(stack: Stack) -> None:
+    await stack.ok("MODE.IDLE")
+    await stack.ok("ELEC.START", current_a=2.0)
+    stack.sim.disconnect("scoop", 0.3)
+    lost = await stack.event("LINK_LOST")
+    assert lost.args["board"] == "scoop"
+    await stack.until(lambda v: v.get("core.mode") == "SAFE" and v.get("elec.current_on") is False)
+    await stack.event("LINK_RESTORED")
+    await stack.until(lambda v: v.get("scoop.link_up") is True)
+    assert stack.app.modes.mode is Mode.SAFE  # coming back does not leave SAFE by itself
+
+
+async def test_app_lifetime_counters_survive_restart(tmp_path: Path) -> None:
+    async with flight_stack(tmp_path) as first:
+        await first.ok("MODE.IDLE")
+        await first.ok("ELEC.START", current_a=2.0)
+        await first.until(lambda v: v.get("core.cell_ah_total", 0) > 0.001)
+        await first.ok("ELEC.STOP")
+        charge = first.app.state.cell_ah_total
+    async with flight_stack(tmp_path) as second:
+        assert second.app.state.boot_count == 2
+        assert second.app.state.cell_ah_total == pytest.approx(charge)
