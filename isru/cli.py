@@ -10,6 +10,8 @@ import sys
 SUBCOMMANDS = {
     "sil": ("isru.sil", "start the simulator and talk to it: the one-command demo"),
     "sim": ("sim.cli", "run the emulated scoop and electrolysis boards on ptys or TCP"),
+    "flight": ("flight.cli", "run the onboard application (as a service on the board)"),
+    "dict": ("flight.dict_cli", "export the command/telemetry/event dictionary as JSON"),
     "seq": ("flight.sequence_cli", "check sequence files against the dictionary"),
 }
 

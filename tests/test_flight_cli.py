@@ -1,0 +1,145 @@
+"""``isru flight`` and ``isru dict`` as a user runs them: a real process, real ptys, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from flight.catalog import DICTIONARY
+from flight.dict_cli import main as dict_main
+from flight.state import StateStore
+from sim.child import SimChild
+from tests.flightstack import flight_stack
+
+READY_TIMEOUT_S = 20.0
+
+
+def write_config(path: Path, urls: dict[str, str], state_dir: Path, extra: str = "") -> Path:
+    path.write_text(
+        f"""
+vehicle = "cli-test"
+[devices.scoop]
+url = "{urls["scoop"]}"
+reconnect_s = 0.05
+[devices.elec]
+url = "{urls["elec"]}"
+reconnect_s = 0.05
+[state]
+dir = "{state_dir}"
+{extra}
+"""
+    )
+    return path
+
+
+async def receive_until(sock: socket.socket, wanted: str) -> list[str]:
+    """Notification datagrams until one contains ``wanted``."""
+    loop = asyncio.get_running_loop()
+    seen: list[str] = []
+    async with asyncio.timeout(READY_TIMEOUT_S):
+        while not any(wanted in message for message in seen):
+            seen.append((await loop.sock_recv(sock, 4096)).decode())
+    return seen
+
+
+async def test_flight_cli_notifies_ready_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.setblocking(False)
+    state_dir = tmp_path / "state"
+    async with SimChild(args=["--link-dir", str(tmp_path)]) as sim:
+        config = write_config(tmp_path / "flight.toml", sim.urls, state_dir)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "isru.cli",
+            "flight",
+            "--config",
+            str(config),
+            env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "2000000"},
+            stderr=asyncio.subprocess.PIPE,
+        )
+        ready = await receive_until(notify, "READY=1")
+        assert "boards up, mode SAFE" in ready[-1]
+        await receive_until(notify, "WATCHDOG=1")  # pings come from the event loop
+        process.send_signal(signal.SIGTERM)
+        await receive_until(notify, "STOPPING=1")
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            assert process.stderr is not None
+            stderr = (await process.stderr.read()).decode()
+            code = await process.wait()
+    notify.close()
+    assert code == 0, stderr
+    assert "BOOT" in stderr
+    assert "actuators safed, state flushed" in stderr
+    assert "Traceback" not in stderr
+    store = StateStore.in_dir(state_dir)
+    store.load()
+    assert store.boot_count == 1
+
+
+async def test_flight_cli_bad_config_names_the_key(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "flight.toml",
+        {"scoop": "/dev/ttyUSB0", "elec": "ttyUSB1"},
+        tmp_path,
+        extra="[telemetry]\nscoop_hz = -1\n",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "isru.cli",
+        "flight",
+        "--config",
+        str(config),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(READY_TIMEOUT_S):
+        assert process.stderr is not None
+        stderr = (await process.stderr.read()).decode()
+        code = await process.wait()
+    assert code == 78
+    assert "devices.elec.url" in stderr
+    assert "telemetry.scoop_hz" in stderr
+    assert "Traceback" not in stderr
+
+
+async def test_flight_shutdown_safes_a_running_cell(tmp_path: Path) -> None:
+    async with flight_stack(tmp_path) as stack:
+        await stack.ok("MODE.IDLE")
+        await stack.ok("ELEC.HEATER", enabled=True, setpoint_c=40.0)
+        await stack.ok("ELEC.START", current_a=2.0)
+        assert stack.sim.elec.current_on
+        await stack.app.shutdown("stopped")
+        assert not stack.sim.elec.current_on
+        assert not stack.sim.elec.heater_enabled
+        assert "SHUTDOWN" in stack.ids()
+
+
+def test_dict_export_has_schemas_and_the_build_hash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "dictionary.json"
+    assert dict_main(["export", "-o", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document["hash"] == DICTIONARY.hash
+    dig = next(c for c in document["commands"] if c["name"] == "SCOOP.DIG")
+    assert dig["args_schema"]["properties"]["depth_mm"]["maximum"] == 100
+    assert any(c["name"] == "CORE.NOOP" for c in document["commands"])
+    assert dict_main(["hash"]) == 0
+    assert capsys.readouterr().out.strip() == DICTIONARY.hash
+
+
+def test_dict_hash_is_stable_and_follows_content() -> None:
+    from flight.catalog import build
+
+    assert build().hash == DICTIONARY.hash
+    changed = DICTIONARY.model_copy(update={"version": "9.9.9"})
+    assert changed.model_dump() != DICTIONARY.model_dump()
+    assert type(DICTIONARY).model_validate(changed.model_dump()).hash != DICTIONARY.hash
