@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -14,20 +15,30 @@ from flight.channels import ChannelStore, snapshot_values
 from flight.clock import Clock, SystemClock
 from flight.config import FlightConfig, effective_limits
 from flight.dictionary import Dictionary, SafingResponse
-from flight.dispatcher import Ack, AckSink, Command, Dispatcher
+from flight.dispatcher import (
+    Ack,
+    AckSink,
+    Command,
+    CommandFailed,
+    Dispatcher,
+    Execution,
+    Reason,
+    Route,
+)
 from flight.events import EventLog
 from flight.handlers import Payload
 from flight.interlocks import Interlocks
 from flight.limits import LimitMonitor
 from flight.modes import ModeKeeper
 from flight.safing import Safing
-from flight.sequence import Sequence, parse_sequence
-from flight.sequencer import Sequencer
+from flight.sequence import Sequence, SequenceError, format_problems, parse_sequence
+from flight.sequencer import Sequencer, SequencerBusy
 from flight.state import StateStore
 from hal import BoardDriver, ElecDriver, ElecState, HalError, LinkState, ScoopDriver, SerialLink
 from hal.telemetry import ScoopState
 
 BOARDS = ("scoop", "elec")
+SEQUENCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class FlightApp:
@@ -103,7 +114,7 @@ class FlightApp:
         )
         self.dispatcher = Dispatcher(
             dictionary=dictionary,
-            routes=payload.routes(),
+            routes=payload.routes() | self._sequence_routes(),
             modes=self.modes,
             arming=self.arming,
             interlocks=Interlocks(dictionary=dictionary),
@@ -118,6 +129,8 @@ class FlightApp:
         self._last_elec_at: float | None = None
         self._started_at = 0.0
         self._exit = contextlib.AsyncExitStack()
+        #: Sequences uploaded and checked, by name, ready to start.
+        self.uploaded: dict[str, Sequence] = {}
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -181,6 +194,36 @@ class FlightApp:
         sequence = self.load_sequence(text, name=name)
         self.sequencer.start(sequence)
         return sequence
+
+    def _sequence_routes(self) -> dict[str, Route]:
+        return {
+            "SEQ.UPLOAD": Route(self._seq_upload),
+            "SEQ.START": Route(self._seq_start),
+            "SEQ.ABORT": Route(self._seq_abort),
+        }
+
+    async def _seq_upload(self, run: Execution) -> None:
+        name = _sequence_name(run.args["name"])
+        try:
+            self.uploaded[name] = self.load_sequence(run.args["text"], name=name)
+        except SequenceError as exc:
+            raise CommandFailed(Reason.INVALID_ARGUMENT, format_problems(exc.problems)) from None
+        run.started()
+
+    async def _seq_start(self, run: Execution) -> None:
+        name = _sequence_name(run.args["name"])
+        sequence = self.uploaded.get(name)
+        if sequence is None:
+            raise CommandFailed(Reason.INVALID_ARGUMENT, f"no sequence {name!r} was uploaded")
+        try:
+            self.sequencer.start(sequence)
+        except SequencerBusy as exc:
+            raise CommandFailed(Reason.BUSY, str(exc)) from None
+        run.started()
+
+    async def _seq_abort(self, run: Execution) -> None:
+        run.started()
+        await self.sequencer.abort("commanded")
 
     # --- telemetry and fault protection ----------------------------------------------
 
@@ -286,3 +329,11 @@ class FlightApp:
                 },
             )
             await self.clock.sleep(period)
+
+
+def _sequence_name(name: str) -> str:
+    if not SEQUENCE_NAME.fullmatch(name):
+        raise CommandFailed(
+            Reason.INVALID_ARGUMENT, f"name: {name!r} must be 1-64 of A-Z a-z 0-9 _ . -"
+        )
+    return name

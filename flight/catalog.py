@@ -273,6 +273,35 @@ COMMANDS = [
     ),
 ]
 
+SEQUENCE_NAME = ArgDef(
+    name="name", type="str", max_length=64, description="sequence name ([A-Za-z0-9_.-])"
+)
+COMMANDS += [
+    CommandDef(
+        name="SEQ.UPLOAD",
+        description="store a sequence onboard after checking it against the dictionary",
+        args=(
+            SEQUENCE_NAME,
+            ArgDef(name="text", type="str", max_length=1_000_000, description="the file"),
+        ),
+        modes=ALL_MODES,
+        in_sequences=False,
+    ),
+    CommandDef(
+        name="SEQ.START",
+        description="start an uploaded sequence (one at a time)",
+        args=(SEQUENCE_NAME,),
+        modes=ALL_MODES,
+        in_sequences=False,
+    ),
+    CommandDef(
+        name="SEQ.ABORT",
+        description="abort the running sequence; the payload goes SAFE",
+        modes=ALL_MODES,
+        in_sequences=False,
+    ),
+]
+
 # --- events ---------------------------------------------------------------------------
 
 _S = Severity

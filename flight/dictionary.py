@@ -54,11 +54,12 @@ class ArgDef(_Frozen):
     """One typed, ranged command argument."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-    type: Literal["int", "float", "bool", "enum"]
+    type: Literal["int", "float", "bool", "enum", "str"]
     unit: str = ""
     min: float | None = None
     max: float | None = None
     choices: tuple[str, ...] = ()
+    max_length: int | None = None
     description: str = ""
 
     @model_validator(mode="after")
@@ -75,6 +76,8 @@ class ArgDef(_Frozen):
             return Literal[self.choices]
         if self.type == "bool":
             return bool
+        if self.type == "str":
+            return Annotated[str, Field(max_length=self.max_length, description=self.description)]
         if self.type == "int":
             return Annotated[int, Field(ge=self.min, le=self.max, description=self.description)]
         return Annotated[
@@ -94,6 +97,8 @@ class CommandDef(_Frozen):
     hazardous_above: dict[str, float] = Field(default_factory=dict)
     modes: tuple[Mode, ...] = (Mode.IDLE, Mode.OPERATING)
     completion_timeout_s: float = 5.0
+    #: False for commands that manage sequences themselves: a sequence may not run them.
+    in_sequences: bool = True
 
     def is_hazardous(self, args: dict[str, Any]) -> bool:
         """Whether these arguments (validated first) make this command need ARM then FIRE."""

@@ -228,6 +228,8 @@ class _Parser:
             hint = difflib.get_close_matches(tokens[0], self.dictionary.command_index, n=1)
             maybe = f" (did you mean {hint[0]}?)" if hint else ""
             raise _Bad(f"unknown command {tokens[0]!r}{maybe}")
+        if not command.in_sequences:
+            raise _Bad(f"{command.name} cannot be run from a sequence")
         args = _arguments(command, tokens[1:])
         try:
             args = command.validate_args(args)

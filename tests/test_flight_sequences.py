@@ -137,3 +137,28 @@ async def _finished(stack):  # type: ignore[no-untyped-def]
 
     async with asyncio.timeout(WAIT_S):
         return await stack.app.sequencer.wait_done()
+
+
+async def test_sequence_commands_upload_start_and_abort(tmp_path: Path) -> None:
+    async with flight_stack(tmp_path) as stack:
+        bad = await stack.send("SEQ.UPLOAD", name="bad", text="MODE.IDLE\nSCOOP.DIG depth_mm=300\n")
+        assert bad[-1].reason is not None and bad[-1].reason.value == "INVALID_ARGUMENT"
+        assert "line 2" in bad[-1].detail
+        missing = await stack.send("SEQ.START", name="never-uploaded")
+        assert "no sequence 'never-uploaded'" in missing[-1].detail
+        await stack.ok(
+            "SEQ.UPLOAD", name="cell", text=run_cell_until("elec.h2_pressure_kpa >= 190")
+        )
+        await stack.ok("SEQ.START", name="cell")
+        await stack.until(lambda v: v.get("elec.current_on") is True)
+        busy = await stack.send("SEQ.START", name="cell")
+        assert busy[-1].reason is not None and busy[-1].reason.value == "BUSY"
+        await stack.ok("SEQ.ABORT")
+        assert stack.app.sequencer.status.outcome is Outcome.ABORTED
+        await stack.until(lambda v: v.get("core.mode") == "SAFE" and not v.get("elec.current_on"))
+
+
+async def test_sequence_cannot_start_sequences(tmp_path: Path) -> None:
+    async with flight_stack(tmp_path) as stack:
+        acks = await stack.send("SEQ.UPLOAD", name="nested", text="SEQ.START name=other\n")
+        assert "cannot be run from a sequence" in acks[-1].detail

@@ -1,0 +1,134 @@
+"""The MQTT messages: topic names and the JSON schema of every message, as pydantic models.
+
+The field names in the design's interface table are fixed, so that any MQTT client can use
+the interface; every message also carries ``schema`` (this module's :data:`SCHEMA`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA = 1
+#: The largest payload accepted on a subscribed topic; larger ones are refused unread.
+MAX_PAYLOAD_BYTES = 256 * 1024
+VEHICLE_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+
+Stage = Literal["ACCEPTED", "STARTED", "COMPLETED", "FAILED"]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_: Annotated[int, Field(alias="schema")] = SCHEMA
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+class CommandMessage(_Message):
+    """``cmd``: ground -> flight. ``counter`` and ``mac`` when commands are signed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    args: dict[str, Any] = Field(default_factory=dict)
+    counter: Annotated[int, Field(ge=0)] | None = None
+    mac: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+class AckMessage(_Message):
+    """``cmd/ack``: one verification stage of one command."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str
+    name: str
+    stage: Stage
+    time: datetime
+    reason: str | None = None
+    detail: str | None = None
+    replayed: bool | None = None
+
+
+class TelemetryMessage(_Message):
+    """``tm/<packet>``: one packet's channel values, numbered per packet stream."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    time: datetime
+    seq: int
+    values: dict[str, Any]
+    replayed: bool | None = None
+
+
+class EventMessage(_Message):
+    """``evr``: one event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    time: datetime
+    seq: int
+    severity: str
+    id: str
+    text: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    replayed: bool | None = None
+
+
+class StatusMessage(_Message):
+    """``status`` (retained; the last will says ``offline``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    state: Literal["online", "offline"]
+    mode: str | None = None
+    version: str | None = None
+    dict_hash: str | None = None
+    time: datetime | None = None
+
+
+class SequenceStatusMessage(_Message):
+    """``seq/status`` (retained): what the sequencer is doing, or how the last run ended."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    time: datetime
+    state: Literal["IDLE", "RUNNING"]
+    name: str = ""
+    line: int = 0
+    step: int = 0
+    steps: int = 0
+    elapsed_s: float = 0.0
+    next_step: str = ""
+    outcome: Literal["COMPLETED", "ABORTED"] | None = None
+    reason: str = ""
+    uploaded: list[str] = Field(default_factory=list)
+
+
+class Topics:
+    """The topic tree of one vehicle: ``isru/<vehicle>/...``."""
+
+    def __init__(self, vehicle: str, *, root: str = "isru") -> None:
+        if not vehicle or any(c in vehicle for c in "/+#"):
+            raise ValueError(f"vehicle: {vehicle!r} cannot be a topic segment")
+        self.prefix = f"{root}/{vehicle}"
+        self.status = f"{self.prefix}/status"
+        self.dict = f"{self.prefix}/dict"
+        self.evr = f"{self.prefix}/evr"
+        self.cmd = f"{self.prefix}/cmd"
+        self.ack = f"{self.prefix}/cmd/ack"
+        self.seq_upload = f"{self.prefix}/seq/upload"
+        self.seq_start = f"{self.prefix}/seq/start"
+        self.seq_abort = f"{self.prefix}/seq/abort"
+        self.seq_status = f"{self.prefix}/seq/status"
+
+    def tm(self, packet: str) -> str:
+        return f"{self.prefix}/tm/{packet}"
+
+    @property
+    def tm_all(self) -> str:
+        return f"{self.prefix}/tm/+"
