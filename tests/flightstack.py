@@ -29,7 +29,7 @@ class Stack:
     events: list[Event] = field(default_factory=list)
     _ids: int = 0
 
-    async def send(self, name: str, **args: Any) -> list[Ack]:
+    async def send(self, name: str, /, **args: Any) -> list[Ack]:
         """Run one command to its end; return every ack it produced, in order."""
         self._ids += 1
         acks: list[Ack] = []
@@ -38,7 +38,7 @@ class Stack:
             await self.app.execute(command, acks.append)
         return acks
 
-    async def ok(self, name: str, **args: Any) -> None:
+    async def ok(self, name: str, /, **args: Any) -> None:
         """Run a command that must complete."""
         acks = await self.send(name, **args)
         assert acks[-1].stage is Stage.COMPLETED, acks[-1]
