@@ -274,8 +274,9 @@ class FlightApp:
     def _on_red(self, channel: str, response: SafingResponse, reason: str) -> None:
         self._spawn(self.safing.respond(response, reason=reason))
 
-    def _before_safe(self, reason: str) -> None:
-        self.sequencer.cancel(reason)
+    def _before_safe(self, reason: str, keep_sequence: bool) -> None:
+        if not keep_sequence:
+            self.sequencer.cancel(reason)
         self.dispatcher.abort_all()
         self.arming.disarm("going SAFE")
 

@@ -29,6 +29,8 @@ class Arming:
         return self._armed
 
     def arm(self, command: str) -> None:
+        if self.armed is not None:
+            self._cancel(f"replaced by arming {command}")
         self._armed = command
         self._deadline = self._clock.monotonic() + self.window_s
         self._events.emit("ARMED", command=command, window_s=self.window_s)

@@ -317,6 +317,23 @@ EVENTS = [
         template="persistent state was unreadable: {detail}",
     ),
     EventDef(id="SHUTDOWN", severity=_S.INFO, template="flight software stopping: {reason}"),
+    EventDef(id="BROKER_CONNECTED", severity=_S.INFO, template="connected to {broker}"),
+    EventDef(id="BROKER_LOST", severity=_S.WARNING, template="broker {broker} lost: {detail}"),
+    EventDef(
+        id="REPLAY_DONE",
+        severity=_S.INFO,
+        template="replayed {count} stored messages after the outage",
+    ),
+    EventDef(id="OUTBOX_DROPPED", severity=_S.WARNING, template="outbox {detail}"),
+    EventDef(
+        id="MESSAGE_REJECTED", severity=_S.WARNING, template="{topic}: message refused: {detail}"
+    ),
+    EventDef(id="AUTH_REFUSED", severity=_S.ERROR, template="command {id} refused: {detail}"),
+    EventDef(
+        id="COMMAND_DUPLICATE",
+        severity=_S.DIAGNOSTIC,
+        template="command {id} seen before: acknowledged again, not executed",
+    ),
     EventDef(id="MODE_CHANGED", severity=_S.INFO, template="mode {old} -> {new}: {reason}"),
     EventDef(
         id="COMMAND_FAILED",

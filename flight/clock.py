@@ -109,7 +109,8 @@ async def within(clock: Clock, seconds: float, awaitable: asyncio.Future[T]) -> 
         done, _ = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
         if awaitable in done:
             return awaitable.result()
-        awaitable.cancel()
         raise TimeoutError(f"not within {seconds} s")
     finally:
         timer.cancel()
+        if not awaitable.done():
+            awaitable.cancel()

@@ -7,7 +7,8 @@ caller's overrides (CLI flags), and validates the result. Every problem is repor
 Environment: ``ISRU_VEHICLE``, ``ISRU_MQTT__BROKER``, ``ISRU_DEVICES__SCOOP__URL``,
 ``ISRU_LIMITS__ELEC__H2_PRESSURE_KPA__RED_HIGH``... (sections joined by ``__``). Variables
 whose first part is not a section of the file are ignored: they belong to someone else.
-Relative paths (``state.dir``, ``mqtt.key_file``) are relative to the config file's directory.
+Relative paths (``state.dir``, ``outbox.path``, ``mqtt.key_file``) are relative to the config
+file's directory; an empty ``outbox.path`` means ``<state.dir>/outbox.db``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -38,6 +39,7 @@ from flight.dictionary import Limits, SafingResponse
 
 ENV_PREFIX = "ISRU_"
 DEFAULT_STATE_DIR = Path("/var/lib/isru-payload")
+OUTBOX_FILE_NAME = "outbox.db"
 SERIAL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
 LIMIT_ORDER = ("red_low", "yellow_low", "yellow_high", "red_high")
 _NO_OVERRIDES: Mapping[str, object] = MappingProxyType({})
@@ -149,6 +151,33 @@ class StateConfig(_Section):
         return _resolve(value, info)
 
 
+class OutboxConfig(_Section):
+    """The durable outbox of :mod:`flight.outbox`: where it lives and how big and old it may get.
+
+    ``path`` empty or absent means ``<state.dir>/outbox.db``; :class:`FlightConfig` fills it in,
+    so a loaded configuration's ``outbox.path`` is never None.
+    """
+
+    path: Path | None = None
+    max_rows: Annotated[int, Field(ge=1)] = 1_000_000
+    max_age_s: Annotated[float, Field(gt=0)] = 7 * 86400.0
+    sync: Literal["normal", "full"] = "normal"
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _no_path(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        if value.name in ("", ".", ".."):
+            raise _bad("not_a_file", "must name a file")
+        return _resolve(value, info)
+
+
 class MqttConfig(_Section):
     """The broker (``mqtt://host[:port]``, ``mqtts://``) and command authentication.
 
@@ -214,7 +243,16 @@ class FlightConfig(_Section):
         default_factory=dict
     )
     state: StateConfig = Field(default_factory=StateConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+
+    @field_validator("outbox")
+    @classmethod
+    def _outbox_in_state_dir(cls, outbox: OutboxConfig, info: ValidationInfo) -> OutboxConfig:
+        state = info.data.get("state")  # absent when state itself was invalid
+        if outbox.path is None and isinstance(state, StateConfig):
+            return outbox.model_copy(update={"path": state.dir / OUTBOX_FILE_NAME})
+        return outbox
 
     @field_validator("limits")
     @classmethod

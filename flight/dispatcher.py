@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,9 @@ from flight.dictionary import ArgumentError, Dictionary
 from flight.events import EventLog
 from flight.interlocks import Interlocks
 from flight.modes import ModeKeeper
-from hal.errors import DeviceNack, DeviceTimeout, LinkDown
+from hal.errors import DeviceNack, DeviceTimeout, HalError, LinkDown
+
+log = logging.getLogger(__name__)
 
 
 class Stage(enum.StrEnum):
@@ -40,6 +43,7 @@ class Reason(enum.StrEnum):
     DEVICE_FAULT = "DEVICE_FAULT"
     VERIFY_TIMEOUT = "VERIFY_TIMEOUT"
     ABORTED = "ABORTED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +164,8 @@ class Dispatcher:
         return final
 
     def _accept(self, command: Command) -> tuple[dict[str, Any], Route]:
+        if command.name not in (ARM_COMMAND, self._arming.armed):
+            self._arming.observe(command.name)  # anything else in between cancels an arm
         definition = self._dictionary.command_index.get(command.name)
         if definition is None:
             raise CommandFailed(Reason.UNKNOWN_COMMAND, f"{command.name!r} is not a command")
@@ -174,25 +180,22 @@ class Dispatcher:
                 Reason.NOT_ALLOWED_IN_MODE,
                 f"{command.name} is not allowed in {mode.value} (allowed in: {allowed})",
             )
-        if definition.is_hazardous(args):
-            if not self._arming.fire(command.name):
-                raise CommandFailed(
-                    Reason.NOT_ARMED, f"{command.name} is hazardous: send {ARM_COMMAND} first"
-                )
-        else:
-            self._arming.observe(command.name)
         refusal = self._interlocks.refusal(command.name, self._values)
         if refusal is not None:
             raise CommandFailed(
                 Reason.INTERLOCK, f"{refusal.name}: {refusal.description} ({refusal.require})"
             )
         route = self._routes[command.name]
-        if route.device is not None:
-            busy = self.active.get(route.device)
-            if busy is not None:
-                if not route.preempts:
-                    raise CommandFailed(Reason.BUSY, f"{route.device} is busy with a command")
-                busy.cancel()
+        busy = None if route.device is None else self.active.get(route.device)
+        if busy is not None and not route.preempts:
+            raise CommandFailed(Reason.BUSY, f"{route.device} is busy with a command")
+        # FIRE last: a FIRE refused by an earlier check leaves the arm for a retry.
+        if definition.is_hazardous(args) and not self._arming.fire(command.name):
+            raise CommandFailed(
+                Reason.NOT_ARMED, f"{command.name} is hazardous: send {ARM_COMMAND} first"
+            )
+        if busy is not None:
+            busy.cancel()
         return args, route
 
     async def _execute(
@@ -209,6 +212,14 @@ class Dispatcher:
             raise CommandFailed(Reason.DEVICE_TIMEOUT, str(exc)) from None
         except LinkDown as exc:
             raise CommandFailed(Reason.LINK_DOWN, str(exc)) from None
+        except HalError as exc:
+            raise CommandFailed(Reason.DEVICE_FAULT, str(exc)) from None
+        except (CommandFailed, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            # A bug must not leave a command without its final ack or the payload unsafe.
+            log.exception("%s (%s) raised", command.name, command.id)
+            raise CommandFailed(Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}") from None
 
     def _finish(self, command: Command, sink: AckSink, failure: CommandFailed) -> Ack:
         self.failed += 1

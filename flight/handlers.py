@@ -112,7 +112,9 @@ class Payload:
 
     async def mode_safe(self, run: Execution) -> None:
         run.started()
-        failures = await self.safing.make_safe(reason="commanded")
+        failures = await self.safing.make_safe(
+            reason="commanded", keep_sequence=run.command.source == "sequence"
+        )
         if failures:
             raise CommandFailed(Reason.DEVICE_FAULT, "; ".join(failures))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,13 @@ class Level(enum.IntEnum):
 
 
 def classify(limits: Limits, value: float) -> tuple[Level, float | None]:
-    """The level of ``value`` against ``limits`` and the limit it crossed (None when green)."""
+    """The level of ``value`` against ``limits`` and the limit it crossed (None when green).
+
+    A reading that is not a number (NaN, infinite) is red: a sensor that reports nothing
+    usable must not look healthy.
+    """
+    if not math.isfinite(value):
+        return Level.RED, value
     if limits.red_high is not None and value > limits.red_high:
         return Level.RED, limits.red_high
     if limits.red_low is not None and value < limits.red_low:
@@ -32,21 +39,44 @@ def classify(limits: Limits, value: float) -> tuple[Level, float | None]:
 
 @dataclass(slots=True)
 class _Track:
-    """Per-channel persistence: the level reported, and the run of samples at a new level."""
+    """Per-channel persistence: the level reported and the current runs of samples."""
 
     reported: Level = Level.GREEN
-    candidate: Level = Level.GREEN
-    run: int = 0
+    red_run: int = 0  # consecutive red samples
+    alert_run: int = 0  # consecutive samples at yellow or worse
+    below_red_run: int = 0  # consecutive samples that are not red
+    green_run: int = 0  # consecutive green samples
+
+    def sample(self, level: Level) -> None:
+        self.red_run = self.red_run + 1 if level is Level.RED else 0
+        self.alert_run = self.alert_run + 1 if level is not Level.GREEN else 0
+        self.below_red_run = self.below_red_run + 1 if level is not Level.RED else 0
+        self.green_run = self.green_run + 1 if level is Level.GREEN else 0
+
+    def change(self, persistence: int) -> Level | None:
+        """The level to report now, if the runs say the reported one no longer holds."""
+        reported = self.reported
+        if reported is not Level.RED and self.red_run >= persistence:
+            return Level.RED
+        if reported is Level.GREEN and self.alert_run >= persistence:
+            return Level.YELLOW
+        if reported is Level.RED and self.below_red_run >= persistence:
+            return Level.GREEN if self.green_run >= persistence else Level.YELLOW
+        if reported is Level.YELLOW and self.green_run >= persistence:
+            return Level.GREEN
+        return None
 
 
 SafingCallback = Callable[[str, SafingResponse, str], None]
 
 
 class LimitMonitor:
-    """Checks every sample of a limited channel; a level counts after ``persistence`` samples.
+    """Checks every sample of a limited channel against its limits, with persistence.
 
-    Yellow raises LIMIT_YELLOW; red raises LIMIT_RED and calls ``on_red`` with the channel's
-    safing response; back within limits (for as many samples) raises LIMIT_CLEARED.
+    Red is reported after ``persistence`` consecutive red samples: LIMIT_RED, and ``on_red``
+    with the channel's safing response. Yellow after as many consecutive samples at yellow
+    or worse (so a value flickering between yellow and red still warns). A reported level
+    steps down after as many consecutive samples below it: LIMIT_CLEARED when all were green.
     """
 
     def __init__(
@@ -97,21 +127,18 @@ class LimitMonitor:
     def _sample(self, name: str, limits: Limits, value: float) -> None:
         track = self._tracks[name]
         level, limit = classify(limits, value)
-        if level == track.reported:
-            track.candidate, track.run = level, 0
+        track.sample(level)
+        new = track.change(limits.persistence)
+        if new is None:
             return
-        if level != track.candidate:
-            track.candidate, track.run = level, 0
-        track.run += 1
-        if track.run < limits.persistence:
-            return
-        track.reported, track.run = level, 0
-        shown = round(value, 3)
+        track.reported = new
+        shown = round(value, 3) if math.isfinite(value) else str(value)
         unit = self._units[name]
-        if level is Level.GREEN:
+        if new is Level.GREEN:
             self._events.emit("LIMIT_CLEARED", channel=name, value=shown, unit=unit)
-        elif level is Level.YELLOW:
-            self._events.emit("LIMIT_YELLOW", channel=name, value=shown, unit=unit, limit=limit)
+        elif new is Level.YELLOW:
+            crossed = limit if level is not Level.GREEN else "-"
+            self._events.emit("LIMIT_YELLOW", channel=name, value=shown, unit=unit, limit=crossed)
         else:
             response = limits.response
             self._events.emit(

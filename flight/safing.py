@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from flight.dictionary import Mode, SafingResponse
@@ -23,7 +24,7 @@ class Safing:
         elec: ElecDriver,
         modes: ModeKeeper,
         events: EventLog,
-        before_safe: Callable[[str], None],
+        before_safe: Callable[[str, bool], None],
     ) -> None:
         self._scoop = scoop
         self._elec = elec
@@ -52,9 +53,12 @@ class Safing:
         }
         return await self._attempt(actions[response])
 
-    async def make_safe(self, *, reason: str) -> list[str]:
-        """Abort what runs, every actuator off, every valve closed, mode SAFE."""
-        self._before_safe(reason)
+    async def make_safe(self, *, reason: str, keep_sequence: bool = False) -> list[str]:
+        """Abort what runs, every actuator off, every valve closed, mode SAFE.
+
+        ``keep_sequence``: a sequence step is doing this itself; the sequence goes on.
+        """
+        self._before_safe(reason, keep_sequence)
         self._modes.set(Mode.SAFE, reason=reason)
         steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("scoop stop", self._scoop.stop),
@@ -65,6 +69,10 @@ class Safing:
         return await self._attempt(steps)
 
     async def _attempt(self, steps: list[tuple[str, Callable[[], Awaitable[None]]]]) -> list[str]:
+        # Shielded: whoever asked may be cancelled, the actuators go off all the same.
+        return await asyncio.shield(self._run_steps(steps))
+
+    async def _run_steps(self, steps: list[tuple[str, Callable[[], Awaitable[None]]]]) -> list[str]:
         failures = []
         for what, action in steps:
             try:

@@ -157,6 +157,9 @@ class Sequencer:
             failure = str(exc)
         except asyncio.CancelledError:
             failure = self._abort_reason or "aborted"
+        except Exception as exc:
+            # A bug in a step must still end the run ABORTED and the payload SAFE.
+            failure = f"internal error: {type(exc).__name__}: {exc}"
         finally:
             self._ending = True
             self._state.update(running_sequence=None)

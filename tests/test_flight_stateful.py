@@ -17,6 +17,7 @@ at once, while the sequence runs or the port is gone, and the check waits until 
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -138,30 +139,28 @@ class ClearFaults(Action):
         stack.sim.clear_faults(self.board)
 
 
-_speed = st.sampled_from([5.0, 15.0, 30.0])
+def _cmd(name: str, **args: st.SearchStrategy[Any]) -> st.SearchStrategy[Send]:
+    """The command ``name`` with arguments drawn from ``args`` (valid ones)."""
+    return st.builds(send, st.just(name), **args)
+
+
 _commands = st.one_of(
-    st.just(send("MODE.IDLE")),
-    st.just(send("MODE.SAFE")),
-    st.just(send("SCOOP.HOME")),
-    st.builds(
-        lambda joint, angle, speed: send(
-            "SCOOP.MOVE", joint=joint, angle_deg=angle, speed_dps=speed
-        ),
-        st.sampled_from(["BOOM", "SCOOP"]),
-        st.sampled_from([0.0, 15.0, 30.0, 60.0]),
-        _speed,
+    _cmd("MODE.IDLE"),
+    _cmd("MODE.SAFE"),
+    _cmd("SCOOP.HOME"),
+    _cmd(
+        "SCOOP.MOVE",
+        joint=st.sampled_from(["BOOM", "SCOOP"]),
+        angle_deg=st.sampled_from([0.0, 15.0, 30.0, 60.0]),
+        speed_dps=st.sampled_from([5.0, 15.0, 30.0]),
     ),
-    st.just(send("SCOOP.STOP")),
-    st.builds(
-        lambda a: send("ELEC.START", current_a=a), st.sampled_from([0.5, 1.0, 2.0, 4.0])
-    ),
-    st.just(send("ELEC.STOP")),
-    st.builds(
-        lambda c: send("ELEC.HEATER", enabled=True, setpoint_c=c), st.sampled_from([30.0, 60.0])
-    ),
-    st.just(send("ELEC.WATER", open=True)),
+    _cmd("SCOOP.STOP"),
+    _cmd("ELEC.START", current_a=st.sampled_from([0.5, 1.0, 2.0, 4.0])),
+    _cmd("ELEC.STOP"),
+    _cmd("ELEC.HEATER", enabled=st.just(True), setpoint_c=st.sampled_from([30.0, 60.0])),
+    _cmd("ELEC.WATER", open=st.just(True)),
     st.builds(ArmVent, st.sampled_from(["H2", "O2"])),
-    st.just(send("CORE.NOOP")),
+    _cmd("CORE.NOOP"),
 )
 _faults = st.one_of(
     st.builds(Stall, st.sampled_from(["BOOM", "SCOOP"])),
@@ -169,10 +168,10 @@ _faults = st.one_of(
     st.builds(Disconnect, st.sampled_from(BOARDS), st.sampled_from([0.05, 0.3])),
     st.builds(ClearFaults, st.sampled_from(BOARDS)),
 )
-#: Leaving SAFE first makes most of what follows do something.
+#: MODE.IDLE comes often: most commands are refused in SAFE.
 actions = st.lists(
     st.one_of(
-        st.just(send("MODE.IDLE")),
+        _cmd("MODE.IDLE"),
         _commands,
         _commands,
         st.builds(StartSequence, st.sampled_from(sorted(SEQUENCES))),
@@ -324,12 +323,17 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 # --- the properties ---------------------------------------------------------------------
 
 
-@settings(
-    max_examples=15,
+#: CI runs a fixed, small set of examples; ISRU_STATEFUL_EXAMPLES=N explores N random ones.
+_EXPLORE = int(os.environ.get("ISRU_STATEFUL_EXAMPLES", "0"))
+STATEFUL = settings(
+    max_examples=_EXPLORE or 15,
+    derandomize=not _EXPLORE,
     deadline=None,
-    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+@STATEFUL
 @given(actions)
 def test_no_actuator_on_in_safe(actions: list[Action]) -> None:
     run(lambda: play(actions))

@@ -1,0 +1,241 @@
+"""A real mosquitto broker for tests, on a free loopback port, with its own config and storage.
+
+``Mosquitto`` is an async context manager::
+
+    async with Mosquitto(tmp_path) as broker:
+        async with aiomqtt.Client(broker.host, broker.port) as client: ...
+
+``stop()`` (SIGTERM: mosquitto saves its database) and ``start()`` again keep the same port, so
+clients reconnect to the same URL and find retained messages and persistent sessions again;
+``kill()`` (SIGKILL) loses whatever was not autosaved (every second here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import re
+import shutil
+import signal
+import socket
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+#: Real-time bound on a broker start or stop: generous, never the thing that passes a test.
+START_TIMEOUT_S = 10.0
+
+_RUNNING = re.compile(r"mosquitto version \S+ running")
+_INSTALL_HINT = (
+    "run ./scripts/test, which installs it, or: "
+    "sudo apt-get install -y mosquitto mosquitto-clients"
+)
+
+
+class BrokerError(RuntimeError):
+    """mosquitto is missing, would not start, or would not stop."""
+
+
+def _tool(name: str) -> str:
+    # Debian puts the broker in /usr/sbin, which is not on a normal user's PATH.
+    found = shutil.which(name) or shutil.which(name, path="/usr/local/sbin:/usr/sbin:/sbin")
+    if found is None:
+        raise BrokerError(f"{name} is not installed (tests need a real broker): {_INSTALL_HINT}")
+    return found
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Mosquitto:
+    """One mosquitto process; files (config, passwords, ACL, database) live in ``workdir``."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        passwords: dict[str, str] | None = None,
+        acl: str | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self._pinned = port is not None
+        self._port = port if port is not None else free_port()
+        self._passwords = passwords
+        self._acl = acl
+        self._config: Path | None = None
+        self._process: asyncio.subprocess.Process | None = None
+        self._drain: asyncio.Task[None] | None = None
+        #: The broker's log (all of it, last lines kept), across restarts.
+        self.log: collections.deque[str] = collections.deque(maxlen=20_000)
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start mosquitto and return once it is listening (raise with its output if it is not)."""
+        if self.running:
+            raise BrokerError("mosquitto is already running")
+        if self._config is None:
+            self._config = await self._prepare()
+        try:
+            await self._spawn()
+        except BrokerError as error:
+            # Someone took the free port between our probe and mosquitto's bind: pick another,
+            # but only before the first successful start (afterwards clients rely on the port).
+            if self._pinned or "Address already in use" not in str(error):
+                raise
+            self._port = free_port()
+            self._write_config(self._config)
+            await self._spawn()
+        self._pinned = True
+
+    async def stop(self) -> None:
+        """SIGTERM and wait: mosquitto saves its database (retained messages, sessions) on the way."""
+        await self._end(signal.SIGTERM)
+
+    async def kill(self) -> None:
+        """SIGKILL and wait: nothing is saved beyond the last autosave."""
+        await self._end(signal.SIGKILL)
+
+    async def _prepare(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self._passwords is not None:
+            passwd = _tool("mosquitto_passwd")
+            create = ["-c"]
+            for user, password in self._passwords.items():
+                process = await asyncio.create_subprocess_exec(
+                    passwd,
+                    "-b",
+                    *create,
+                    str(self.workdir / "passwd"),
+                    user,
+                    password,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                )
+                output, _ = await process.communicate()
+                if process.returncode != 0:
+                    raise BrokerError(f"mosquitto_passwd failed for {user!r}: {output.decode()}")
+                create = []
+        config = self.workdir / "mosquitto.conf"
+        self._write_config(config)
+        return config
+
+    def _write_config(self, config: Path) -> None:
+        lines = [
+            f"listener {self.port} {self.host}",
+            "set_tcp_nodelay true",
+            "persistence true",
+            f"persistence_location {self.workdir}/",
+            "autosave_interval 1",
+            # stderr, not stdout: mosquitto's stdout is block-buffered into a pipe, so the
+            # "running" line would only show up at exit.
+            "log_dest stderr",
+            "log_type all",
+            "connection_messages true",
+        ]
+        if os.geteuid() == 0:
+            # As root, mosquitto drops to the `mosquitto` user, which cannot write our workdir.
+            lines.append("user root")
+        if self._passwords is not None:
+            lines += ["allow_anonymous false", f"password_file {self.workdir / 'passwd'}"]
+        else:
+            lines.append("allow_anonymous true")
+        if self._acl is not None:
+            acl = self.workdir / "acl"
+            acl.write_text(self._acl)
+            lines.append(f"acl_file {acl}")
+        config.write_text("\n".join(lines) + "\n")
+
+    async def _spawn(self) -> None:
+        assert self._config is not None
+        process = await asyncio.create_subprocess_exec(
+            _tool("mosquitto"),
+            "-c",
+            str(self._config),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        assert process.stdout is not None
+        ready = asyncio.get_running_loop().create_future()
+        self._process = process
+        self._drain = asyncio.create_task(self._read(process.stdout, ready))
+        try:
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await ready
+        except TimeoutError:
+            await self.kill()
+            raise BrokerError(
+                f"mosquitto did not report running within {START_TIMEOUT_S} s:\n{self._tail()}"
+            ) from None
+        except BrokerError:
+            await self._end(signal.SIGKILL)
+            raise
+
+    async def _read(self, stream: asyncio.StreamReader, ready: asyncio.Future[None]) -> None:
+        # Read to the end, always: a full pipe would block mosquitto's logging, and the broker.
+        startup: list[str] = []
+        while line := await stream.readline():
+            text = line.decode(errors="replace").rstrip()
+            self.log.append(text)
+            if not ready.done():
+                startup.append(text)
+                if _RUNNING.search(text):
+                    ready.set_result(None)
+        if not ready.done():
+            output = "\n".join(startup)
+            ready.set_exception(BrokerError(f"mosquitto exited while starting:\n{output}"))
+
+    async def _end(self, sig: signal.Signals) -> None:
+        process, drain = self._process, self._drain
+        if process is None:
+            return
+        if process.returncode is None:
+            process.send_signal(sig)
+        try:
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise BrokerError(f"mosquitto ignored {sig.name}:\n{self._tail()}") from None
+        finally:
+            if drain is not None:
+                await drain
+            self._process = self._drain = None
+
+    def _tail(self, lines: int = 40) -> str:
+        return "\n".join(list(self.log)[-lines:])
