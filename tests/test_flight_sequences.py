@@ -162,3 +162,14 @@ async def test_sequence_cannot_start_sequences(tmp_path: Path) -> None:
     async with flight_stack(tmp_path) as stack:
         acks = await stack.send("SEQ.UPLOAD", name="nested", text="SEQ.START name=other\n")
         assert "cannot be run from a sequence" in acks[-1].detail
+
+
+async def test_sequence_mode_safe_step_safes_everything_and_goes_on(tmp_path: Path) -> None:
+    text = "MODE.IDLE\nELEC.START current_a=2.0\nMODE.SAFE\nCORE.NOOP\n"
+    async with flight_stack(tmp_path) as stack:
+        stack.app.start_sequence(text, name="ends-safe")
+        status = await _finished(stack)
+        assert status.outcome is Outcome.COMPLETED, status.reason
+        assert stack.app.modes.mode is Mode.SAFE
+        assert not stack.sim.elec.current_on
+        assert not any(stack.sim.elec.valves.values())
