@@ -172,23 +172,10 @@ def load_key(path: Path) -> bytes:
         raise KeyFileError(path, "not readable: permission denied") from None
     except OSError as exc:
         raise KeyFileError(path, f"not readable: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as stream:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise KeyFileError(path, "is a directory, not a key file")
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyFileError(path, "is not a regular file")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise KeyFileError(
-                path,
-                f"permissions {mode:04o} let group or others read or write it; "
-                f"run: chmod 600 {path}",
-            )
-        try:
-            data = stream.read(MAX_KEY_FILE_BYTES + 1)
-        except OSError as exc:
-            raise KeyFileError(path, f"not readable: {exc.strerror or exc}") from None
+    try:
+        data = _read_private(path, fd)
+    finally:
+        os.close(fd)
     if len(data) > MAX_KEY_FILE_BYTES:
         raise KeyFileError(path, f"is over {MAX_KEY_FILE_BYTES} bytes: not a key file")
     try:
@@ -206,6 +193,32 @@ def load_key(path: Path) -> bytes:
             f"({2 * KEY_BYTES} hex digits) needed",
         )
     return bytes.fromhex(text)
+
+
+def _read_private(path: Path, fd: int) -> bytes:
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        raise KeyFileError(path, "is a directory, not a key file")
+    if not stat.S_ISREG(info.st_mode):
+        raise KeyFileError(path, "is not a regular file")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise KeyFileError(
+            path,
+            f"permissions {mode:04o} let group or others read or write it; run: chmod 600 {path}",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= MAX_KEY_FILE_BYTES:
+            chunk = os.read(fd, MAX_KEY_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise KeyFileError(path, f"not readable: {exc.strerror or exc}") from None
+    return b"".join(chunks)
 
 
 def generate_key_file(path: Path) -> None:

@@ -10,10 +10,13 @@ import sys
 from pathlib import Path
 
 from flight.app import FlightApp
-from flight.config import ConfigError, load_config
+from flight.auth import Authenticator, KeyFileError, load_key
+from flight.config import OUTBOX_FILE_NAME, ConfigError, FlightConfig, load_config
 from flight.events import Event
+from flight.outbox import Outbox, OutboxError
 from flight.service import Notifier, run_watchdog, watchdog_interval_s
 from flight.state import StateError
+from flight.uplink import Uplink
 
 #: sysexits EX_CONFIG: the unit file does not restart on it (RestartPreventExitStatus=78).
 EXIT_CONFIG = 78
@@ -34,13 +37,62 @@ def _print_event(event: Event) -> None:
     print(f"{event.severity.value:<10} {event.id:<16} {event.text}", file=sys.stderr, flush=True)
 
 
-async def _serve(app: FlightApp, notifier: Notifier) -> None:
+def _authenticator(app: FlightApp, key: bytes | None) -> Authenticator | None:
+    if key is None:
+        return None
+    return Authenticator(
+        key=key,
+        vehicle=app.config.vehicle,
+        highest_counter=app.state.highest_command_counter,
+        persist=lambda counter: app.state.update(highest_command_counter=counter),
+    )
+
+
+def _outbox(app: FlightApp) -> Outbox:
+    settings = app.config.outbox
+    path = settings.path if settings.path is not None else app.config.state.dir / OUTBOX_FILE_NAME
+
+    def dropped(count: int, why: str) -> None:
+        app.events.emit("OUTBOX_DROPPED", detail=why)
+
+    return Outbox(
+        path,
+        max_rows=settings.max_rows,
+        max_age_s=settings.max_age_s,
+        sync=settings.sync,
+        on_drop=dropped,
+    )
+
+
+async def _serve(app: FlightApp, notifier: Notifier, key: bytes | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     app.events.subscribe(_print_event)
-    async with app:
+    with _outbox(app) as outbox:
+        await _run_linked(app, notifier, key, outbox, stop)
+    print("isru flight: stopped, actuators safed, state flushed", file=sys.stderr, flush=True)
+
+
+async def _run_linked(
+    app: FlightApp, notifier: Notifier, key: bytes | None, outbox: Outbox, stop: asyncio.Event
+) -> None:
+    config = app.config
+    # The uplink outlives the app inside this block: the app's shutdown (SAFING, SHUTDOWN)
+    # still reaches the ground before the uplink says offline.
+    async with (
+        Uplink(
+            app=app,
+            broker=config.mqtt.broker,
+            vehicle=config.vehicle,
+            outbox=outbox,
+            authenticator=_authenticator(app, key),
+        ),
+        app,
+    ):
+        if outbox.warning:
+            app.events.emit("OUTBOX_DROPPED", detail=outbox.warning)
         boards = ("scoop", "elec")
         with contextlib.suppress(TimeoutError):
             await app.channels.wait_until(
@@ -57,7 +109,18 @@ async def _serve(app: FlightApp, notifier: Notifier) -> None:
         notifier.stopping(status="safing actuators, flushing state")
         if watchdog is not None:
             watchdog.cancel()
-    print("isru flight: stopped, actuators safed, state flushed", file=sys.stderr, flush=True)
+
+
+def _key(config: FlightConfig) -> bytes | None:
+    """The command key, or None when the config explicitly allows unsigned commands."""
+    if config.mqtt.key_file is not None and str(config.mqtt.key_file):
+        return load_key(config.mqtt.key_file)
+    if not config.mqtt.allow_unsigned:
+        raise ValueError(
+            "mqtt.key_file: a command key is required; set mqtt.allow_unsigned = true "
+            "to accept unsigned commands (a bench or SIL setup only)"
+        )
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,10 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"isru flight: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        key = _key(config)
+    except (KeyFileError, ValueError) as exc:
+        print(f"isru flight: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     notifier = Notifier.from_environ()
     try:
-        asyncio.run(_serve(FlightApp(config=config), notifier))
-    except StateError as exc:
+        asyncio.run(_serve(FlightApp(config=config), notifier, key))
+    except (StateError, OutboxError) as exc:
         print(f"isru flight: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -181,7 +181,8 @@ class OutboxConfig(_Section):
 class MqttConfig(_Section):
     """The broker (``mqtt://host[:port]``, ``mqtts://``) and command authentication.
 
-    ``allow_unsigned`` only matters with a ``key_file``: without a key nothing is checked.
+    With a ``key_file`` every command is authenticated. Without one, ``isru flight`` starts
+    only if ``allow_unsigned`` says unsigned commands are acceptable (bench and SIL setups).
     """
 
     broker: str = "mqtt://127.0.0.1:1883"

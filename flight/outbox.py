@@ -4,19 +4,24 @@ One SQLite database (``outbox.db`` in the state dir unless ``[outbox] path`` say
 WAL journal mode. Messages come back from :meth:`Outbox.peek` in the order they were put (by
 id, which only grows); the replayer publishes a batch and then :meth:`Outbox.remove`\\ s it.
 
-Power loss (``[outbox] sync``; the quotes are SQLite's, https://www.sqlite.org/pragma.html):
+Power loss, by ``[outbox] sync`` (quotes: https://www.sqlite.org/pragma.html#pragma_synchronous):
 
 - ``"normal"`` (``PRAGMA synchronous=NORMAL``): "WAL mode is always consistent with
   synchronous=NORMAL, but WAL mode does lose durability. A transaction committed in WAL mode
-  with synchronous=NORMAL might roll back following a power loss or system crash." The WAL is
-  synced only at checkpoints, so a power cut can lose the puts and removes committed since the
-  last checkpoint (a lost remove means a message is replayed twice); the file stays consistent.
+  with synchronous=NORMAL might roll back following a power loss or system crash." and "the WAL
+  file is synchronized before each checkpoint and the database file is synchronized after each
+  completed checkpoint [...] but no sync operations occur during most transactions." So after a
+  power cut the outbox opens consistent, holding every transaction up to some commit at or after
+  the last checkpoint: puts and removes since then may be lost (a lost remove replays a message
+  twice). A checkpoint runs every 1000 WAL pages: about 220 single puts of 200-byte payloads,
+  4.5 s at 50 Hz.
 - ``"full"`` (``PRAGMA synchronous=FULL``): "an additional sync operation of the WAL file
-  happens after each transaction commit", so every put that has returned survives a power
-  loss, provided the storage honours fsync. It costs one fsync per put.
+  happens after each transaction commit. The extra WAL sync following each transaction helps
+  ensure that transactions are durable across a power loss." Every put that has returned
+  survives a power cut, provided the storage honours fsync; it costs one fsync per put.
 
-Either way "transactions are durable across application crashes regardless of the synchronous
-setting": a killed process loses nothing that was put.
+Either way "Transactions are durable across application crashes regardless of the synchronous
+setting or journal mode": a killed process loses nothing that was put.
 
 Bounds, applied inside each put's transaction: rows older than ``max_age_s`` are dropped; then,
 past ``max_rows``, the oldest LOW rows (telemetry) go first, and the oldest HIGH rows (events,
@@ -66,6 +71,8 @@ class OutboxError(Exception):
 
 
 class Priority(enum.IntEnum):
+    """Which rows a full outbox gives up first: LOW ones."""
+
     LOW = 0  # telemetry
     HIGH = 1  # events, command acks, status
 
@@ -76,6 +83,8 @@ _WHAT = {Priority.LOW: "telemetry", Priority.HIGH: "events and acks"}
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    """One stored message; ``created`` is when it was put, by the outbox's ``now`` clock."""
+
     id: int
     topic: str
     payload: bytes
@@ -248,8 +257,8 @@ class Outbox:
                     over -= full[p]
         self._counts = counts
         self._oldest = math.inf if oldest is None else min(oldest, now)
-        reasons = [f"dropped {n} oldest {_WHAT[p]}" for p, n in full.items() if n]
-        why = [f"full: {', '.join(reasons)}"] if reasons else []
+        reasons = [f"{n} oldest {_WHAT[p]}" for p, n in full.items() if n]
+        why = [f"full: dropped {', '.join(reasons)}"] if reasons else []
         if sum(aged.values()):
             why.insert(0, f"aged out: {sum(aged.values())} older than {self.max_age_s:g} s")
         if why:

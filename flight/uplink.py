@@ -135,6 +135,8 @@ class Uplink:
             finally:
                 self.connected.clear()
                 self._client = None
+                for task in tuple(self._tasks):
+                    task.cancel()  # unconfirmed publishes go to the outbox as they stop
             await asyncio.sleep(delay)  # real-time backoff: the broker needs it to return
             delay = min(delay * 2, self.reconnect_max_s)
 
@@ -212,7 +214,8 @@ class Uplink:
     ) -> None:
         try:
             await client.publish(topic, _json(message), qos=1, retain=retain)
-        except aiomqtt.MqttError:
+        except (aiomqtt.MqttError, asyncio.CancelledError):
+            # Not confirmed by the broker (it went away, or the session ended): keep it.
             self._store(topic, message, priority)
 
     def _store(self, topic: str, message: BaseModel, priority: Priority) -> None:
@@ -238,6 +241,10 @@ class Uplink:
         self.replayed += count
         if count:
             self.app.events.emit("REPLAY_DONE", count=count)
+
+    def last_seq(self, packet: str) -> int:
+        """The sequence number of the latest ``tm/<packet>`` message made (0 before any)."""
+        return self._tm_seq.get(packet, 0)
 
     def _on_packet(self, packet: str, values: dict[str, Any]) -> None:
         seq = self._tm_seq.get(packet, 0) + 1
@@ -289,6 +296,8 @@ class Uplink:
         self.send(self.topics.ack, message, priority=Priority.HIGH)
 
     def _refuse(self, command_id: str, name: str, reason: str, detail: str) -> None:
+        """FAILED before execution. Not remembered as the id's outcome: a sender who cannot
+        sign must not be able to claim an id that a real command uses later."""
         message = AckMessage(
             id=command_id,
             name=name,
@@ -297,7 +306,6 @@ class Uplink:
             reason=reason,
             detail=detail,
         )
-        self._remember(message)
         self.send(self.topics.ack, message, priority=Priority.HIGH)
 
     def _remember(self, message: AckMessage) -> None:
@@ -347,6 +355,11 @@ class Uplink:
             except AuthError as exc:
                 self.app.events.emit("AUTH_REFUSED", id=command.id, detail=exc.detail)
                 self._refuse(command.id, name, "AUTH", f"{exc.reason}: {exc.detail}")
+                return
+            except Exception as exc:  # the counter could not be persisted: refuse, go on
+                detail = f"counter not saved: {exc}"
+                self.app.events.emit("AUTH_REFUSED", id=command.id, detail=detail)
+                self._refuse(command.id, name, "AUTH", detail)
                 return
         self._acks[command.id] = []
         run = Command(command.id, name, dict(command.args), "mqtt")

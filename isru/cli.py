@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import traceback
 
 # Subcommand -> module with ``main(argv) -> int``. Imported lazily so that
 # ``isru sim`` never loads flight code and the reverse.
@@ -13,6 +15,7 @@ SUBCOMMANDS = {
     "flight": ("flight.cli", "run the onboard application (as a service on the board)"),
     "dict": ("flight.dict_cli", "export the command/telemetry/event dictionary as JSON"),
     "seq": ("flight.sequence_cli", "check sequence files against the dictionary"),
+    "key": ("flight.key_cli", "make a command-signing key file, or show its fingerprint"),
 }
 
 
@@ -33,7 +36,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"isru: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(SUBCOMMANDS[name][0])
-    code: int = module.main(rest)
+    try:
+        code: int = module.main(rest)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # A bug: one line for the operator; the traceback only when asked for.
+        if os.environ.get("ISRU_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"isru {name}: internal error: {type(exc).__name__}: {exc} "
+            "(ISRU_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 70
     return code
 
 

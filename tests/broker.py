@@ -28,8 +28,7 @@ START_TIMEOUT_S = 10.0
 
 _RUNNING = re.compile(r"mosquitto version \S+ running")
 _INSTALL_HINT = (
-    "run ./scripts/test, which installs it, or: "
-    "sudo apt-get install -y mosquitto mosquitto-clients"
+    "run ./scripts/test, which installs it, or: sudo apt-get install -y mosquitto mosquitto-clients"
 )
 
 
@@ -122,7 +121,7 @@ class Mosquitto:
         self._pinned = True
 
     async def stop(self) -> None:
-        """SIGTERM and wait: mosquitto saves its database (retained messages, sessions) on the way."""
+        """SIGTERM and wait: mosquitto saves its database (retained messages, sessions) first."""
         await self._end(signal.SIGTERM)
 
     async def kill(self) -> None:

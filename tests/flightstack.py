@@ -27,6 +27,7 @@ class Stack:
     app: FlightApp
     sim: SimBoards
     events: list[Event] = field(default_factory=list)
+    time_scale: float = TIME_SCALE
     _ids: int = 0
 
     async def send(self, name: str, /, **args: Any) -> list[Ack]:
@@ -52,7 +53,7 @@ class Stack:
 
     async def until(self, predicate: Callable[[dict[str, Any]], bool]) -> None:
         """Wait until the channel values satisfy ``predicate``."""
-        await self.app.channels.wait_until(predicate, timeout_s=WAIT_S * TIME_SCALE)
+        await self.app.channels.wait_until(predicate, timeout_s=WAIT_S * self.time_scale)
 
     def ids(self) -> list[str]:
         return [e.id for e in self.events]
@@ -78,14 +79,18 @@ def _heard(values: dict[str, Any], board: str) -> bool:
 
 @asynccontextmanager
 async def flight_stack(
-    state_dir: Path, *, faults: StartFaults | None = None, **overrides: Any
+    state_dir: Path,
+    *,
+    faults: StartFaults | None = None,
+    time_scale: float = TIME_SCALE,
+    **overrides: Any,
 ) -> AsyncIterator[Stack]:
-    """Simulated boards and the flight app, both at :data:`TIME_SCALE`."""
-    sim = SimBoards(clock=RealClock(TIME_SCALE), faults=faults)
+    """Simulated boards and the flight app, both at ``time_scale``."""
+    sim = SimBoards(clock=RealClock(time_scale), faults=faults)
     async with sim:
         config = flight_config(sim.urls, state_dir, **overrides)
-        app = FlightApp(config=config, clock=ScaledClock(scale=TIME_SCALE))
-        stack = Stack(app, sim)
+        app = FlightApp(config=config, clock=ScaledClock(scale=time_scale))
+        stack = Stack(app, sim, time_scale=time_scale)
         app.events.subscribe(stack.events.append)
         async with app:
             await stack.until(

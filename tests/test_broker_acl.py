@@ -43,7 +43,9 @@ async def broker(tmp_path: Path) -> AsyncIterator[Mosquitto]:
         yield broker
 
 
-def client(broker: Mosquitto, user: str | None = None, *, password: str | None = None) -> aiomqtt.Client:
+def client(
+    broker: Mosquitto, user: str | None = None, *, password: str | None = None
+) -> aiomqtt.Client:
     if user is not None and password is None:
         password = PASSWORDS[user]
     return aiomqtt.Client(

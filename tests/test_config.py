@@ -263,3 +263,32 @@ def test_config_unordered_limits_reported_with_other_errors(tmp_path: Path) -> N
         "limits.elec.cell_temp_c: red_low 1.0 is above yellow_low 0.0",
         "limits.scoop.load_mass_g: yellow_high 480.0 is above red_high 400.0",
     ]
+
+
+def test_config_outbox_defaults_to_the_state_dir(tmp_path: Path) -> None:
+    example = load_config(EXAMPLE, environ=NO_ENV).outbox
+    assert example.path == Path("/var/lib/isru-payload/outbox.db")
+    assert (example.max_rows, example.max_age_s, example.sync) == (1_000_000, 604800.0, "normal")
+    relative_state = load(tmp_path, MINIMAL + '[state]\ndir = "var"\n[outbox]\npath = ""\n')
+    assert relative_state.outbox.path == tmp_path / "var" / "outbox.db"
+    own = load(tmp_path, MINIMAL + '[outbox]\npath = "spool/out.db"\nsync = "full"\n')
+    assert own.outbox.path == tmp_path / "spool" / "out.db"
+    assert own.outbox.sync == "full"
+    from_env = load_config(write(tmp_path, MINIMAL), environ={"ISRU_OUTBOX__MAX_ROWS": "500"})
+    assert from_env.outbox.max_rows == 500
+    assert from_env.outbox.path == Path("/var/lib/isru-payload/outbox.db")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("max_rows = 0", r"outbox\.max_rows: Input should be greater than or equal to 1"),
+        ("max_age_s = 0", r"outbox\.max_age_s: Input should be greater than 0"),
+        ('sync = "off"', r"outbox\.sync: Input should be 'normal' or 'full'"),
+        ('path = "."', r"outbox\.path: must name a file"),
+        ("max_row = 5", r"outbox\.max_row: unknown key \(did you mean max_rows\?\)"),
+    ],
+)
+def test_config_outbox_error_names_its_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(tmp_path, MINIMAL + f"[outbox]\n{text}\n")

@@ -15,15 +15,27 @@ from flight.catalog import DICTIONARY
 from flight.dict_cli import main as dict_main
 from flight.state import StateStore
 from sim.child import SimChild
+from tests.broker import Mosquitto
 from tests.flightstack import flight_stack
+from tests.ground_probe import ground_probe
 
 READY_TIMEOUT_S = 20.0
 
 
-def write_config(path: Path, urls: dict[str, str], state_dir: Path, extra: str = "") -> Path:
+def write_config(
+    path: Path,
+    urls: dict[str, str],
+    state_dir: Path,
+    extra: str = "",
+    broker: str = "mqtt://127.0.0.1:1",
+    mqtt: str = "allow_unsigned = true",
+) -> Path:
     path.write_text(
         f"""
 vehicle = "cli-test"
+[mqtt]
+broker = "{broker}"
+{mqtt}
 [devices.scoop]
 url = "{urls["scoop"]}"
 reconnect_s = 0.05
@@ -48,22 +60,30 @@ async def receive_until(sock: socket.socket, wanted: str) -> list[str]:
     return seen
 
 
-async def test_flight_cli_notifies_ready_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+async def start_flight(config: Path, **env: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "isru.cli",
+        "flight",
+        "--config",
+        str(config),
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_flight_cli_notifies_ready_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
     notify.setblocking(False)
     state_dir = tmp_path / "state"
     async with SimChild(args=["--link-dir", str(tmp_path)]) as sim:
-        config = write_config(tmp_path / "flight.toml", sim.urls, state_dir)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "isru.cli",
-            "flight",
-            "--config",
-            str(config),
-            env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "2000000"},
-            stderr=asyncio.subprocess.PIPE,
+        config = write_config(tmp_path / "flight.toml", sim.urls, state_dir, broker=mosquitto.url)
+        process = await start_flight(
+            config, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="2000000"
         )
         ready = await receive_until(notify, "READY=1")
         assert "boards up, mode SAFE" in ready[-1]
@@ -84,6 +104,43 @@ async def test_flight_cli_notifies_ready_and_stops_cleanly_on_sigterm(tmp_path: 
     assert store.boot_count == 1
 
 
+async def test_flight_cli_last_will_says_offline_when_killed(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    async with (
+        SimChild(args=["--link-dir", str(tmp_path)]) as sim,
+        ground_probe(mosquitto.host, mosquitto.port, "cli-test") as ground,
+    ):
+        config = write_config(tmp_path / "flight.toml", sim.urls, tmp_path, broker=mosquitto.url)
+        process = await start_flight(config)
+        await ground.wait_for(
+            lambda m: m.topic.endswith("/status") and m.payload["state"] == "online"
+        )
+        process.kill()
+        await process.wait()
+        offline = await ground.wait_for(
+            lambda m: m.topic.endswith("/status") and m.payload["state"] == "offline"
+        )
+    assert offline.payload["dict_hash"] == DICTIONARY.hash
+
+
+async def test_flight_cli_refuses_to_run_unsigned_unless_allowed(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "flight.toml",
+        {"scoop": "/dev/ttyUSB0", "elec": "/dev/ttyUSB1"},
+        tmp_path,
+        mqtt="",
+    )
+    process = await start_flight(config)
+    async with asyncio.timeout(READY_TIMEOUT_S):
+        assert process.stderr is not None
+        stderr = (await process.stderr.read()).decode()
+        code = await process.wait()
+    assert code == 78
+    assert "mqtt.key_file: a command key is required" in stderr
+    assert "Traceback" not in stderr
+
+
 async def test_flight_cli_bad_config_names_the_key(tmp_path: Path) -> None:
     config = write_config(
         tmp_path / "flight.toml",
@@ -91,15 +148,7 @@ async def test_flight_cli_bad_config_names_the_key(tmp_path: Path) -> None:
         tmp_path,
         extra="[telemetry]\nscoop_hz = -1\n",
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "isru.cli",
-        "flight",
-        "--config",
-        str(config),
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_flight(config)
     async with asyncio.timeout(READY_TIMEOUT_S):
         assert process.stderr is not None
         stderr = (await process.stderr.read()).decode()

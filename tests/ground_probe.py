@@ -1,0 +1,132 @@
+"""A plain MQTT client standing in for the ground in tests: it sends commands, collects all."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiomqtt
+
+from flight.auth import sign
+from flight.uplink import NODELAY
+
+WAIT_S = 20.0
+
+
+@dataclass
+class Received:
+    topic: str
+    payload: dict[str, Any]
+
+
+@dataclass
+class Probe:
+    client: aiomqtt.Client
+    prefix: str
+    received: list[Received] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def publish(self, suffix: str, payload: bytes | str) -> None:
+        await self.client.publish(f"{self.prefix}/{suffix}", payload, qos=1)
+
+    async def command(
+        self,
+        name: str,
+        args: dict[str, Any] | None = None,
+        *,
+        command_id: str | None = None,
+        key: bytes | None = None,
+        counter: int | None = None,
+        topic: str = "cmd",
+    ) -> str:
+        """Publish a command (signed when ``key`` is given); return its id."""
+        command_id = command_id or f"probe-{next(self._ids)}"
+        message: dict[str, Any] = {"id": command_id, "name": name, "args": args or {}}
+        if key is not None and counter is not None:
+            vehicle = self.prefix.split("/")[1]
+            message["counter"] = counter
+            message["mac"] = sign(key, vehicle=vehicle, counter=counter, name=name, args=args or {})
+        await self.publish(topic, json.dumps(message))
+        return command_id
+
+    async def wait_for(self, predicate: Callable[[Received], bool]) -> Received:
+        """The first message so far, or from now on, that satisfies ``predicate``."""
+        async with asyncio.timeout(WAIT_S):
+            checked = 0
+            while True:
+                for message in self.received[checked:]:
+                    if predicate(message):
+                        return message
+                checked = len(self.received)
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def final_ack(self, command_id: str) -> dict[str, Any]:
+        """The COMPLETED or FAILED ack of ``command_id``."""
+        ack = await self.wait_for(
+            lambda m: (
+                m.topic.endswith("/cmd/ack")
+                and m.payload.get("id") == command_id
+                and m.payload.get("stage") in ("COMPLETED", "FAILED")
+            )
+        )
+        return ack.payload
+
+    def acks(self, command_id: str) -> list[str]:
+        return [
+            m.payload["stage"]
+            for m in self.received
+            if m.topic.endswith("/cmd/ack") and m.payload.get("id") == command_id
+        ]
+
+    def on(self, suffix: str) -> list[dict[str, Any]]:
+        return [m.payload for m in self.received if m.topic == f"{self.prefix}/{suffix}"]
+
+    async def _collect(self) -> None:
+        with contextlib.suppress(aiomqtt.MqttError):  # the broker went away: keep what came
+            await self._receive()
+
+    async def _receive(self) -> None:
+        async for message in self.client.messages:
+            payload = message.payload
+            try:
+                document = json.loads(payload) if isinstance(payload, bytes | str) else None
+            except ValueError:
+                document = None
+            if isinstance(document, dict):
+                self.received.append(Received(str(message.topic), document))
+                self._arrived.set()
+
+
+@contextlib.asynccontextmanager
+async def ground_probe(
+    host: str,
+    port: int,
+    vehicle: str,
+    *,
+    identifier: str | None = None,
+    clean_session: bool = True,
+) -> AsyncIterator[Probe]:
+    """A client subscribed (QoS 1) to everything the vehicle publishes."""
+    async with aiomqtt.Client(
+        host,
+        port,
+        identifier=identifier,
+        clean_session=clean_session,
+        socket_options=NODELAY,
+    ) as client:
+        probe = Probe(client, f"isru/{vehicle}")
+        await client.subscribe(f"isru/{vehicle}/#", qos=1)
+        collector = asyncio.create_task(probe._collect())
+        try:
+            yield probe
+        finally:
+            collector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await collector

@@ -1,0 +1,234 @@
+"""The MQTT link against a real mosquitto: commands, acks, telemetry, outage replay, auth."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from flight.auth import Authenticator
+from flight.outbox import Outbox
+from flight.uplink import Uplink
+from tests.broker import Mosquitto
+from tests.flightstack import Stack, flight_stack
+from tests.ground_probe import Probe, ground_probe
+
+VEHICLE = "testbed"
+#: Slower than the other stack tests: every packet also crosses the broker, in one process.
+TIME_SCALE = 10.0
+KEY = bytes(range(32))
+
+
+@dataclass
+class Linked:
+    stack: Stack
+    uplink: Uplink
+    ground: Probe
+    broker: Mosquitto
+
+
+@contextlib.asynccontextmanager
+async def linked(
+    tmp_path: Path, broker: Mosquitto, *, key: bytes | None = None
+) -> AsyncIterator[Linked]:
+    async with (
+        ground_probe(broker.host, broker.port, VEHICLE) as ground,
+        flight_stack(tmp_path, time_scale=TIME_SCALE) as stack,
+    ):
+        authenticator = None
+        if key is not None:
+            state = stack.app.state
+            authenticator = Authenticator(
+                key=key,
+                vehicle=VEHICLE,
+                highest_counter=state.highest_command_counter,
+                persist=lambda counter: state.update(highest_command_counter=counter),
+            )
+        with Outbox(tmp_path / "outbox.db") as outbox:
+            uplink = Uplink(
+                app=stack.app,
+                broker=broker.url,
+                vehicle=VEHICLE,
+                outbox=outbox,
+                authenticator=authenticator,
+            )
+            async with uplink:
+                await ground.wait_for(
+                    lambda m: m.topic.endswith("/status") and m.payload["state"] == "online"
+                )
+                yield Linked(stack, uplink, ground, broker)
+
+
+async def test_uplink_command_from_a_plain_client_gets_every_stage(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    async with linked(tmp_path, mosquitto) as link:
+        command_id = await link.ground.command("CORE.NOOP")
+        final = await link.ground.final_ack(command_id)
+        assert final["stage"] == "COMPLETED"
+        assert link.ground.acks(command_id) == ["ACCEPTED", "STARTED", "COMPLETED"]
+        status = link.ground.on("status")[-1]
+        assert status["mode"] == "SAFE"
+        assert status["dict_hash"] == link.stack.app.dictionary.hash
+        dictionary = link.ground.on("dict")[-1]
+        assert dictionary["hash"] == status["dict_hash"]
+
+
+async def test_uplink_refused_command_says_why(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    async with linked(tmp_path, mosquitto) as link:
+        command_id = await link.ground.command("SCOOP.DIG", {"depth_mm": 30})
+        final = await link.ground.final_ack(command_id)
+        assert final["stage"] == "FAILED"
+        assert final["reason"] == "NOT_ALLOWED_IN_MODE"
+        assert "SAFE" in final["detail"]
+
+
+async def test_uplink_telemetry_arrives_at_the_configured_rate(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    async with linked(tmp_path, mosquitto) as link:
+        first = await link.ground.wait_for(lambda m: m.topic.endswith("/tm/elec"))
+        seq0 = first.payload["seq"]
+        last = await link.ground.wait_for(
+            lambda m: m.topic.endswith("/tm/elec") and m.payload["seq"] >= seq0 + 50
+        )
+        from datetime import datetime
+
+        span = datetime.fromisoformat(last.payload["time"]) - datetime.fromisoformat(
+            first.payload["time"]
+        )
+        rate = (last.payload["seq"] - seq0) / span.total_seconds()  # mission time
+        assert rate == pytest.approx(10.0, rel=0.15)  # telemetry.elec_hz in the stack's config
+        assert "elec.h2_pressure_kpa" in last.payload["values"]
+        assert link.ground.on("tm/core"), "housekeeping flows too"
+
+
+async def test_uplink_duplicate_command_is_acked_again_not_run_twice(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    async with linked(tmp_path, mosquitto) as link:
+        await link.ground.command("CORE.NOOP", command_id="same-id")
+        await link.ground.final_ack("same-id")
+        completed = link.stack.app.dispatcher.completed
+        await link.ground.command("CORE.NOOP", command_id="same-id")
+        await link.ground.wait_for(
+            lambda m: m.topic.endswith("/evr") and m.payload["id"] == "COMMAND_DUPLICATE"
+        )
+        await link.ground.wait_for(lambda m: link.ground.acks("same-id").count("COMPLETED") == 2)
+        assert link.stack.app.dispatcher.completed == completed
+
+
+async def test_uplink_broker_outage_loses_no_telemetry(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    archive_id = {"identifier": "archive", "clean_session": False}
+    async with linked(tmp_path, mosquitto) as link:
+        async with ground_probe(mosquitto.host, mosquitto.port, VEHICLE, **archive_id) as first:
+            before = await first.wait_for(lambda m: m.topic.endswith("/tm/elec"))
+            await mosquitto.stop()
+        outage_began = link.stack.events[-1].seq
+        uptime = link.stack.app.channels.values["elec.uptime_ms"]
+        # The flight software goes on while the broker is away: 3 s of telemetry to the outbox.
+        await link.stack.until(lambda v: v["elec.uptime_ms"] > uptime + 3000)
+        assert len(link.uplink.outbox) > 0
+        await mosquitto.start()
+        await link.stack.event("REPLAY_DONE", lambda e: e.seq > outage_began)
+        async with ground_probe(mosquitto.host, mosquitto.port, VEHICLE, **archive_id) as again:
+            newest = link.uplink.last_seq("elec")
+            await again.wait_for(
+                lambda m: m.topic.endswith("/tm/elec") and m.payload["seq"] >= newest
+            )
+            received = first.received + again.received
+    elec = [m.payload for m in received if m.topic.endswith("/tm/elec")]
+    seqs = {p["seq"] for p in elec}
+    start_seq = before.payload["seq"]
+    assert set(range(start_seq, newest + 1)) <= seqs, "a telemetry sample went missing"
+    replayed = [p["seq"] for p in elec if p.get("replayed")]
+    live = [p["seq"] for p in elec if not p.get("replayed")]
+    assert replayed, "the outage was bridged by the outbox"
+    assert replayed == sorted(replayed) and live == sorted(live)  # in order, per stream
+    assert len(link.uplink.outbox) == 0
+
+
+async def test_uplink_malformed_payloads_are_refused_and_it_keeps_serving(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    bad = [
+        b"not json",
+        b"[]",
+        b'{"id": "x1"}',
+        b'{"id": "x2", "name": 5}',
+        b'{"id": "x3", "name": "CORE.NOOP", "args": "nope"}',
+        b'{"id": "' + b"y" * 100 + b'", "name": "CORE.NOOP"}',
+        b"{" * 100_000,
+        b"\xff\xfe\x00",
+        json.dumps({"id": "x4", "name": "CORE.NOOP", "extra": 1}).encode(),
+        b"x" * (300 * 1024),
+    ]
+    async with linked(tmp_path, mosquitto) as link:
+        for payload in bad:
+            await link.ground.publish("cmd", payload)
+        command_id = await link.ground.command("CORE.NOOP")
+        assert (await link.ground.final_ack(command_id))["stage"] == "COMPLETED"
+        rejected = [e for e in link.ground.on("evr") if e["id"] == "MESSAGE_REJECTED"]
+        assert len(rejected) == len(bad)
+        refused = await link.ground.final_ack("x3")
+        assert refused["reason"] == "MALFORMED"
+        assert "args" in refused["detail"]
+
+
+async def test_uplink_auth_refuses_replayed_tampered_unsigned_and_stale(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    async with linked(tmp_path, mosquitto, key=KEY) as link:
+        ground = link.ground
+        good = await ground.command("CORE.NOOP", key=KEY, counter=5)
+        assert (await ground.final_ack(good))["stage"] == "COMPLETED"
+        replay = await ground.command("CORE.NOOP", key=KEY, counter=5)
+        unsigned = await ground.command("CORE.NOOP")
+        stale = await ground.command("CORE.NOOP", key=KEY, counter=3)
+        tampered_id = "tampered"
+        message = {
+            "id": tampered_id,
+            "name": "CORE.TM_RATE",
+            "args": {"board": "elec", "rate_hz": 50},
+            "counter": 9,
+            "mac": "0" * 64,
+        }
+        await ground.publish("cmd", json.dumps(message))
+        for command_id, reason in (
+            (replay, "replayed"),
+            (unsigned, "unsigned"),
+            (stale, "stale"),
+            (tampered_id, "bad_mac"),
+        ):
+            ack = await ground.final_ack(command_id)
+            assert (ack["stage"], ack["reason"]) == ("FAILED", "AUTH"), ack
+            assert ack["detail"].startswith(reason)
+        assert link.stack.app.state.highest_command_counter == 5
+        later = await ground.command("CORE.NOOP", key=KEY, counter=6)
+        assert (await ground.final_ack(later))["stage"] == "COMPLETED"
+        refusals = [e for e in ground.on("evr") if e["id"] == "AUTH_REFUSED"]
+        assert len(refusals) == 4
+
+
+async def test_uplink_sequence_topics_upload_start_and_report(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    async with linked(tmp_path, mosquitto) as link:
+        text = "MODE.IDLE\nCORE.NOOP\nMODE.SAFE\n"
+        upload = await link.ground.command(
+            "SEQ.UPLOAD", {"name": "short", "text": text}, topic="seq/upload"
+        )
+        assert (await link.ground.final_ack(upload))["stage"] == "COMPLETED"
+        start = await link.ground.command("SEQ.START", {"name": "short"}, topic="seq/start")
+        assert (await link.ground.final_ack(start))["stage"] == "COMPLETED"
+        done = await link.ground.wait_for(
+            lambda m: m.topic.endswith("/seq/status") and m.payload.get("outcome") == "COMPLETED"
+        )
+        assert done.payload["name"] == "short"
+        assert "short" in done.payload["uploaded"]
