@@ -27,7 +27,9 @@ Bounds, applied inside each put's transaction: rows older than ``max_age_s`` are
 past ``max_rows``, the oldest LOW rows (telemetry) go first, and the oldest HIGH rows (events,
 acks, status) only when no LOW row is left. The new row counts, so a LOW put into a box full of
 HIGH rows drops itself. Each put that drops anything calls ``on_drop(count, reason)`` once,
-after its commit (the app raises an event). Counts are kept in memory, exactly.
+after its commit and outside the lock (the app raises an event, which may itself be put
+here: what such a nested put drops is added to the next report instead, so a full box cannot
+recurse). Counts are kept in memory, exactly.
 
 A file that is not an outbox database (corrupt, not SQLite, another application's) never stops
 the software: it is kept as ``<name>.corrupt-<n>`` (with its ``-wal``/``-shm``), the outbox
@@ -123,6 +125,7 @@ class Outbox:
         self.max_rows, self.max_age_s, self.sync = max_rows, float(max_age_s), sync
         self._now, self._on_drop = now, on_drop
         self._lock = threading.Lock()
+        self._reporting, self._unreported = False, 0
         #: Set when the file at ``path`` was not a usable outbox and was moved aside.
         self.warning: str | None = None
         try:
@@ -210,7 +213,10 @@ class Outbox:
         """Store one message in one transaction and return its id."""
         row = _checked(topic, payload, priority, qos, retain)
         with self._lock:
-            return self._insert([row])
+            last, dropped = self._insert([row])
+        if dropped:  # outside the lock: on_drop may put its event into this outbox
+            self._report(*dropped)
+        return last
 
     def put_many(self, items: Iterable[tuple[str, bytes, Priority]]) -> int:
         """Store messages (qos 1, not retained) in one transaction; return how many."""
@@ -218,10 +224,29 @@ class Outbox:
         if not rows:
             return 0
         with self._lock:
-            self._insert(rows)
+            _, dropped = self._insert(rows)
+        if dropped:
+            self._report(*dropped)
         return len(rows)
 
-    def _insert(self, rows: list[tuple[str, bytes, int, int, int]]) -> int:
+    def _report(self, count: int, why: str) -> None:
+        """Call on_drop; drops by puts that on_drop itself makes go with the next report."""
+        if self._reporting:
+            self._unreported += count
+            return
+        if self._unreported:
+            count, why = count + self._unreported, f"{why}; {self._unreported} more before"
+            self._unreported = 0
+        self._reporting = True
+        try:
+            self._on_drop(count, why)
+        finally:
+            self._reporting = False
+
+    def _insert(
+        self, rows: list[tuple[str, bytes, int, int, int]]
+    ) -> tuple[int, tuple[int, str] | None]:
+        """Store ``rows`` within the bounds: (the last id, what was dropped for on_drop)."""
         db = self._open_db()
         now = self._now()
         cutoff = now - self.max_age_s
@@ -232,7 +257,7 @@ class Outbox:
                 last = db.execute(_INSERT, (*rows[0], now)).lastrowid
             self._counts[_PRIORITIES[rows[0][2]]] += 1
             self._oldest = min(self._oldest, now)
-            return last or 0
+            return last or 0, None
         aged = dict.fromkeys(Priority, 0)
         full = dict.fromkeys(Priority, 0)
         with self._transaction(db):
@@ -261,9 +286,8 @@ class Outbox:
         why = [f"full: dropped {', '.join(reasons)}"] if reasons else []
         if sum(aged.values()):
             why.insert(0, f"aged out: {sum(aged.values())} older than {self.max_age_s:g} s")
-        if why:
-            self._on_drop(sum(aged.values()) + sum(full.values()), "; ".join(why))
-        return int(last)
+        dropped = sum(aged.values()) + sum(full.values())
+        return int(last), (dropped, "; ".join(why)) if why else None
 
     def remove(self, ids: Iterable[int]) -> None:
         """Delete these rows (ids not in the box are ignored) in one transaction."""

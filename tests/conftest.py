@@ -1,4 +1,4 @@
-"""Shared fixtures: a real mosquitto broker per test (see tests/broker.py)."""
+"""Shared fixtures: a real mosquitto broker per test (see isru/broker.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker import Mosquitto
+from isru.broker import Mosquitto
 
 
 @pytest.fixture

@@ -83,10 +83,15 @@ async def flight_stack(
     *,
     faults: StartFaults | None = None,
     time_scale: float = TIME_SCALE,
+    link_dir: Path | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Stack]:
-    """Simulated boards and the flight app, both at ``time_scale``."""
-    sim = SimBoards(clock=RealClock(time_scale), faults=faults)
+    """Simulated boards and the flight app, both at ``time_scale``.
+
+    With ``link_dir`` the app opens the boards by stable symlinks there, so a board that is
+    disconnected comes back at the same name even when its pty gets another number.
+    """
+    sim = SimBoards(clock=RealClock(time_scale), faults=faults, link_dir=link_dir)
     async with sim:
         config = flight_config(sim.urls, state_dir, **overrides)
         app = FlightApp(config=config, clock=ScaledClock(scale=time_scale))

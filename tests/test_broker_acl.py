@@ -19,7 +19,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from tests.broker import Mosquitto
+from isru.broker import Mosquitto
 
 #: Real-time bound on any wait for a message: generous, never the thing that passes a test.
 WAIT_S = 10.0

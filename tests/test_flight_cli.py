@@ -14,8 +14,8 @@ import pytest
 from flight.catalog import DICTIONARY
 from flight.dict_cli import main as dict_main
 from flight.state import StateStore
+from isru.broker import Mosquitto
 from sim.child import SimChild
-from tests.broker import Mosquitto
 from tests.flightstack import flight_stack
 from tests.ground_probe import ground_probe
 

@@ -306,8 +306,10 @@ async def check(stack: Stack, where: str) -> None:
 
 
 async def play(actions: list[Action]) -> None:
-    with tempfile.TemporaryDirectory() as state_dir:
-        async with flight_stack(Path(state_dir)) as stack:
+    with tempfile.TemporaryDirectory() as tmp:
+        state_dir, link_dir = Path(tmp, "state"), Path(tmp, "ports")
+        link_dir.mkdir()
+        async with flight_stack(state_dir, link_dir=link_dir) as stack:
             await check(stack, "at boot")
             for index, action in enumerate(actions):
                 await action.run(stack)

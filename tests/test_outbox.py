@@ -223,6 +223,28 @@ def test_outbox_on_drop_failure_leaves_the_put_and_counts_intact(tmp_path: Path)
         assert box.counts() == {LOW: 1, HIGH: 0} == db_counts(box)
 
 
+def test_outbox_on_drop_may_put_its_event_into_the_same_box(tmp_path: Path) -> None:
+    # The app turns a drop into an event, which goes to the outbox while the broker is away.
+    # Each event put into a full box drops a row of its own: that drop is not reported at once
+    # (it would recurse for ever) but added to the next report.
+    box, drops = Outbox(tmp_path / "o.db", max_rows=3), Drops()
+
+    def event(count: int, why: str) -> None:
+        drops(count, why)
+        box.put("isru/v/evr", why.encode(), priority=HIGH)
+
+    box._on_drop = event
+    with box:
+        box.put_many([("t", b"%d" % i, LOW) for i in range(3)])
+        box.put("t", b"3", priority=LOW)
+        assert payloads(box.peek(9)) == [b"2", b"3", b"full: dropped 1 oldest telemetry"]
+        assert drops == [(1, "full: dropped 1 oldest telemetry")]
+        box.put("t", b"4", priority=LOW)
+        assert drops[-1] == (2, "full: dropped 1 oldest telemetry; 1 more before")
+        assert [row.priority for row in box.peek(9)] == [HIGH, LOW, HIGH]
+        assert box.counts() == {LOW: 1, HIGH: 2} == db_counts(box)
+
+
 # --- SQLite settings ------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ import pytest
 from flight.auth import Authenticator
 from flight.outbox import Outbox
 from flight.uplink import Uplink
-from tests.broker import Mosquitto
+from isru.broker import Mosquitto
 from tests.flightstack import Stack, flight_stack
 from tests.ground_probe import Probe, ground_probe
 

@@ -1,4 +1,6 @@
-"""A real mosquitto broker for tests, on a free loopback port, with its own config and storage.
+"""A mosquitto process of our own, on a free loopback port, with its own config and storage.
+
+Used by ``isru sil`` (when mosquitto is installed), by the tests and by the benchmarks.
 
 ``Mosquitto`` is an async context manager::
 

@@ -1,0 +1,222 @@
+"""MQTT figures against one real mosquitto, with the simulator and `isru flight` in their own
+processes; prints one JSON object.
+
+noop_rtt_p50_ms / noop_rtt_p99_ms: CORE.NOOP published to its COMPLETED ack received.
+echo_rtt_p50_ms: a raw QoS 1 echo between two plain clients (TCP_NODELAY): the floor.
+noop_vs_echo: their p50 ratio.
+flight_cpu_pct / flight_rss_mb: the flight process with 50 Hz science and 1 Hz housekeeping.
+replay_per_s: outbox replay of 100,000 stored samples once the broker is reachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from flight.outbox import Outbox, Priority
+from flight.schemas import TelemetryMessage
+from flight.uplink import NODELAY
+from isru.broker import Mosquitto
+from sim.child import SimChild
+
+VEHICLE = "bench"
+PREFIX = f"isru/{VEHICLE}"
+
+
+def write_config(path: Path, urls: dict[str, str], broker: str, state: Path, hz: float) -> None:
+    path.write_text(
+        f"""vehicle = "{VEHICLE}"
+[devices.scoop]
+url = "{urls["scoop"]}"
+[devices.elec]
+url = "{urls["elec"]}"
+[telemetry]
+scoop_hz = {hz}
+elec_hz = {hz}
+core_hz = 1
+[state]
+dir = "{state}"
+[mqtt]
+broker = "{broker}"
+allow_unsigned = true
+"""
+    )
+
+
+@contextlib.asynccontextmanager
+async def flight_process(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "isru.cli",
+        "flight",
+        "--config",
+        str(config),
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+class Ground:
+    """One plain client: subscribes to the vehicle, sends commands, times their acks."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.client = client
+        self.waiters: dict[str, asyncio.Future[float]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.online = asyncio.Event()
+        self.event_arrived = asyncio.Event()
+
+    async def event(self, event_id: str, *, timeout_s: float) -> dict[str, Any]:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                for event in self.events:
+                    if event["id"] == event_id:
+                        return event
+                self.event_arrived.clear()
+                await self.event_arrived.wait()
+
+    async def listen(self) -> None:
+        async for message in self.client.messages:
+            document = json.loads(message.payload)  # type: ignore[arg-type]
+            topic = str(message.topic)
+            if topic.endswith("/cmd/ack") and document["stage"] == "COMPLETED":
+                waiter = self.waiters.pop(document["id"], None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(time.perf_counter())
+            elif topic.endswith("/evr"):
+                self.events.append(document)
+                self.event_arrived.set()
+            elif topic.endswith("/status") and document["state"] == "online":
+                self.online.set()
+
+    async def noop(self, number: int) -> float:
+        command_id = f"bench-{number}"
+        arrived: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiters[command_id] = arrived
+        sent = time.perf_counter()
+        message = json.dumps({"id": command_id, "name": "CORE.NOOP", "args": {}})
+        await self.client.publish(f"{PREFIX}/cmd", message, qos=1)
+        return (await asyncio.wait_for(arrived, 10)) - sent
+
+
+async def echo_rtt(broker: Mosquitto, count: int) -> float:
+    """p50 of a QoS 1 publish -> other client -> QoS 1 publish back -> received."""
+    async with (
+        aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY) as a,
+        aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY) as b,
+    ):
+        await a.subscribe("echo/back", qos=1)
+        await b.subscribe("echo/out", qos=1)
+
+        async def echo() -> None:
+            async for message in b.messages:
+                await b.publish("echo/back", message.payload, qos=1)
+
+        echoer = asyncio.create_task(echo())
+        samples = []
+        replies = a.messages
+        for number in range(count):
+            sent = time.perf_counter()
+            await a.publish("echo/out", str(number), qos=1)
+            await anext(replies)
+            samples.append((time.perf_counter() - sent) * 1000)
+        echoer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await echoer
+    return statistics.median(samples[10:])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--noops", type=int, default=500)
+    parser.add_argument("--cpu-seconds", type=float, default=10.0)
+    parser.add_argument("--replay", type=int, default=100_000)
+    options = parser.parse_args()
+    result: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="isru-bench-") as tmp:
+        work = Path(tmp)
+        async with (
+            Mosquitto(work / "broker") as broker,
+            SimChild(args=["--link-dir", str(work)]) as sim,
+            aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY) as client,
+        ):
+            ground = Ground(client)
+            await client.subscribe(f"{PREFIX}/#", qos=1)
+            listener = asyncio.create_task(ground.listen())
+            result["echo_rtt_p50_ms"] = round(await echo_rtt(broker, options.noops), 3)
+
+            state = work / "state"
+            config = work / "flight.toml"
+            write_config(config, sim.urls, broker.url, state, hz=50)
+            async with flight_process(config) as flight:
+                await asyncio.wait_for(ground.online.wait(), 30)
+                samples = [await ground.noop(n) * 1000 for n in range(options.noops)]
+                cuts = statistics.quantiles(samples[20:], n=100)
+                result["noop_rtt_p50_ms"] = round(statistics.median(samples[20:]), 3)
+                result["noop_rtt_p99_ms"] = round(cuts[98], 3)
+                start_cpu, start = cpu_seconds(flight.pid), time.perf_counter()
+                await asyncio.sleep(options.cpu_seconds)  # the measurement window
+                used = cpu_seconds(flight.pid) - start_cpu
+                result["flight_cpu_pct"] = round(100 * used / (time.perf_counter() - start), 1)
+                result["flight_rss_mb"] = round(rss_mb(flight.pid), 1)
+            noop_p50, echo_p50 = result["noop_rtt_p50_ms"], result["echo_rtt_p50_ms"]
+            assert isinstance(noop_p50, float) and isinstance(echo_p50, float)
+            result["noop_vs_echo"] = round(noop_p50 / echo_p50, 2)
+
+            # Replay: fill the flight's outbox as an outage would, then start it.
+            ground.events.clear()
+            replay_state = work / "replay-state"
+            write_config(config, sim.urls, broker.url, replay_state, hz=1)
+            with Outbox(replay_state / "outbox.db") as outbox:
+                stamp = TelemetryMessage(time="2026-11-21T00:00:00Z", seq=0, values={"x": 1.0})
+                payload = stamp.model_copy(update={"replayed": True}).to_json()
+                outbox.put_many(
+                    (f"{PREFIX}/tm/bench", payload, Priority.LOW) for _ in range(options.replay)
+                )
+            async with flight_process(config):
+                done = await ground.event("REPLAY_DONE", timeout_s=300)
+            connected = next(e for e in ground.events if e["id"] == "BROKER_CONNECTED")
+            seconds = (
+                datetime.fromisoformat(str(done["time"]))
+                - datetime.fromisoformat(str(connected["time"]))
+            ).total_seconds()
+            result["replay_per_s"] = round(options.replay / seconds)
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
