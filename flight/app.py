@@ -12,7 +12,7 @@ from typing import Any
 from flight.arming import Arming
 from flight.catalog import DICTIONARY, VERSION
 from flight.channels import ChannelStore, snapshot_values
-from flight.clock import Clock, SystemClock
+from flight.clock import Clock, ScaledClock, SystemClock
 from flight.config import FlightConfig, effective_limits
 from flight.dictionary import Dictionary, SafingResponse
 from flight.dispatcher import (
@@ -57,7 +57,8 @@ class FlightApp:
         dictionary: Dictionary = DICTIONARY,
     ) -> None:
         self.config = config
-        self.clock: Clock = clock or SystemClock()
+        scale = config.time_scale
+        self.clock: Clock = clock or (SystemClock() if scale == 1 else ScaledClock(scale=scale))
         self.dictionary = dictionary
         self.state = StateStore.in_dir(config.state.dir)
         self.events = EventLog(dictionary=dictionary, clock=self.clock)

@@ -22,6 +22,8 @@ from flight.uplink import Uplink
 EXIT_CONFIG = 78
 #: How long to wait for both boards before telling systemd READY anyway (degraded).
 BOARD_WAIT_S = 30.0
+#: Shortest interval between two OUTBOX_DROPPED events while the outbox overflows.
+DROP_REPORT_S = 60.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,8 +54,15 @@ def _outbox(app: FlightApp) -> Outbox:
     settings = app.config.outbox
     path = settings.path if settings.path is not None else app.config.state.dir / OUTBOX_FILE_NAME
 
+    # While the box is full every put drops a row: say so at most once a minute.
+    pending = {"count": 0, "last": -DROP_REPORT_S}
+
     def dropped(count: int, why: str) -> None:
-        app.events.emit("OUTBOX_DROPPED", detail=why)
+        pending["count"] += count
+        now = app.clock.monotonic()
+        if now - pending["last"] >= DROP_REPORT_S:
+            total, pending["count"], pending["last"] = pending["count"], 0, now
+            app.events.emit("OUTBOX_DROPPED", detail=f"{why} ({total} rows since last report)")
 
     return Outbox(
         path,

@@ -238,6 +238,9 @@ class FlightConfig(_Section):
 
     vehicle: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     devices: DevicesConfig
+    #: Mission time per real second. 1 on real hardware; SIL sets it to the simulator's
+    #: speed-up so that verification windows and sequence time tags keep their meaning.
+    time_scale: Annotated[float, Field(gt=0, le=1000)] = 1.0
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     commanding: CommandingConfig = Field(default_factory=CommandingConfig)
     limits: dict[Annotated[str, AfterValidator(_check_channel)], LimitOverride] = Field(

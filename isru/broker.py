@@ -240,3 +240,50 @@ class Mosquitto:
 
     def _tail(self, lines: int = 40) -> str:
         return "\n".join(list(self.log)[-lines:])
+
+
+class EmbeddedBroker:
+    """An amqtt broker inside this process, on loopback: the SIL stack's broker when
+    mosquitto is not installed, so the demo runs with nothing but Python."""
+
+    def __init__(self, *, port: int | None = None) -> None:
+        self.port = port if port is not None else free_port()
+        self.host = "127.0.0.1"
+        self._broker: object | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    async def __aenter__(self) -> Self:
+        from amqtt.broker import Broker  # imported here: only the fallback needs it
+
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+        broker = Broker(config)
+        await broker.start()
+        self._broker = broker
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            await broker.shutdown()  # type: ignore[attr-defined]
+
+
+def mosquitto_available() -> bool:
+    """Whether a mosquitto binary can be found (Debian puts it in /usr/sbin)."""
+    try:
+        _tool("mosquitto")
+    except BrokerError:
+        return False
+    return True

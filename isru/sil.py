@@ -1,41 +1,197 @@
-"""``isru sil``: the one-command demo: the simulated boards, and a live view of them."""
+"""``isru sil``: the one-command SIL stack: broker, simulated boards and `isru flight`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
-from hal import ElecDriver, HalError, ScoopDriver, SerialLink
-from hal.telemetry import ElecTelemetry, ScoopTelemetry
+import aiomqtt
+
+from flight.uplink import NODELAY, parse_broker
+from isru.broker import BrokerError, EmbeddedBroker, Mosquitto, mosquitto_available
 from sim.child import SimChild, SimStartError
 
+ONLINE_TIMEOUT_S = 30.0
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="isru sil", description="Start the simulated boards and show their telemetry."
+
+class SilError(Exception):
+    """The stack could not be started; the message says which part and why."""
+
+
+def parser() -> argparse.ArgumentParser:
+    result = argparse.ArgumentParser(
+        prog="isru sil",
+        description="Start a broker, the simulated boards and the flight software together.",
     )
-    parser.add_argument("--time-scale", type=float, default=1.0, help="simulated speed-up")
-    parser.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
-    return parser
+    result.add_argument("--broker", help="use this broker (mqtt://host:port) instead of our own")
+    result.add_argument(
+        "--embedded-broker",
+        action="store_true",
+        help="use the embedded amqtt broker even when mosquitto is installed",
+    )
+    result.add_argument("--vehicle", default="sil", help="vehicle id (default: sil)")
+    result.add_argument("--headless", action="store_true", help="no console: run until stopped")
+    result.add_argument("--key", type=Path, help="command key file: commands must be signed")
+    result.add_argument("--time-scale", type=float, default=1.0, help="simulated speed-up")
+    result.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
+    return result
 
 
-def _line(scoop: ScoopTelemetry | None, elec: ElecTelemetry | None) -> str:
-    parts = []
-    if scoop is not None:
-        parts.append(
-            f"scoop {scoop.state.name:<8} boom {scoop.boom_angle_deg:6.1f} deg"
-            f"  load {scoop.load_mass_g:6.1f} g"
-        )
-    if elec is not None:
-        parts.append(
-            f"cell {elec.state.name:<7} {elec.cell_current_a:4.1f} A {elec.cell_voltage_v:4.2f} V"
-            f"  H2 {elec.h2_pressure_kpa:6.1f} kPa  {elec.cell_temp_c:5.1f} degC"
-        )
-    return " | ".join(parts) or "waiting for telemetry"
+@contextlib.asynccontextmanager
+async def _broker(
+    url: str | None, workdir: Path, *, embedded: bool
+) -> AsyncIterator[tuple[str, str]]:
+    """(url, what) of the broker to use: the one named, our mosquitto, or an embedded one."""
+    if url is not None:
+        parse_broker(url)
+        yield url, "given"
+    elif mosquitto_available() and not embedded:
+        async with Mosquitto(workdir / "broker") as mosquitto:
+            yield mosquitto.url, "mosquitto"
+    else:
+        async with EmbeddedBroker() as embedded:
+            yield embedded.url, "embedded amqtt"
+
+
+def _flight_config(
+    path: Path, *, urls: dict[str, str], broker: str, options: argparse.Namespace, state: Path
+) -> None:
+    mqtt = f'key_file = "{options.key.resolve()}"' if options.key else "allow_unsigned = true"
+    path.write_text(
+        f"""# Written by isru sil for this run.
+vehicle = "{options.vehicle}"
+time_scale = {options.time_scale}
+[devices.scoop]
+url = "{urls["scoop"]}"
+[devices.elec]
+url = "{urls["elec"]}"
+[state]
+dir = "{state}"
+[mqtt]
+broker = "{broker}"
+{mqtt}
+"""
+    )
+
+
+class Stack:
+    """The running stack's processes, for the caller to wait on and stop."""
+
+    def __init__(self, *, broker: str, vehicle: str, workdir: Path) -> None:
+        self.broker = broker
+        self.vehicle = vehicle
+        self.workdir = workdir
+        self.flight: asyncio.subprocess.Process | None = None
+
+    @property
+    def flight_log(self) -> Path:
+        return self.workdir / "flight.log"
+
+
+@contextlib.asynccontextmanager
+async def sil_stack(options: argparse.Namespace) -> AsyncIterator[Stack]:
+    """Broker, simulator and flight, started in that order and stopped in the reverse."""
+    with tempfile.TemporaryDirectory(prefix="isru-sil-") as tmp:
+        workdir = Path(tmp)
+        sim_args = ["--link-dir", str(workdir), "--time-scale", str(options.time_scale)]
+        async with (
+            _broker(options.broker, workdir, embedded=options.embedded_broker) as (broker, what),
+            SimChild(args=sim_args) as sim,
+        ):
+            stack = Stack(broker=broker, vehicle=options.vehicle, workdir=workdir)
+            config = workdir / "flight.toml"
+            _flight_config(
+                config, urls=sim.urls, broker=broker, options=options, state=workdir / "state"
+            )
+            print(f"broker  {broker} ({what})", flush=True)
+            print(f"vehicle {options.vehicle}", flush=True)
+            with stack.flight_log.open("wb") as log:
+                stack.flight = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "isru.cli",
+                    "flight",
+                    "--config",
+                    str(config),
+                    stderr=log,
+                    start_new_session=True,  # stopped by us, in order, not by the terminal
+                )
+            try:
+                await _wait_online(stack)
+                yield stack
+            finally:
+                await _stop(stack.flight)
+
+
+async def _wait_online(stack: Stack) -> None:
+    host, port = parse_broker(stack.broker)
+    topic = f"isru/{stack.vehicle}/status"
+    async with aiomqtt.Client(host, port, socket_options=NODELAY) as client:
+        await client.subscribe(topic, qos=1)
+        try:
+            async with asyncio.timeout(ONLINE_TIMEOUT_S):
+                async for message in client.messages:
+                    status = json.loads(message.payload)  # type: ignore[arg-type]
+                    if status.get("state") == "online":
+                        return
+        except TimeoutError:
+            log = stack.flight_log.read_text(errors="replace")[-2000:]
+            raise SilError(
+                f"flight did not come online within {ONLINE_TIMEOUT_S:g} s:\n{log}"
+            ) from None
+
+
+async def _stop(process: asyncio.subprocess.Process | None) -> None:
+    if process is None or process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # flight safes the actuators and flushes its state
+    try:
+        async with asyncio.timeout(15):
+            await process.wait()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+async def _live_view(stack: Stack, stop: asyncio.Event) -> None:
+    """One status line a second from the telemetry, until the console exists."""
+    host, port = parse_broker(stack.broker)
+    latest: dict[str, Any] = {}
+    async with aiomqtt.Client(host, port, socket_options=NODELAY) as client:
+        await client.subscribe(f"isru/{stack.vehicle}/tm/+", qos=0)
+
+        async def collect() -> None:
+            async for message in client.messages:
+                latest.update(json.loads(message.payload)["values"])  # type: ignore[arg-type]
+
+        collector = asyncio.create_task(collect())
+        while not stop.is_set():
+            print(_line(latest), flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+        collector.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collector
+
+
+def _line(values: dict[str, Any]) -> str:
+    if not values:
+        return "waiting for telemetry"
+    v = values.get
+    return (
+        f"mode {v('core.mode', '?'):<9} "
+        f"scoop {v('scoop.state', '?'):<8} load {v('scoop.load_mass_g', 0):6.1f} g"
+        f" | cell {v('elec.state', '?'):<7} {v('elec.cell_current_a', 0):4.1f} A"
+        f"  H2 {v('elec.h2_pressure_kpa', 0):6.1f} kPa"
+    )
 
 
 async def _run(options: argparse.Namespace) -> int:
@@ -43,37 +199,31 @@ async def _run(options: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    with tempfile.TemporaryDirectory(prefix="isru-sil-") as link_dir:
-        args = ["--link-dir", link_dir, "--time-scale", str(options.time_scale)]
-        async with SimChild(args=args) as sim:
-            print(f"simulated boards: scoop {sim.urls['scoop']}  elec {sim.urls['elec']}")
-            async with (
-                SerialLink(url=sim.urls["scoop"]) as scoop_link,
-                SerialLink(url=sim.urls["elec"]) as elec_link,
-            ):
-                scoop, elec = ScoopDriver(scoop_link), ElecDriver(elec_link)
-                for driver in (scoop, elec):
-                    info = await driver.info()
-                    print(f"{info.board.name.lower()}: firmware {info.fw_major}.{info.fw_minor}")
-                print("Ctrl-C stops.", flush=True)
-                deadline = loop.time() + options.seconds if options.seconds else None
-                while not stop.is_set():
-                    print(_line(scoop.latest, elec.latest), flush=True)
-                    if deadline is not None and loop.time() >= deadline:
-                        break
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=1.0)
-    print("stopped: simulator closed")
+    if options.seconds:
+        loop.call_later(options.seconds, stop.set)
+    async with sil_stack(options) as stack:
+        print("flight  online; Ctrl-C stops everything", flush=True)
+        if options.headless:
+            await stop.wait()
+        else:
+            await _live_view(stack, stop)
+    print("stopped: flight, simulator and broker closed", flush=True)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = _parser().parse_args(argv)
+    options = parser().parse_args(argv)
     if options.time_scale <= 0:
         print("isru sil: --time-scale must be positive", file=sys.stderr)
         return 2
+    if options.broker is not None:
+        try:
+            parse_broker(options.broker)
+        except ValueError as exc:
+            print(f"isru sil: {exc}", file=sys.stderr)
+            return 2
     try:
         return asyncio.run(_run(options))
-    except (SimStartError, HalError) as exc:
+    except (SilError, SimStartError, BrokerError, aiomqtt.MqttError, OSError) as exc:
         print(f"isru sil: {exc}", file=sys.stderr)
         return 1

@@ -32,12 +32,12 @@ def test_cli_unknown_command_is_named(capsys: pytest.CaptureFixture[str]) -> Non
     assert "unknown command 'fly'" in capsys.readouterr().err
 
 
-def test_cli_sil_shows_both_boards_and_stops_cleanly() -> None:
-    result = run_isru("sil", "--seconds", "1", "--time-scale", "10")
+def test_cli_sil_shows_the_live_view_and_stops_cleanly() -> None:
+    result = run_isru("sil", "--seconds", "2", "--time-scale", "10")
     assert result.returncode == 0, result.stderr
-    assert "scoop: firmware" in result.stdout
-    assert "elec: firmware" in result.stdout
-    assert "stopped: simulator closed" in result.stdout
+    assert "broker  mqtt://127.0.0.1:" in result.stdout
+    assert "mode SAFE" in result.stdout  # the live view shows telemetry from the vehicle
+    assert "stopped: flight, simulator and broker closed" in result.stdout
     assert "Traceback" not in result.stderr
 
 

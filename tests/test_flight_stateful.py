@@ -168,18 +168,15 @@ _faults = st.one_of(
     st.builds(Disconnect, st.sampled_from(BOARDS), st.sampled_from([0.05, 0.3])),
     st.builds(ClearFaults, st.sampled_from(BOARDS)),
 )
-#: MODE.IDLE comes often: most commands are refused in SAFE.
-actions = st.lists(
-    st.one_of(
-        _cmd("MODE.IDLE"),
-        _commands,
-        _commands,
-        st.builds(StartSequence, st.sampled_from(sorted(SEQUENCES))),
-        _faults,
-    ),
-    min_size=1,
-    max_size=8,
+_step = st.one_of(
+    _cmd("MODE.IDLE"),
+    _commands,
+    _commands,
+    st.builds(StartSequence, st.sampled_from(sorted(SEQUENCES))),
+    _faults,
 )
+#: Up to 8 steps, the first leaving SAFE (most commands are refused in SAFE).
+actions = st.lists(_step, max_size=7).map(lambda steps: [send("MODE.IDLE"), *steps])
 
 # --- settling and checking --------------------------------------------------------------
 

@@ -1,0 +1,89 @@
+"""``isru sil``: the whole stack from one command, and nothing left behind when it stops."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from flight.uplink import parse_broker
+from tests.ground_probe import ground_probe
+
+START_S = 60.0
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("broker_flag", [[], ["--embedded-broker"]], ids=["mosquitto", "amqtt"])
+async def test_sil_runs_the_stack_and_leaves_nothing_behind(broker_flag: list[str]) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "isru.cli",
+        "sil",
+        "--headless",
+        "--vehicle",
+        "demo",
+        *broker_flag,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    lines: dict[str, str] = {}
+    async with asyncio.timeout(START_S):
+        while "flight" not in lines:
+            line = (await process.stdout.readline()).decode()
+            assert line, (await process.stderr.read()).decode()
+            word, _, rest = line.strip().partition(" ")
+            lines[word] = rest.strip()
+    broker = lines["broker"].split()[0]
+    assert lines["vehicle"] == "demo"
+    children = children_of(process.pid)
+    assert len(children) >= 2  # simulator and flight (and mosquitto, unless embedded)
+    host, port = parse_broker(broker)
+    async with ground_probe(host, port, "demo") as ground:
+        command_id = await ground.command("CORE.NOOP")
+        assert (await ground.final_ack(command_id))["stage"] == "COMPLETED"
+        process.send_signal(signal.SIGTERM)
+        offline = await ground.wait_for(
+            lambda m: m.topic.endswith("/status") and m.payload["state"] == "offline"
+        )
+    assert offline.payload["mode"] == "SAFE"
+    async with asyncio.timeout(START_S):
+        rest = (await process.stdout.read()).decode()
+        assert await process.wait() == 0
+    assert "stopped: flight, simulator and broker closed" in rest
+    assert not [pid for pid in children if alive(pid)], "a child process was left running"
+    with pytest.raises(OSError):
+        _, writer = await asyncio.open_connection(host, port)  # the broker's port is free
+        writer.close()
+    assert "Traceback" not in (await process.stderr.read()).decode()
+
+
+def test_sil_bad_broker_url_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from isru.sil import main
+
+    assert main(["--broker", "http://x"]) == 2
+    assert "is not mqtt://host:port" in capsys.readouterr().err
