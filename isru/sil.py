@@ -57,8 +57,8 @@ async def _broker(
         async with Mosquitto(workdir / "broker") as mosquitto:
             yield mosquitto.url, "mosquitto"
     else:
-        async with EmbeddedBroker() as embedded:
-            yield embedded.url, "embedded amqtt"
+        async with EmbeddedBroker() as own:
+            yield own.url, "embedded amqtt"
 
 
 def _flight_config(

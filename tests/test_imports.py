@@ -22,7 +22,16 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "hal": (),
     "sim": HAL_CODEC,
     "flight": ("hal",),
-    "ground": ("flight.dictionary", "flight.schemas"),
+    # flight's dictionary (its schema and this build's catalogue), the message schemas with
+    # their signing rule, and the pure dictionary-based checkers for conditions and sequences.
+    "ground": (
+        "flight.dictionary",
+        "flight.catalog",
+        "flight.schemas",
+        "flight.auth",
+        "flight.condition",
+        "flight.sequence",
+    ),
 }
 CHECKED = tuple(ALLOWED)
 

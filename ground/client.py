@@ -1,0 +1,356 @@
+"""The ground's client of one vehicle: learn its dictionary, command it, watch it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from flight.auth import sign
+from flight.catalog import DICTIONARY
+from flight.condition import parse_condition
+from flight.dictionary import ArgumentError, Dictionary
+from flight.schemas import Topics
+from ground.messages import Ack, Event, GroundError
+
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+STAGES = ("ACCEPTED", "STARTED", "COMPLETED")
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class DictionaryMismatch(GroundError):
+    """The vehicle runs another dictionary than the one this console was built with."""
+
+    def __init__(self, vehicle: str, expected: str, found: str) -> None:
+        super().__init__(
+            f"vehicle {vehicle} runs dictionary {found}, this console has {expected}: "
+            "commanding it could send the wrong arguments, so it is refused "
+            "(update the console, or connect with check_dictionary=False to only watch)"
+        )
+        self.vehicle = vehicle
+        self.expected = expected
+        self.found = found
+
+
+class VehicleUnavailable(GroundError):
+    """Nothing from the vehicle arrived in time (no retained dictionary or status)."""
+
+
+class CommandRefused(GroundError):
+    """The vehicle answered FAILED; ``ack`` has the reason and detail."""
+
+    def __init__(self, ack: Ack) -> None:
+        super().__init__(f"{ack.name} ({ack.id}) FAILED: {ack.reason}: {ack.detail}")
+        self.ack = ack
+
+
+def parse_broker(url: str) -> tuple[str, int]:
+    """``mqtt://host:port`` as (host, port); ValueError naming the problem otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise ValueError(f"broker: {url!r} is not mqtt://host:port")
+    try:
+        return parts.hostname, parts.port or 1883
+    except ValueError:
+        raise ValueError(f"broker: {url!r} has a bad port") from None
+
+
+class GroundClient:
+    """One vehicle over one broker. An async context manager; every wait has a timeout.
+
+    On entry it reads the vehicle's retained ``dict`` and ``status``; with
+    ``check_dictionary`` (the default) a vehicle whose dictionary hash differs from this
+    build's is refused with :class:`DictionaryMismatch`.
+    """
+
+    def __init__(
+        self,
+        *,
+        broker: str,
+        vehicle: str,
+        key: bytes | None = None,
+        expected: Dictionary = DICTIONARY,
+        check_dictionary: bool = True,
+        timeout_s: float = 10.0,
+        identifier: str | None = None,
+        clean_session: bool = True,
+        history: int = 1000,
+    ) -> None:
+        self.host, self.port = parse_broker(broker)
+        self.broker = broker
+        self.vehicle = vehicle
+        self.topics = Topics(vehicle)
+        self.key = key
+        self.expected = expected
+        self.check_dictionary = check_dictionary
+        self.timeout_s = timeout_s
+        self._identifier = identifier
+        self._clean_session = clean_session
+        self.dictionary: Dictionary | None = None
+        self.status: dict[str, Any] = {}
+        self.sequence_status: dict[str, Any] = {}
+        self.values: dict[str, Any] = {}
+        self.events: deque[Event] = deque(maxlen=history)
+        self.acks: dict[str, list[Ack]] = {}
+        self.last_heard: float | None = None
+        self._listeners: list[Listener] = []
+        self._changed = asyncio.Event()
+        self._counter = 0
+        self._ids = itertools.count(1)
+        self._session = f"{os.getpid():x}-{int(time.time()):x}"
+        self._client: aiomqtt.Client | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def __aenter__(self) -> GroundClient:
+        client = aiomqtt.Client(
+            self.host,
+            self.port,
+            identifier=self._identifier,
+            clean_session=self._clean_session,
+            socket_options=NODELAY,
+        )
+        await client.__aenter__()
+        self._client = client
+        await client.subscribe(f"{self.topics.prefix}/#", qos=1)
+        self._reader = asyncio.create_task(self._read(client))
+        try:
+            await self._until(lambda: self.dictionary is not None, self.timeout_s)
+        except TimeoutError:
+            await self.__aexit__(None, None, None)
+            raise VehicleUnavailable(
+                f"no dictionary from vehicle {self.vehicle!r} on {self.topics.dict} within "
+                f"{self.timeout_s:g} s: is it running, and is this the right broker?"
+            ) from None
+        assert self.dictionary is not None
+        if self.check_dictionary and self.dictionary.hash != self.expected.hash:
+            found = self.dictionary.hash
+            await self.__aexit__(None, None, None)
+            raise DictionaryMismatch(self.vehicle, self.expected.hash, found)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await self._reader
+            self._reader = None
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.__aexit__(None, None, None)
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(topic_suffix, document)`` for every message; returns its remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    # --- receiving -------------------------------------------------------------------
+
+    async def _read(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            try:
+                document = json.loads(message.payload)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                continue
+            if isinstance(document, dict):
+                self._take(str(message.topic)[len(self.topics.prefix) + 1 :], document)
+
+    def _take(self, suffix: str, document: dict[str, Any]) -> None:
+        self.last_heard = time.monotonic()
+        if suffix == "dict":
+            exported = {k: v for k, v in document.items() if k != "hash"}
+            for command in exported.get("commands", []):
+                command.pop("args_schema", None)
+            with contextlib.suppress(ValueError):
+                self.dictionary = Dictionary.model_validate(exported)
+        elif suffix == "status":
+            self.status = document
+        elif suffix == "seq/status":
+            self.sequence_status = document
+        elif suffix.startswith("tm/"):
+            self.values.update(document.get("values", {}))
+        elif suffix == "evr":
+            self.events.append(Event.from_message(document))
+        elif suffix == "cmd/ack":
+            ack = Ack.from_message(document)
+            self.acks.setdefault(ack.id, []).append(ack)
+        for listener in tuple(self._listeners):
+            listener(suffix, document)
+        self._changed.set()
+
+    async def _until(self, ready: Callable[[], bool], timeout_s: float) -> None:
+        async with asyncio.timeout(timeout_s):
+            while not ready():
+                self._changed.clear()
+                await self._changed.wait()
+
+    # --- commanding ------------------------------------------------------------------
+
+    def check(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments validated against the vehicle's dictionary (GroundError if not)."""
+        dictionary = self.dictionary or self.expected
+        definition = dictionary.command_index.get(name)
+        if definition is None:
+            raise GroundError(f"{name!r} is not a command of vehicle {self.vehicle}")
+        try:
+            definition.validate_args(dict(args))
+        except ArgumentError as exc:
+            raise GroundError(str(exc)) from None
+        return dict(args)
+
+    async def send(
+        self,
+        name: str,
+        /,
+        args: Mapping[str, Any] | None = None,
+        *,
+        wait: str = "COMPLETED",
+        timeout_s: float | None = None,
+        topic: str | None = None,
+    ) -> list[Ack]:
+        """Send a command and wait for stage ``wait`` (ACCEPTED, STARTED or COMPLETED).
+
+        Returns the acks so far; raises :class:`CommandRefused` on FAILED and TimeoutError
+        when the stage does not come within ``timeout_s``.
+        """
+        if wait not in STAGES:
+            raise ValueError(f"wait: must be one of {', '.join(STAGES)}, got {wait!r}")
+        checked = self.check(name, args or {})
+        command_id = await self.publish_command(name, checked, topic=topic)
+        return await self.wait_ack(command_id, wait=wait, timeout_s=timeout_s)
+
+    async def publish_command(
+        self, name: str, args: Mapping[str, Any], *, topic: str | None = None
+    ) -> str:
+        """Publish a command without waiting; returns its id."""
+        client = self._require()
+        command_id = f"{self._session}-{next(self._ids)}"
+        message: dict[str, Any] = {"id": command_id, "name": name, "args": dict(args)}
+        if self.key is not None:
+            # Milliseconds since the epoch, never repeating: no state to keep between runs.
+            self._counter = max(self._counter + 1, time.time_ns() // 1_000_000)
+            message["counter"] = self._counter
+            message["mac"] = sign(
+                self.key, vehicle=self.vehicle, counter=self._counter, name=name, args=args
+            )
+        self.acks.setdefault(command_id, [])
+        payload = json.dumps(message)
+        await client.publish(topic or self.topics.cmd, payload, qos=1)
+        return command_id
+
+    async def wait_ack(
+        self, command_id: str, *, wait: str = "COMPLETED", timeout_s: float | None = None
+    ) -> list[Ack]:
+        """The acks of ``command_id`` once it reached ``wait`` (CommandRefused on FAILED)."""
+        wanted = STAGES.index(wait)
+
+        def reached() -> bool:
+            stages = [a.stage for a in self.acks.get(command_id, [])]
+            return "FAILED" in stages or any(
+                s in STAGES and STAGES.index(s) >= wanted for s in stages
+            )
+
+        await self._until(reached, timeout_s or self.timeout_s)
+        acks = list(self.acks[command_id])
+        failed = next((a for a in acks if a.stage == "FAILED"), None)
+        if failed is not None:
+            raise CommandRefused(failed)
+        return acks
+
+    def _require(self) -> aiomqtt.Client:
+        if self._client is None:
+            raise GroundError("not connected: use the client in 'async with'")
+        return self._client
+
+    # --- watching --------------------------------------------------------------------
+
+    async def wait_telemetry(self, condition: str, *, timeout_s: float) -> dict[str, Any]:
+        """Return the latest values once ``condition`` (e.g. ``elec.h2_pressure_kpa >= 150``)
+        holds; ValueError for a condition the dictionary does not allow."""
+        parsed = parse_condition(condition, self.dictionary or self.expected)
+        await self._until(lambda: parsed.evaluate(self.values), timeout_s)
+        return dict(self.values)
+
+    async def await_event(
+        self,
+        event_id: str,
+        *,
+        timeout_s: float,
+        where: Callable[[Event], bool] = lambda _: True,
+        since: int = 0,
+    ) -> Event:
+        """The first event ``event_id`` (with event seq above ``since``) matching ``where``."""
+
+        def found() -> Event | None:
+            return next(
+                (e for e in self.events if e.id == event_id and e.seq > since and where(e)), None
+            )
+
+        await self._until(lambda: found() is not None, timeout_s)
+        event = found()
+        assert event is not None
+        return event
+
+    # --- sequences -------------------------------------------------------------------
+
+    async def upload_sequence(
+        self, name: str, text: str, *, timeout_s: float | None = None
+    ) -> None:
+        await self.send(
+            "SEQ.UPLOAD",
+            {"name": name, "text": text},
+            topic=self.topics.seq_upload,
+            timeout_s=timeout_s,
+        )
+
+    async def start_sequence(self, name: str, *, timeout_s: float | None = None) -> int:
+        """Start an uploaded sequence; returns the event mark for :meth:`wait_sequence_end`."""
+        mark = max((e.seq for e in self.events), default=0)
+        await self.send(
+            "SEQ.START", {"name": name}, topic=self.topics.seq_start, timeout_s=timeout_s
+        )
+        return mark
+
+    async def abort_sequence(self, *, timeout_s: float | None = None) -> None:
+        await self.send("SEQ.ABORT", topic=self.topics.seq_abort, timeout_s=timeout_s)
+
+    async def wait_sequence_end(
+        self, name: str, *, since: int, timeout_s: float
+    ) -> tuple[Event, dict[str, Any]]:
+        """The SEQ_COMPLETED or SEQ_ABORTED event of ``name`` after event ``since``, and the
+        sequence status as it then stands."""
+
+        def ended() -> Event | None:
+            return next(
+                (
+                    e
+                    for e in self.events
+                    if e.id in ("SEQ_COMPLETED", "SEQ_ABORTED")
+                    and e.seq > since
+                    and e.args.get("name") == name
+                ),
+                None,
+            )
+
+        await self._until(lambda: ended() is not None, timeout_s)
+        event = ended()
+        assert event is not None
+        return event, dict(self.sequence_status)
