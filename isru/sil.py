@@ -62,13 +62,20 @@ async def _broker(
 
 
 def _flight_config(
-    path: Path, *, urls: dict[str, str], broker: str, options: argparse.Namespace, state: Path
+    path: Path,
+    *,
+    urls: dict[str, str],
+    broker: str,
+    vehicle: str,
+    key: Path | None,
+    time_scale: float,
+    state: Path,
 ) -> None:
-    mqtt = f'key_file = "{options.key.resolve()}"' if options.key else "allow_unsigned = true"
+    mqtt = f'key_file = "{key.resolve()}"' if key else "allow_unsigned = true"
     path.write_text(
         f"""# Written by isru sil for this run.
-vehicle = "{options.vehicle}"
-time_scale = {options.time_scale}
+vehicle = "{vehicle}"
+time_scale = {time_scale}
 [devices.scoop]
 url = "{urls["scoop"]}"
 [devices.elec]
@@ -83,12 +90,13 @@ broker = "{broker}"
 
 
 class Stack:
-    """The running stack's processes, for the caller to wait on and stop."""
+    """The running stack: where the broker is, the simulator and the flight process."""
 
-    def __init__(self, *, broker: str, vehicle: str, workdir: Path) -> None:
+    def __init__(self, *, broker: str, vehicle: str, workdir: Path, sim: SimChild) -> None:
         self.broker = broker
         self.vehicle = vehicle
         self.workdir = workdir
+        self.sim = sim
         self.flight: asyncio.subprocess.Process | None = None
 
     @property
@@ -97,22 +105,40 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def sil_stack(options: argparse.Namespace) -> AsyncIterator[Stack]:
-    """Broker, simulator and flight, started in that order and stopped in the reverse."""
+async def sil_stack(
+    *,
+    broker: str | None = None,
+    vehicle: str = "sil",
+    key: Path | None = None,
+    time_scale: float = 1.0,
+    embedded_broker: bool = False,
+    announce: bool = False,
+) -> AsyncIterator[Stack]:
+    """Broker, simulator (with its fault control port) and flight, started in that order
+    and stopped in the reverse; the flight process is stopped with SIGTERM so it safes."""
+    if time_scale <= 0:
+        raise ValueError(f"time_scale: must be positive, got {time_scale}")
     with tempfile.TemporaryDirectory(prefix="isru-sil-") as tmp:
         workdir = Path(tmp)
-        sim_args = ["--link-dir", str(workdir), "--time-scale", str(options.time_scale)]
+        sim_args = ["--link-dir", str(workdir), "--time-scale", str(time_scale)]
         async with (
-            _broker(options.broker, workdir, embedded=options.embedded_broker) as (broker, what),
-            SimChild(args=sim_args) as sim,
+            _broker(broker, workdir, embedded=embedded_broker) as (url, what),
+            SimChild(args=[*sim_args, "--control-port", "0"]) as sim,
         ):
-            stack = Stack(broker=broker, vehicle=options.vehicle, workdir=workdir)
+            stack = Stack(broker=url, vehicle=vehicle, workdir=workdir, sim=sim)
             config = workdir / "flight.toml"
             _flight_config(
-                config, urls=sim.urls, broker=broker, options=options, state=workdir / "state"
+                config,
+                urls=sim.urls,
+                broker=url,
+                vehicle=vehicle,
+                key=key,
+                time_scale=time_scale,
+                state=workdir / "state",
             )
-            print(f"broker  {broker} ({what})", flush=True)
-            print(f"vehicle {options.vehicle}", flush=True)
+            if announce:
+                print(f"broker  {url} ({what})", flush=True)
+                print(f"vehicle {vehicle}", flush=True)
             with stack.flight_log.open("wb") as log:
                 stack.flight = await asyncio.create_subprocess_exec(
                     sys.executable,
@@ -201,7 +227,14 @@ async def _run(options: argparse.Namespace) -> int:
         loop.add_signal_handler(signum, stop.set)
     if options.seconds:
         loop.call_later(options.seconds, stop.set)
-    async with sil_stack(options) as stack:
+    async with sil_stack(
+        broker=options.broker,
+        vehicle=options.vehicle,
+        key=options.key,
+        time_scale=options.time_scale,
+        embedded_broker=options.embedded_broker,
+        announce=True,
+    ) as stack:
         print("flight  online; Ctrl-C stops everything", flush=True)
         if options.headless:
             await stop.wait()

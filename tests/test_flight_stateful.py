@@ -1,17 +1,21 @@
-"""Stateful properties of the flight app against the simulated boards.
+"""Stateful properties of the flight app against the simulated boards, over real ptys.
 
-Hypothesis draws short lists of actions (operator commands, a short sequence, injected faults);
-each list runs in one event loop against a fresh flight stack. After each action, once the app
-has settled, and at the end:
+Hypothesis draws short scenarios (operator commands, a short sequence, injected faults); each
+runs in its own event loop against a fresh flight stack. After each step, once the app has
+settled, and at the end:
 
-1. In SAFE every actuator is off, on the boards themselves (cell current, heater, valves,
-   joint motors: the simulator's state is the ground truth) and in the flight telemetry once
-   a packet the board made after that moment has landed.
-2. The mode is SAFE whenever a safing response SAFE was called for (a red limit whose
-   response is SAFE, or a lost link) and no MODE.IDLE was carried out after it.
+1. In SAFE every actuator is off on the boards themselves (cell current, heater, valves,
+   joint motors: the simulator's state is the ground truth), and the flight telemetry agrees
+   once a packet each board made after that moment has landed.
+2. The mode is SAFE whenever a SAFE response was called for (a red limit whose response is
+   SAFE, or a lost link) and no MODE.IDLE has been carried out since.
 
-Starting a sequence and disconnecting a board are *background* actions: the next action runs
-at once, while the sequence runs or the port is gone, and the check waits until after it.
+Starting a sequence, disconnecting a board and a command sent :class:`Concurrently` are
+*background* steps: the next step starts at once, while the sequence runs, the port is away
+or the command is under way; the check after the next step waits for them.
+
+``ISRU_STATEFUL_EXAMPLES=500 pytest tests/test_flight_stateful.py`` explores 500 random
+scenarios instead of the fixed ones CI runs.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +39,16 @@ from tests.flightstack import WAIT_S, Stack, flight_stack
 
 BOARDS = ("scoop", "elec")
 
-# --- actions ---------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    """One scenario being played: the stack and the background steps still going."""
+
+    stack: Stack
+    pending: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+# --- steps ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -44,17 +57,19 @@ class Action:
 
     background = False
 
-    async def run(self, stack: Stack) -> None:
+    async def run(self, run: Run) -> None:
         raise NotImplementedError
 
 
 @dataclass(frozen=True)
 class Send(Action):
+    """An operator command, run to its end (whatever the end is: it may be refused)."""
+
     name: str
     args: tuple[tuple[str, Any], ...] = ()
 
-    async def run(self, stack: Stack) -> None:
-        await stack.send(self.name, **dict(self.args))
+    async def run(self, run: Run) -> None:
+        await run.stack.send(self.name, **dict(self.args))
 
     def __repr__(self) -> str:
         args = "".join(f", {k}={v!r}" for k, v in self.args)
@@ -71,9 +86,21 @@ class ArmVent(Action):
 
     gas: str
 
-    async def run(self, stack: Stack) -> None:
-        await stack.send("CORE.ARM", command="ELEC.VENT")
-        await stack.send("ELEC.VENT", gas=self.gas)
+    async def run(self, run: Run) -> None:
+        await run.stack.send("CORE.ARM", command="ELEC.VENT")
+        await run.stack.send("ELEC.VENT", gas=self.gas)
+
+
+@dataclass(frozen=True)
+class Concurrently(Action):
+    """A step started and left running while the next step goes."""
+
+    step: Action
+    background = True
+
+    async def run(self, run: Run) -> None:
+        task = asyncio.create_task(self.step.run(run))
+        run.pending.add(task)
 
 
 SEQUENCES = {
@@ -83,7 +110,7 @@ SEQUENCES = {
         "WAIT elec.h2_pressure_kpa >= 130 TIMEOUT 00:00:20\nELEC.STOP\n"
     ),
     "arm": "MODE.IDLE\nSCOOP.HOME\nSCOOP.MOVE joint=BOOM angle_deg=30 speed_dps=20\n",
-    # Ends with the heater and the water feed on, in IDLE.
+    # Ends leaving the heater and the water feed on, in IDLE.
     "heat": (
         "MODE.IDLE\nELEC.HEATER enabled=true setpoint_c=40\nELEC.WATER open=true\n"
         "R00:00:05 CORE.NOOP\n"
@@ -96,9 +123,9 @@ class StartSequence(Action):
     key: str
     background = True
 
-    async def run(self, stack: Stack) -> None:
+    async def run(self, run: Run) -> None:
         try:
-            stack.app.start_sequence(SEQUENCES[self.key], name=self.key)
+            run.stack.app.start_sequence(SEQUENCES[self.key], name=self.key)
         except SequencerBusy:
             pass
 
@@ -107,40 +134,42 @@ class StartSequence(Action):
 class Stall(Action):
     joint: str
 
-    async def run(self, stack: Stack) -> None:
-        stack.sim.set_stall(Joint[self.joint], True)
+    async def run(self, run: Run) -> None:
+        run.stack.sim.set_stall(Joint[self.joint], True)
 
 
 @dataclass(frozen=True)
 class DriftH2(Action):
-    """The H2 pressure sensor reading climbs at ``rate`` kPa per simulated second."""
+    """The H2 pressure reading climbs at ``rate`` kPa per simulated second."""
 
     rate: float
 
-    async def run(self, stack: Stack) -> None:
-        stack.sim.set_drift("elec", "h2_pressure", self.rate)
+    async def run(self, run: Run) -> None:
+        run.stack.sim.set_drift("elec", "h2_pressure", self.rate)
 
 
 @dataclass(frozen=True)
 class Disconnect(Action):
+    """The board's port vanishes for ``seconds`` of real time."""
+
     board: str
     seconds: float
     background = True
 
-    async def run(self, stack: Stack) -> None:
-        stack.sim.disconnect(self.board, self.seconds)
+    async def run(self, run: Run) -> None:
+        run.stack.sim.disconnect(self.board, self.seconds)
 
 
 @dataclass(frozen=True)
 class ClearFaults(Action):
     board: str
 
-    async def run(self, stack: Stack) -> None:
-        stack.sim.clear_faults(self.board)
+    async def run(self, run: Run) -> None:
+        run.stack.sim.clear_faults(self.board)
 
 
 def _cmd(name: str, **args: st.SearchStrategy[Any]) -> st.SearchStrategy[Send]:
-    """The command ``name`` with arguments drawn from ``args`` (valid ones)."""
+    """The command ``name`` with valid arguments drawn from ``args``."""
     return st.builds(send, st.just(name), **args)
 
 
@@ -172,17 +201,18 @@ _step = st.one_of(
     _cmd("MODE.IDLE"),
     _commands,
     _commands,
+    st.builds(Concurrently, _commands),
     st.builds(StartSequence, st.sampled_from(sorted(SEQUENCES))),
     _faults,
 )
-#: Up to 8 steps, the first leaving SAFE (most commands are refused in SAFE).
-actions = st.lists(_step, max_size=7).map(lambda steps: [send("MODE.IDLE"), *steps])
+#: Up to 8 steps, the first leaving SAFE (in SAFE most commands are refused).
+scenarios = st.lists(_step, max_size=7).map(lambda steps: [send("MODE.IDLE"), *steps])
 
-# --- settling and checking --------------------------------------------------------------
+# --- settling ---------------------------------------------------------------------------
 
 
 async def _next_packet(stack: Stack, packet: str | None = None) -> None:
-    """Wait for the next telemetry packet (``packet``, or any: the core one comes always)."""
+    """Wait for the next telemetry packet: ``packet``, or any (the core one always comes)."""
     landed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def heard(name: str, _: dict[str, Any]) -> None:
@@ -196,46 +226,68 @@ async def _next_packet(stack: Stack, packet: str | None = None) -> None:
         remove()
 
 
-def _in_flight(stack: Stack) -> list[str]:
-    """What is still under way: commands, spawned tasks (safing, reconfiguring), a sequence,
-    a port that is away or a link the app has not seen back."""
-    app = stack.app
-    busy = [f"command on {device}" for device in app.dispatcher.active]
+def _is_core_telemetry(task: asyncio.Task[Any]) -> bool:
+    coro = task.get_coro()
+    return getattr(coro, "__qualname__", "") == "FlightApp._core_telemetry"
+
+
+def in_flight(run: Run) -> list[str]:
+    """What is under way: background steps, commands, tasks the app spawned (safing, board
+    configuration), a sequence, a port that is away or a link the app has not seen back."""
+    app, sim = run.stack.app, run.stack.sim
+    busy = [f"background step {task.get_name()}" for task in run.pending if not task.done()]
+    busy += [f"command on {device}" for device in app.dispatcher.active]
     busy += [
-        f"task {task.get_coro().__qualname__}"  # type: ignore[union-attr]
+        f"task {getattr(task.get_coro(), '__qualname__', task)}"
         for task in app._tasks
-        if not task.done() and task.get_coro().__qualname__ != "FlightApp._core_telemetry"  # type: ignore[union-attr]
+        if not task.done() and not _is_core_telemetry(task)
     ]
     if app.sequencer.running:
         busy.append("sequence")
     for board in BOARDS:
-        if not stack.sim.ports[board].opened.is_set():
+        if not sim.ports[board].opened.is_set():
             busy.append(f"{board} port away")
         elif app.channels.values.get(f"{board}.link_up") is not True:
             busy.append(f"{board} link not up")
     return busy
 
 
-async def settle(stack: Stack) -> None:
-    """Return once nothing is under way and a fresh packet of each board has been taken in
-    with nothing started by it. Bounded by WAIT_S of real time."""
+async def settle(run: Run) -> None:
+    """Return once nothing is under way, and a fresh packet of each board has been taken in
+    without starting anything. Fails (a hang) after WAIT_S of real time."""
+    stack = run.stack
     try:
         async with asyncio.timeout(WAIT_S):
             while True:
-                while _in_flight(stack):
+                while in_flight(run):
                     await _next_packet(stack)
                 for board in BOARDS:
                     await _next_packet(stack, board)
-                if not _in_flight(stack):
-                    return
+                if not in_flight(run):
+                    break
     except TimeoutError:
         raise AssertionError(
-            f"the app did not settle within {WAIT_S} s: {', '.join(_in_flight(stack))}"
+            f"the app did not settle within {WAIT_S} s: {', '.join(in_flight(run))}"
         ) from None
+    for task in run.pending:
+        task.result()  # a background step's own failure (a command that hung, say)
+    run.pending.clear()
 
 
-def actuators_on_board(stack: Stack) -> list[str]:
-    """What the simulated boards have on (their own state: the ground truth)."""
+async def _packets_made_from_now(stack: Stack) -> None:
+    """Wait until each board's telemetry in the app was made after this moment."""
+    marks = {board: stack.sim.boards[board].uptime_ms for board in BOARDS}
+    async with asyncio.timeout(WAIT_S):
+        for board, mark in marks.items():
+            while stack.app.channels.values.get(f"{board}.uptime_ms", -1) <= mark:
+                await _next_packet(stack, board)
+
+
+# --- the properties ---------------------------------------------------------------------
+
+
+def actuators_on(stack: Stack) -> list[str]:
+    """What the simulated boards have on, from their own state."""
     elec, arm = stack.sim.elec, stack.sim.scoop.arm
     on = []
     if elec.current_on:
@@ -251,7 +303,8 @@ def actuators_on_board(stack: Stack) -> list[str]:
     return on
 
 
-TELEMETRY_OFF = (
+#: Telemetry channels that must read False in SAFE.
+OFF_IN_SAFE = (
     "elec.current_on",
     "elec.heater_on",
     "elec.water_valve_open",
@@ -261,16 +314,7 @@ TELEMETRY_OFF = (
 )
 
 
-async def _packets_after_now(stack: Stack) -> None:
-    """Wait until each board's telemetry was made after this moment (board uptime)."""
-    marks = {board: stack.sim.boards[board].uptime_ms for board in BOARDS}
-    async with asyncio.timeout(WAIT_S):
-        for board, mark in marks.items():
-            while stack.app.channels.values.get(f"{board}.uptime_ms", -1) <= mark:
-                await _next_packet(stack, board)
-
-
-def safe_was_called_for(events: list[Event]) -> Event | None:
+def safe_called_for(events: list[Event]) -> Event | None:
     """The last call for a SAFE response with no commanded MODE.IDLE after it, if any."""
     called: Event | None = None
     for event in events:
@@ -285,54 +329,108 @@ def safe_was_called_for(events: list[Event]) -> Event | None:
     return called
 
 
-async def check(stack: Stack, where: str) -> None:
-    await settle(stack)
-    app = stack.app
-    call = safe_was_called_for(stack.events)
+async def check(run: Run, where: str) -> None:
+    await settle(run)
+    stack, app = run.stack, run.stack.app
+    call = safe_called_for(stack.events)
     if call is not None:
-        assert app.modes.mode is Mode.SAFE, f"{where}: mode {app.modes.mode} after {call.text}"
+        assert app.modes.mode is Mode.SAFE, (
+            f"{where}: mode {app.modes.mode.value} after {call.id}: {call.text}"
+        )
     if app.modes.mode is not Mode.SAFE:
         return
-    on = actuators_on_board(stack)
+    on = actuators_on(stack)
     assert not on, f"{where}: SAFE with {', '.join(on)} on the boards"
-    await _packets_after_now(stack)
-    if app.modes.mode is Mode.SAFE:
-        values = app.channels.values
-        shown = [name for name in TELEMETRY_OFF if values.get(name) is not False]
-        assert not shown, f"{where}: SAFE but telemetry shows {shown}"
+    await _packets_made_from_now(stack)
+    assert app.modes.mode is Mode.SAFE, f"{where}: left SAFE with nothing commanded"
+    shown = [name for name in OFF_IN_SAFE if app.channels.values.get(name) is not False]
+    assert not shown, f"{where}: SAFE but the telemetry shows {', '.join(shown)}"
 
 
-async def play(actions: list[Action]) -> None:
+async def play(steps: list[Action]) -> None:
+    """Play ``steps`` on a fresh stack, checking after each one and at the end."""
     with tempfile.TemporaryDirectory() as tmp:
+        # Stable port names: a board back from a disconnect may get another pty number.
         state_dir, link_dir = Path(tmp, "state"), Path(tmp, "ports")
         link_dir.mkdir()
         async with flight_stack(state_dir, link_dir=link_dir) as stack:
-            await check(stack, "at boot")
-            for index, action in enumerate(actions):
-                await action.run(stack)
-                if not action.background:
-                    await check(stack, f"after step {index + 1} {action!r}")
-            await check(stack, "at the end")
+            run = Run(stack)
+            await check(run, "at boot")
+            try:
+                for index, step in enumerate(steps, 1):
+                    await step.run(run)
+                    if not step.background:
+                        await check(run, f"after step {index}, {step!r}")
+                await check(run, "at the end")
+            finally:
+                for task in run.pending:
+                    task.cancel()
+                await asyncio.gather(*run.pending, return_exceptions=True)
 
 
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(scenario())
-
-
-# --- the properties ---------------------------------------------------------------------
-
-
-#: CI runs a fixed, small set of examples; ISRU_STATEFUL_EXAMPLES=N explores N random ones.
+#: CI runs a fixed set of examples; ISRU_STATEFUL_EXAMPLES=N explores N random ones.
 _EXPLORE = int(os.environ.get("ISRU_STATEFUL_EXAMPLES", "0"))
-STATEFUL = settings(
-    max_examples=_EXPLORE or 15,
+
+
+@settings(
+    max_examples=_EXPLORE or 25,
     derandomize=not _EXPLORE,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+@given(scenarios)
+# Each fault path at least once, whatever the draw.
+@example([send("MODE.IDLE"), send("ELEC.START", current_a=2.0), DriftH2(20.0)])
+@example(
+    [
+        send("MODE.IDLE"),
+        send("SCOOP.HOME"),
+        Stall("BOOM"),
+        send("SCOOP.MOVE", joint="BOOM", angle_deg=60.0, speed_dps=15.0),
+    ]
+)
+@example(
+    [
+        send("MODE.IDLE"),
+        send("ELEC.HEATER", enabled=True, setpoint_c=60.0),
+        ArmVent("H2"),
+        send("ELEC.START", current_a=4.0),
+        Disconnect("scoop", 0.3),
+        send("CORE.NOOP"),
+    ]
+)
+@example([send("MODE.IDLE"), StartSequence("heat"), send("MODE.SAFE")])
+@example([send("MODE.IDLE"), StartSequence("cell"), DriftH2(20.0)])
+@example(
+    [
+        send("MODE.IDLE"),
+        send("SCOOP.HOME"),
+        Concurrently(send("SCOOP.MOVE", joint="SCOOP", angle_deg=60.0, speed_dps=5.0)),
+        Concurrently(send("ELEC.START", current_a=4.0)),
+        send("MODE.SAFE"),
+    ]
+)
+# A MODE.IDLE after the red limit: leaving SAFE is the operator's call.
+@example(
+    [send("MODE.IDLE"), send("ELEC.START", current_a=1.0), DriftH2(20.0), send("MODE.IDLE")]
+)
+def test_no_actuator_on_in_safe(steps: list[Action]) -> None:
+    asyncio.run(play(steps))
 
 
-@STATEFUL
-@given(actions)
-def test_no_actuator_on_in_safe(actions: list[Action]) -> None:
-    run(lambda: play(actions))
+@pytest.mark.xfail(
+    strict=True,
+    reason="after the elec link is lost and restored the app re-sends only STOP, which leaves "
+    "the valves as they were: SAFE with the water feed open",
+)
+def test_valves_closed_in_safe_after_the_elec_link_returns() -> None:
+    asyncio.run(
+        play(
+            [
+                send("MODE.IDLE"),
+                send("ELEC.WATER", open=True),
+                Disconnect("elec", 0.3),
+                send("CORE.NOOP"),
+            ]
+        )
+    )
