@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import sys
 import tempfile
@@ -15,8 +16,14 @@ from typing import Any
 
 import aiomqtt
 
+from flight.auth import load_key
+from flight.catalog import DICTIONARY
+from flight.sequence import Sequence, SequenceError, format_problems, parse_sequence
 from flight.uplink import NODELAY, parse_broker
+from ground.client import GroundClient
+from ground.messages import GroundError
 from isru.broker import BrokerError, EmbeddedBroker, Mosquitto, mosquitto_available
+from isru.report import ReportRecorder, run_budget_s
 from sim.child import SimChild, SimStartError
 
 ONLINE_TIMEOUT_S = 30.0
@@ -42,6 +49,10 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("--key", type=Path, help="command key file: commands must be signed")
     result.add_argument("--time-scale", type=float, default=1.0, help="simulated speed-up")
     result.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
+    result.add_argument(
+        "--run", type=Path, metavar="FILE.seq", help="with --headless: run this sequence, report"
+    )
+    result.add_argument("--report-json", type=Path, metavar="FILE", help="also write the report")
     return result
 
 
@@ -220,7 +231,30 @@ def _line(values: dict[str, Any]) -> str:
     )
 
 
-async def _run(options: argparse.Namespace) -> int:
+async def _run_sequence(stack: Stack, options: argparse.Namespace, sequence: Sequence) -> int:
+    """Run one sequence on the stack to its end; print (and write) the report."""
+    key = load_key(options.key) if options.key else None
+    async with GroundClient(broker=stack.broker, vehicle=stack.vehicle, key=key) as client:
+        await client.wait_telemetry("scoop.link_up == true and elec.link_up == true", timeout_s=30)
+        recorder = ReportRecorder(client, sequence=sequence.name)
+        await client.upload_sequence(sequence.name, options.run.read_text())
+        mark = await client.start_sequence(sequence.name)
+        budget = run_budget_s(sequence, time_scale=options.time_scale)
+        try:
+            end, status = await client.wait_sequence_end(
+                sequence.name, since=mark, timeout_s=budget
+            )
+        except TimeoutError:
+            raise SilError(f"sequence {sequence.name} did not end within {budget:.0f} s") from None
+        report = recorder.finish(end, status)
+        recorder.close()
+    print(report.text(), flush=True)
+    if options.report_json:
+        options.report_json.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    return 0 if report.outcome == "COMPLETED" else 1
+
+
+async def _run(options: argparse.Namespace, sequence: Sequence | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -236,6 +270,10 @@ async def _run(options: argparse.Namespace) -> int:
         announce=True,
     ) as stack:
         print("flight  online; Ctrl-C stops everything", flush=True)
+        if sequence is not None:
+            code = await _run_sequence(stack, options, sequence)
+            print("stopped: flight, simulator and broker closed", flush=True)
+            return code
         if options.headless:
             await stop.wait()
         else:
@@ -255,8 +293,29 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"isru sil: {exc}", file=sys.stderr)
             return 2
+    sequence = None
+    if options.run is not None:
+        if not options.headless:
+            print("isru sil: --run needs --headless", file=sys.stderr)
+            return 2
+        try:
+            sequence = parse_sequence(
+                options.run.read_text(), name=_sequence_name(options.run), dictionary=DICTIONARY
+            )
+        except OSError as exc:
+            print(f"isru sil: cannot read {options.run}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except SequenceError as exc:
+            print(f"isru sil: {options.run} has problems:", file=sys.stderr)
+            print(format_problems(exc.problems), file=sys.stderr)
+            return 2
     try:
-        return asyncio.run(_run(options))
-    except (SilError, SimStartError, BrokerError, aiomqtt.MqttError, OSError) as exc:
+        return asyncio.run(_run(options, sequence))
+    except (SilError, SimStartError, BrokerError, GroundError, aiomqtt.MqttError, OSError) as exc:
         print(f"isru sil: {exc}", file=sys.stderr)
         return 1
+
+
+def _sequence_name(path: Path) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", path.stem)[:64]
+    return name or "sequence"

@@ -15,6 +15,7 @@ seconds; with ``time_scale=20`` a 10-minute sequence takes 30 s.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from flight.auth import load_key
 from ground.client import CommandRefused, GroundClient
 from ground.messages import Ack, Event
 from isru.sil import Stack, sil_stack
@@ -61,7 +63,9 @@ class Sil:
             await self.client.send(name, args, timeout_s=timeout)
         except CommandRefused as refused:
             if reason is not None and refused.ack.reason != reason:
-                raise AssertionError(f"{name} failed with {refused.ack.reason}, not {reason}")
+                raise AssertionError(
+                    f"{name} failed with {refused.ack.reason}, not {reason}"
+                ) from None
             return refused.ack
         raise AssertionError(f"{name} completed, but it was expected to fail")
 
@@ -111,7 +115,7 @@ async def sil(request: pytest.FixtureRequest) -> AsyncIterator[Sil]:
     marker = request.node.get_closest_marker("sil")
     options: dict[str, Any] = dict(marker.kwargs) if marker else {}
     key_path: Path | None = options.get("key")
-    key = bytes.fromhex(key_path.read_text().strip()) if key_path else None
+    key = await asyncio.to_thread(load_key, key_path) if key_path else None
     async with (
         sil_stack(
             vehicle=options.get("vehicle", "sil"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -87,3 +89,48 @@ def test_sil_bad_broker_url_is_one_line(capsys: pytest.CaptureFixture[str]) -> N
 
     assert main(["--broker", "http://x"]) == 2
     assert "is not mqtt://host:port" in capsys.readouterr().err
+
+
+def run_sil(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "isru.cli", "sil", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_sil_runs_the_demo_sequence_and_reports(tmp_path: Path) -> None:
+    demo = Path(__file__).parents[1] / "sequences" / "demo.seq"
+    report_file = tmp_path / "report.json"
+    result = run_sil(
+        "--headless", "--run", str(demo), "--time-scale", "40", "--report-json", str(report_file)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sequence   demo: COMPLETED" in result.stdout
+    report = json.loads(report_file.read_text())
+    assert report["outcome"] == "COMPLETED"
+    assert report["sample_mass_g"] == pytest.approx(112.5, abs=2.0)
+    # 2 A until 150 kPa of H2: about 200 s, so about 400 C and 4 mg of hydrogen.
+    assert 3.0e-3 < report["h2_produced_g"] < 6.0e-3
+    assert report["o2_produced_g"] == pytest.approx(report["h2_produced_g"] * 7.94, rel=0.01)
+    assert report["energy_wh"] > 0
+
+
+def test_sil_failed_sequence_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
+    seq = tmp_path / "hopeless.seq"
+    seq.write_text("MODE.IDLE\nSCOOP.DIG depth_mm=30\n")  # not homed: the interlock refuses
+    result = run_sil("--headless", "--run", str(seq), "--time-scale", "20")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "hopeless: ABORTED" in result.stdout
+    assert "SCOOP_NOT_HOMED" in result.stdout
+
+
+def test_sil_bad_sequence_file_is_refused_before_starting(tmp_path: Path) -> None:
+    seq = tmp_path / "bad.seq"
+    seq.write_text("SCOOP.DIG depth_mm=300\nWAIT scoop.nothing == 1 TIMEOUT 00:00:01\n")
+    result = run_sil("--headless", "--run", str(seq))
+    assert result.returncode == 2
+    assert "line 1" in result.stderr and "line 2" in result.stderr
+    assert "Traceback" not in result.stderr
