@@ -27,8 +27,7 @@ from typing import Any
 import aiomqtt
 
 from flight.outbox import Outbox, Priority
-from flight.schemas import TelemetryMessage
-from flight.uplink import NODELAY
+from flight.schemas import NODELAY, TelemetryMessage
 from isru.broker import Mosquitto
 from sim.child import SimChild
 

@@ -6,8 +6,10 @@ the interface; every message also carries ``schema`` (this module's :data:`SCHEM
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +17,22 @@ SCHEMA = 1
 #: The largest payload accepted on a subscribed topic; larger ones are refused unread.
 MAX_PAYLOAD_BYTES = 256 * 1024
 VEHICLE_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+#: TCP_NODELAY for every MQTT client socket (aiomqtt's ``socket_options``): with Nagle's
+#: algorithm left on, a QoS 1 round trip on loopback takes ~88 ms instead of under 1 ms.
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+def parse_broker(url: str) -> tuple[str, int]:
+    """``mqtt://host:port`` (or ``mqtts://``) as (host, port); ValueError naming the problem."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(f"broker: {url!r} is not mqtt://host:port")
+    try:
+        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    except ValueError:
+        raise ValueError(f"broker: {url!r} has a bad port") from None
+    return parts.hostname, port
+
 
 Stage = Literal["ACCEPTED", "STARTED", "COMPLETED", "FAILED"]
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections import OrderedDict
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiomqtt
 from pydantic import BaseModel, ValidationError
@@ -24,6 +22,7 @@ from flight.events import Event
 from flight.outbox import Outbox, Priority
 from flight.schemas import (
     MAX_PAYLOAD_BYTES,
+    NODELAY,
     AckMessage,
     CommandMessage,
     EventMessage,
@@ -31,25 +30,12 @@ from flight.schemas import (
     StatusMessage,
     TelemetryMessage,
     Topics,
+    parse_broker,
 )
 
-#: TCP_NODELAY on every client socket: without it a QoS 1 round trip waits on Nagle (~88 ms).
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 REPLAY_BATCH = 500
 DUPLICATE_MEMORY = 2000
 SEQ_TOPIC_COMMANDS = {"upload": "SEQ.UPLOAD", "start": "SEQ.START", "abort": "SEQ.ABORT"}
-
-
-def parse_broker(url: str) -> tuple[str, int]:
-    """``mqtt://host:port`` as (host, port); raise ValueError naming the problem."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ValueError(f"broker: {url!r} is not mqtt://host:port")
-    try:
-        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-    except ValueError:
-        raise ValueError(f"broker: {url!r} has a bad port") from None
-    return parts.hostname, port
 
 
 class Uplink:

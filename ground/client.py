@@ -7,13 +7,11 @@ import contextlib
 import itertools
 import json
 import os
-import socket
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiomqtt
 
@@ -21,10 +19,9 @@ from flight.auth import sign
 from flight.catalog import DICTIONARY
 from flight.condition import parse_condition
 from flight.dictionary import ArgumentError, Dictionary
-from flight.schemas import Topics
+from flight.schemas import NODELAY, Topics, parse_broker
 from ground.messages import Ack, Event, GroundError
 
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 STAGES = ("ACCEPTED", "STARTED", "COMPLETED")
 Listener = Callable[[str, dict[str, Any]], None]
 
@@ -53,17 +50,6 @@ class CommandRefused(GroundError):
     def __init__(self, ack: Ack) -> None:
         super().__init__(f"{ack.name} ({ack.id}) FAILED: {ack.reason}: {ack.detail}")
         self.ack = ack
-
-
-def parse_broker(url: str) -> tuple[str, int]:
-    """``mqtt://host:port`` as (host, port); ValueError naming the problem otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise ValueError(f"broker: {url!r} is not mqtt://host:port")
-    try:
-        return parts.hostname, parts.port or 1883
-    except ValueError:
-        raise ValueError(f"broker: {url!r} has a bad port") from None
 
 
 class GroundClient:

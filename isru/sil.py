@@ -18,8 +18,8 @@ import aiomqtt
 
 from flight.auth import load_key
 from flight.catalog import DICTIONARY
+from flight.schemas import NODELAY, parse_broker
 from flight.sequence import Sequence, SequenceError, format_problems, parse_sequence
-from flight.uplink import NODELAY, parse_broker
 from ground.client import GroundClient
 from ground.messages import GroundError
 from isru.broker import BrokerError, EmbeddedBroker, Mosquitto, mosquitto_available

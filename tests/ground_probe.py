@@ -13,7 +13,7 @@ from typing import Any
 import aiomqtt
 
 from flight.auth import sign
-from flight.uplink import NODELAY
+from flight.schemas import NODELAY
 
 WAIT_S = 20.0
 

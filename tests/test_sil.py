@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flight.uplink import parse_broker
+from flight.schemas import parse_broker
 from tests.ground_probe import ground_probe
 
 START_S = 60.0
