@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from flight.auth import Authenticator
 from flight.outbox import Outbox
@@ -232,3 +235,61 @@ async def test_uplink_sequence_topics_upload_start_and_report(
         )
         assert done.payload["name"] == "short"
         assert "short" in done.payload["uploaded"]
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+PAYLOADS = st.one_of(
+    st.binary(max_size=300),
+    JSONISH.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries(
+        {"id": st.text(max_size=70), "name": st.text(max_size=20)},
+        optional={"args": JSONISH, "counter": JSONISH, "mac": st.text(max_size=70)},
+    ).map(lambda d: json.dumps(d).encode()),
+)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@given(payloads=st.lists(PAYLOADS, min_size=20, max_size=40))
+def test_uplink_fuzzed_payloads_leave_it_serving(
+    tmp_path_factory: pytest.TempPathFactory, payloads: list[bytes]
+) -> None:
+    async def scenario() -> None:
+        workdir = tmp_path_factory.mktemp("fuzz")
+        async with Mosquitto(workdir / "broker") as broker, linked(workdir, broker) as link:
+            for payload in payloads:
+                for topic in ("cmd", "seq/start"):
+                    await link.ground.publish(topic, payload)
+            command_id = await link.ground.command("CORE.NOOP")
+            assert (await link.ground.final_ack(command_id))["stage"] == "COMPLETED"
+            assert link.stack.app.modes.mode.value == "SAFE"  # nothing fuzzed moved hardware
+
+    asyncio.run(scenario())
+
+
+async def test_uplink_limits_and_safing_go_on_while_the_broker_is_away(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    archive_id = {"identifier": "events-archive", "clean_session": False}
+    async with linked(tmp_path, mosquitto) as link:
+        stack = link.stack
+        async with ground_probe(mosquitto.host, mosquitto.port, VEHICLE, **archive_id):
+            await stack.ok("MODE.IDLE")
+            await stack.ok("ELEC.START", current_a=2.0)
+            await mosquitto.stop()
+        stack.sim.set_drift("elec", "h2_pressure", 20.0)
+        red = await stack.event("LIMIT_RED")
+        await stack.until(lambda v: v.get("core.mode") == "SAFE" and not v.get("elec.current_on"))
+        await mosquitto.start()
+        async with ground_probe(mosquitto.host, mosquitto.port, VEHICLE, **archive_id) as again:
+            replayed = await again.wait_for(
+                lambda m: m.topic.endswith("/evr") and m.payload["id"] == "LIMIT_RED"
+            )
+    assert replayed.payload.get("replayed") is True
+    assert replayed.payload["seq"] == red.seq
+    assert replayed.payload["time"] == red.time.isoformat().replace("+00:00", "Z")
