@@ -189,8 +189,10 @@ class Dispatcher:
         busy = None if route.device is None else self.active.get(route.device)
         if busy is not None and not route.preempts:
             raise CommandFailed(Reason.BUSY, f"{route.device} is busy with a command")
-        # FIRE last: a FIRE refused by an earlier check leaves the arm for a retry.
-        if definition.is_hazardous(args) and not self._arming.fire(command.name):
+        # FIRE last: a FIRE refused by an earlier check leaves the arm for a retry. Any run
+        # of the armed command uses the arm up, hazardous with these arguments or not.
+        fired = self._arming.fire(command.name)
+        if definition.is_hazardous(args) and not fired:
             raise CommandFailed(
                 Reason.NOT_ARMED, f"{command.name} is hazardous: send {ARM_COMMAND} first"
             )

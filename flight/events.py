@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flight.clock import Clock
+from flight.clock import Clock, within
 from flight.dictionary import Dictionary, Severity
 
 
@@ -46,7 +46,9 @@ class EventLog:
 
     def emit(self, event_id: str, **args: Any) -> Event:
         """Emit the event ``event_id`` with its template's fields."""
-        definition = self._dictionary.event_index[event_id]
+        definition = self._dictionary.event_index.get(event_id)
+        if definition is None:
+            raise ValueError(f"event_id: {event_id!r} is not in the dictionary")
         self._seq += 1
         text = _formatter.format(definition.template, **args)
         event = Event(self._clock.utc(), self._seq, definition.severity, event_id, text, args)
@@ -67,7 +69,10 @@ class EventLog:
         timeout_s: float,
         where: Callable[[Event], bool] = lambda _: True,
     ) -> Event:
-        """The next ``event_id`` event for which ``where`` holds; TimeoutError after the timeout."""
+        """The next ``event_id`` event for which ``where`` holds.
+
+        ``timeout_s`` counts mission-clock time, like every other wait onboard.
+        """
         if event_id not in self._dictionary.event_index:
             raise ValueError(f"event_id: {event_id!r} is not in the dictionary")
         future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
@@ -78,7 +83,6 @@ class EventLog:
 
         remove = self.subscribe(check)
         try:
-            async with asyncio.timeout(timeout_s):
-                return await future
+            return await within(self._clock, timeout_s, future)
         finally:
             remove()

@@ -25,7 +25,7 @@ def classify(limits: Limits, value: float) -> tuple[Level, float | None]:
     usable must not look healthy.
     """
     if not math.isfinite(value):
-        return Level.RED, value
+        return Level.RED, None
     if limits.red_high is not None and value > limits.red_high:
         return Level.RED, limits.red_high
     if limits.red_low is not None and value < limits.red_low:
@@ -141,7 +141,8 @@ class LimitMonitor:
             self._events.emit("LIMIT_YELLOW", channel=name, value=shown, unit=unit, limit=crossed)
         else:
             response = limits.response
+            crossed = limit if limit is not None else "(not a number)"
             self._events.emit(
-                "LIMIT_RED", channel=name, value=shown, unit=unit, limit=limit, response=response
+                "LIMIT_RED", channel=name, value=shown, unit=unit, limit=crossed, response=response
             )
-            self._on_red(name, response, f"{name} = {shown} {unit} beyond red limit {limit}")
+            self._on_red(name, response, f"{name} = {shown} {unit} beyond red limit {crossed}")

@@ -49,7 +49,9 @@ class Stack:
         for event in self.events:
             if event.id == event_id and where(event):
                 return event
-        return await self.app.events.wait_for(event_id, timeout_s=WAIT_S, where=where)
+        return await self.app.events.wait_for(
+            event_id, timeout_s=WAIT_S * self.time_scale, where=where
+        )
 
     async def until(self, predicate: Callable[[dict[str, Any]], bool]) -> None:
         """Wait until the channel values satisfy ``predicate``."""

@@ -140,9 +140,11 @@ async def test_clock_within_cancelled_caller_cancels_the_awaitable() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
-    assert waiting.cancelled()
+    await clock.advance(0)  # lets the cancelled awaitable finish
+    try:
+        assert waiting.cancelled()
+    finally:
+        waiting.cancel()
 
 
 async def test_clock_within_an_awaitable_already_done_returns_at_once() -> None:
@@ -240,15 +242,12 @@ async def test_events_wait_for_unknown_event_is_rejected() -> None:
 
 def test_events_emit_unknown_event_is_rejected() -> None:
     rec = Recorder()
-    with pytest.raises(KeyError, match="NO_SUCH_EVENT"):
+    with pytest.raises(ValueError, match="event_id: .NO_SUCH_EVENT. is not in the dictionary"):
         rec.log.emit("NO_SUCH_EVENT")
     assert rec.events == []
     assert rec.log.emit("LINK_RESTORED", board="scoop").seq == 1  # nothing was numbered
 
 
-@pytest.mark.xfail(
-    strict=True, reason="EventLog.wait_for times out on real time, not the mission clock"
-)
 async def test_events_wait_for_times_out_on_mission_time() -> None:
     rec = Recorder()
     waiter = asyncio.create_task(rec.log.wait_for("ARMED", timeout_s=5))
