@@ -282,7 +282,7 @@ COMMANDS += [
         description="store a sequence onboard after checking it against the dictionary",
         args=(
             SEQUENCE_NAME,
-            ArgDef(name="text", type="str", max_length=1_000_000, description="the file"),
+            ArgDef(name="text", type="str", max_length=200_000, description="the file"),
         ),
         modes=ALL_MODES,
         in_sequences=False,

@@ -97,6 +97,9 @@ async def _run_linked(
             vehicle=config.vehicle,
             outbox=outbox,
             authenticator=_authenticator(app, key),
+            username=config.mqtt.username,
+            password=config.mqtt.password(),
+            ca_file=config.mqtt.ca_file,
         ),
         app,
     ):

@@ -31,6 +31,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -188,6 +189,11 @@ class MqttConfig(_Section):
     broker: str = "mqtt://127.0.0.1:1883"
     key_file: Path | None = None
     allow_unsigned: bool = False
+    #: Broker login (mosquitto password_file); the password is read from a file.
+    username: str = ""
+    password_file: Path | None = None
+    #: CA certificate that signed the broker's certificate, for ``mqtts://``.
+    ca_file: Path | None = None
 
     @field_validator("broker")
     @classmethod
@@ -205,20 +211,33 @@ class MqttConfig(_Section):
             raise _bad("broker", f"bad port: {exc}") from None
         return value
 
-    @field_validator("key_file", mode="before")
+    @field_validator("key_file", "password_file", "ca_file", mode="before")
     @classmethod
-    def _no_key(cls, value: object) -> object:
+    def _no_file(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("key_file")
+    @field_validator("key_file", "password_file", "ca_file")
     @classmethod
-    def _key_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+    def _existing_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         if value is None:
             return None
         value = _resolve(value, info)
         if not value.is_file():
-            raise _bad("key_file", f"{value} is not a file")
+            raise _bad(str(info.field_name), f"{value} is not a file")
         return value
+
+    @model_validator(mode="after")
+    def _login_complete(self) -> MqttConfig:
+        if bool(self.username) != (self.password_file is not None):
+            raise _bad("login", "username and password_file go together")
+        return self
+
+    def password(self) -> str | None:
+        """The broker password (first line of ``password_file``), or None without a login."""
+        if self.password_file is None:
+            return None
+        lines = self.password_file.read_text().splitlines()
+        return lines[0] if lines else ""
 
     @property
     def host(self) -> str:

@@ -8,6 +8,7 @@ import contextlib
 import json
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -54,6 +55,9 @@ class Uplink:
         vehicle: str,
         outbox: Outbox,
         authenticator: Authenticator | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        ca_file: Path | None = None,
         reconnect_min_s: float = 0.1,
         reconnect_max_s: float = 5.0,
     ) -> None:
@@ -65,6 +69,12 @@ class Uplink:
         self.topics = Topics(vehicle)
         self.outbox = outbox
         self.authenticator = authenticator
+        self._username = username or None
+        self._password = password if username else None
+        tls = broker.startswith("mqtts://")
+        self._tls = (
+            aiomqtt.TLSParameters(ca_certs=str(ca_file) if ca_file else None) if tls else None
+        )
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
         self.connected = asyncio.Event()
@@ -73,6 +83,9 @@ class Uplink:
         self._tm_seq: dict[str, int] = {}
         self._acks: OrderedDict[str, list[AckMessage]] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Live publishes not yet confirmed by the broker, with what they carry.
+        self._publishing: dict[asyncio.Task[None], tuple[str, BaseModel, Priority, bool]] = {}
+        self._replayer: asyncio.Task[None] | None = None
         self._removers: list[Callable[[], None]] = []
         self._runner: asyncio.Task[None] | None = None
 
@@ -105,6 +118,7 @@ class Uplink:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
+        self._end_session()  # unconfirmed messages wait in the outbox for the next start
         for task in tuple(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -115,14 +129,14 @@ class Uplink:
             try:
                 await self._session()
             except aiomqtt.MqttError as exc:
-                if self.connected.is_set():
+                lost = self.connected.is_set()
+                self._end_session()
+                if lost:
+                    # After the session is gone, so the event itself goes to the outbox.
                     self.app.events.emit("BROKER_LOST", broker=self.broker, detail=str(exc))
                     delay = self.reconnect_min_s
             finally:
-                self.connected.clear()
-                self._client = None
-                for task in tuple(self._tasks):
-                    task.cancel()  # unconfirmed publishes go to the outbox as they stop
+                self._end_session()
             await asyncio.sleep(delay)  # real-time backoff: the broker needs it to return
             delay = min(delay * 2, self.reconnect_max_s)
 
@@ -137,6 +151,9 @@ class Uplink:
             socket_options=NODELAY,
             max_inflight_messages=200,
             timeout=10,
+            tls_params=self._tls,
+            username=self._username,
+            password=self._password,
         ) as client:
             await client.subscribe(self.topics.cmd, qos=1)
             await client.subscribe(f"{self.topics.prefix}/seq/+", qos=1)
@@ -147,14 +164,27 @@ class Uplink:
             self._client = client
             self.connected.set()
             self.app.events.emit("BROKER_CONNECTED", broker=self.broker)
-            self._spawn(self._replay(client))
+            self._replayer = self._spawn(self._replay(client))
             async for message in client.messages:
                 self._on_message(message)
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _end_session(self) -> None:
+        """The broker is gone: whatever it did not confirm goes to the outbox, in order."""
+        self.connected.clear()
+        self._client = None
+        if self._replayer is not None:
+            self._replayer.cancel()  # what it did not remove stays in the outbox
+            self._replayer = None
+        publishing, self._publishing = self._publishing, {}
+        for task, (topic, message, priority, retain) in publishing.items():
+            task.cancel()
+            self._store(topic, message, priority, retain)
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # --- outgoing --------------------------------------------------------------------
 
@@ -186,27 +216,22 @@ class Uplink:
         """Publish now if connected, else store; a failed publish is stored too."""
         client = self._client
         if client is None:
-            self._store(topic, message, priority)
+            self._store(topic, message, priority, retain)
             return
-        self._spawn(self._publish_live(client, topic, message, priority, retain))
+        task = asyncio.create_task(client.publish(topic, _json(message), qos=1, retain=retain))
+        self._publishing[task] = (topic, message, priority, retain)
+        task.add_done_callback(self._published)
 
-    async def _publish_live(
-        self,
-        client: aiomqtt.Client,
-        topic: str,
-        message: BaseModel,
-        priority: Priority,
-        retain: bool,
-    ) -> None:
-        try:
-            await client.publish(topic, _json(message), qos=1, retain=retain)
-        except (aiomqtt.MqttError, asyncio.CancelledError):
-            # Not confirmed by the broker (it went away, or the session ended): keep it.
-            self._store(topic, message, priority)
+    def _published(self, task: asyncio.Task[None]) -> None:
+        item = self._publishing.pop(task, None)
+        if item is None or task.cancelled():
+            return  # the session ended first and stored it already
+        if task.exception() is not None:
+            self._store(*item)  # not confirmed by the broker: keep it for the replay
 
-    def _store(self, topic: str, message: BaseModel, priority: Priority) -> None:
+    def _store(self, topic: str, message: BaseModel, priority: Priority, retain: bool) -> None:
         replayed = message.model_copy(update={"replayed": True})
-        self.outbox.put(topic, _json(replayed), priority=priority)
+        self.outbox.put(topic, _json(replayed), priority=priority, retain=retain)
 
     async def _replay(self, client: aiomqtt.Client) -> None:
         """Send the outbox in order, a batch at a time, removing what the broker confirmed."""

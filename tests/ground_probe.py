@@ -112,6 +112,8 @@ async def ground_probe(
     *,
     identifier: str | None = None,
     clean_session: bool = True,
+    username: str | None = None,
+    password: str | None = None,
 ) -> AsyncIterator[Probe]:
     """A client subscribed (QoS 1) to everything the vehicle publishes."""
     async with aiomqtt.Client(
@@ -120,6 +122,8 @@ async def ground_probe(
         identifier=identifier,
         clean_session=clean_session,
         socket_options=NODELAY,
+        username=username,
+        password=password,
     ) as client:
         probe = Probe(client, f"isru/{vehicle}")
         await client.subscribe(f"isru/{vehicle}/#", qos=1)

@@ -36,10 +36,19 @@ class Linked:
 
 @contextlib.asynccontextmanager
 async def linked(
-    tmp_path: Path, broker: Mosquitto, *, key: bytes | None = None
+    tmp_path: Path,
+    broker: Mosquitto,
+    *,
+    key: bytes | None = None,
+    vehicle: str = VEHICLE,
+    login: tuple[str, str] | None = None,
+    ground_login: tuple[str, str] | None = None,
 ) -> AsyncIterator[Linked]:
+    ground_user, ground_password = ground_login or (None, None)
     async with (
-        ground_probe(broker.host, broker.port, VEHICLE) as ground,
+        ground_probe(
+            broker.host, broker.port, vehicle, username=ground_user, password=ground_password
+        ) as ground,
         flight_stack(tmp_path, time_scale=TIME_SCALE) as stack,
     ):
         authenticator = None
@@ -52,12 +61,15 @@ async def linked(
                 persist=lambda counter: state.update(highest_command_counter=counter),
             )
         with Outbox(tmp_path / "outbox.db") as outbox:
+            user, password = login or (None, None)
             uplink = Uplink(
                 app=stack.app,
                 broker=broker.url,
-                vehicle=VEHICLE,
+                vehicle=vehicle,
                 outbox=outbox,
                 authenticator=authenticator,
+                username=user,
+                password=password,
             )
             async with uplink:
                 await ground.wait_for(
@@ -155,6 +167,8 @@ async def test_uplink_broker_outage_loses_no_telemetry(
     assert replayed, "the outage was bridged by the outbox"
     assert replayed == sorted(replayed) and live == sorted(live)  # in order, per stream
     assert len(link.uplink.outbox) == 0
+    events = [m.payload["id"] for m in received if m.topic.endswith("/evr")]
+    assert "BROKER_LOST" in events  # told after the fact, from the outbox
 
 
 async def test_uplink_malformed_payloads_are_refused_and_it_keeps_serving(
@@ -293,3 +307,21 @@ async def test_uplink_limits_and_safing_go_on_while_the_broker_is_away(
     assert replayed.payload.get("replayed") is True
     assert replayed.payload["seq"] == red.seq
     assert replayed.payload["time"] == red.time.isoformat().replace("+00:00", "Z")
+
+
+async def test_uplink_logs_in_under_the_deployed_acl(tmp_path: Path) -> None:
+    acl = (Path(__file__).parents[1] / "deploy" / "mosquitto" / "acl").read_text()
+    passwords = {"vehicle-testbed-1": "vehicle-secret", "ground": "ground-secret"}
+    async with (
+        Mosquitto(tmp_path / "broker", passwords=passwords, acl=acl) as broker,
+        linked(
+            tmp_path,
+            broker,
+            vehicle="testbed-1",
+            login=("vehicle-testbed-1", "vehicle-secret"),
+            ground_login=("ground", "ground-secret"),
+        ) as link,
+    ):
+        command_id = await link.ground.command("CORE.NOOP")
+        assert (await link.ground.final_ack(command_id))["stage"] == "COMPLETED"
+        await link.ground.wait_for(lambda m: m.topic.endswith("/tm/elec"))
