@@ -14,7 +14,7 @@ from flight.catalog import DICTIONARY, VERSION
 from flight.channels import ChannelStore, snapshot_values
 from flight.clock import Clock, ScaledClock, SystemClock
 from flight.config import FlightConfig, effective_limits
-from flight.dictionary import Dictionary, SafingResponse
+from flight.dictionary import Dictionary, Mode, SafingResponse
 from flight.dispatcher import (
     Ack,
     AckSink,
@@ -286,7 +286,8 @@ class FlightApp:
             link = self.links[board]
             if state is LinkState.OPEN:
                 self._spawn(self._configure(board, restored=board in self._lost_boards))
-            elif state is LinkState.LOST:
+            elif state is LinkState.LOST and board not in self._lost_boards:
+                # Once per outage: the reopen attempts that follow fail quietly.
                 self._lost_boards.add(board)
                 self.channels.update(board, {f"{board}.link_up": False})
                 self.events.emit("LINK_LOST", board=board, detail=link.last_error or "port gone")
@@ -295,12 +296,21 @@ class FlightApp:
         return watch
 
     async def _configure(self, board: str, *, restored: bool = False) -> None:
-        """A board has (re)appeared: identify it, make it safe, set its telemetry rate."""
+        """A board has (re)appeared: identify it, make it safe, set its telemetry rate.
+
+        In SAFE (at boot, and after any outage) every actuator of the board is switched off
+        and every valve closed: what safing could not reach while the link was down.
+        """
         driver: BoardDriver[Any] = self._drivers()[board]
         rate = getattr(self.config.telemetry, f"{board}_hz")
         try:
             info = await driver.info()
-            await driver.stop()
+            if self.modes.mode is Mode.SAFE:
+                failures = await self.safing.safe_board(board)
+                if failures:
+                    raise HalError("; ".join(failures))
+            else:
+                await driver.stop()
             await driver.set_telemetry_rate(rate)
         except HalError as exc:
             self.events.emit("LINK_LOST", board=board, detail=f"not answering: {exc}")

@@ -60,13 +60,19 @@ class Safing:
         """
         self._before_safe(reason, keep_sequence)
         self._modes.set(Mode.SAFE, reason=reason)
-        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
-            ("scoop stop", self._scoop.stop),
-            ("cell stop", self._elec.stop),
-        ]
+        return await self._attempt(self._board_steps("scoop") + self._board_steps("elec"))
+
+    async def safe_board(self, board: str) -> list[str]:
+        """Every actuator of one board off (a board that answers again after an outage)."""
+        return await self._attempt(self._board_steps(board))
+
+    def _board_steps(self, board: str) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        if board == "scoop":
+            return [("scoop stop", self._scoop.stop)]
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [("cell stop", self._elec.stop)]
         for valve in CLOSED_VALVES:
             steps.append((f"close {valve.name}", _closer(self._elec, valve)))
-        return await self._attempt(steps)
+        return steps
 
     async def _attempt(self, steps: list[tuple[str, Callable[[], Awaitable[None]]]]) -> list[str]:
         # Shielded: whoever asked may be cancelled, the actuators go off all the same.

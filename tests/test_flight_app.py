@@ -146,7 +146,15 @@ async def test_app_stalled_joint_ends_in_safe(stack: Stack) -> None:
     assert stack.sim.scoop.arm.boom.target_deg is None  # the motor is not driven
 
 
-async def test_app_lost_link_safes_and_recovers(stack: Stack) -> None:
+async def test_app_lost_link_safes_and_recovers(tmp_path: Path) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    # Stable names, as udev gives real boards: the returning pty may get another number.
+    async with flight_stack(tmp_path, link_dir=links) as stack:
+        await _lose_and_recover_scoop(stack)
+
+
+async def _lose_and_recover_scoop(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("ELEC.START", current_a=2.0)
     stack.sim.disconnect("scoop", 0.3)
