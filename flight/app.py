@@ -38,6 +38,9 @@ from hal import BoardDriver, ElecDriver, ElecState, HalError, LinkState, ScoopDr
 from hal.telemetry import ScoopState
 
 BOARDS = ("scoop", "elec")
+#: Mission seconds between keep-alive requests: each board safes itself after its host
+#: watchdog (3 s by default, see docs/icd.md) hears nothing.
+HEARTBEAT_S = 1.0
 SEQUENCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -124,7 +127,10 @@ class FlightApp:
             clock=self.clock,
         )
         self.dispatcher.on_activity = self._follow_activity
+        #: Short-lived work (configuring a board, a safing response); empty when settled.
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: The loops that run as long as the app: core telemetry, board heartbeat.
+        self._loops: list[asyncio.Task[None]] = []
         self._board_boots: dict[str, int] = {}
         self._lost_boards: set[str] = set()
         self._last_elec_at: float | None = None
@@ -150,7 +156,10 @@ class FlightApp:
             self.channels.update(board, {f"{board}.link_up": False})
         for link in self.links.values():
             await self._exit.enter_async_context(link)
-        self._spawn(self._core_telemetry())
+        self._loops = [
+            asyncio.create_task(self._core_telemetry(), name="core telemetry"),
+            asyncio.create_task(self._heartbeat(), name="board heartbeat"),
+        ]
         return self
 
     async def __aexit__(
@@ -166,9 +175,9 @@ class FlightApp:
         self.events.emit("SHUTDOWN", reason=reason)
         self.sequencer.cancel(f"flight software {reason}")
         await self.safing.make_safe(reason=f"flight software {reason}")
-        for task in self._tasks:
+        for task in (*self._tasks, *self._loops):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._loops, return_exceptions=True)
         self.state.flush()
         await self._exit.aclose()
 
@@ -320,6 +329,15 @@ class FlightApp:
         if restored:
             self._lost_boards.discard(board)
             self.events.emit("LINK_RESTORED", board=board)
+
+    async def _heartbeat(self) -> None:
+        """Feed each board's host watchdog while its link is up and configured."""
+        while True:
+            await self.clock.sleep(HEARTBEAT_S)
+            for board, driver in self._drivers().items():
+                if self.channels.values.get(f"{board}.link_up"):
+                    with contextlib.suppress(HalError):
+                        await driver.info()
 
     async def _core_telemetry(self) -> None:
         period = 1.0 / self.config.telemetry.core_hz

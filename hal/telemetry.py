@@ -34,6 +34,7 @@ class ScoopFlags(enum.IntFlag):
     OVERTEMP = 1 << 6
     LOADCELL_FAULT = 1 << 7
     MOTORS_ON = 1 << 8
+    HOST_TIMEOUT = 1 << 9
 
 
 class ElecState(enum.IntEnum):
@@ -53,6 +54,7 @@ class ElecFlags(enum.IntFlag):
     O2_OVERPRESSURE = 1 << 7
     WATER_LOW = 1 << 8
     OVERVOLTAGE = 1 << 9
+    HOST_TIMEOUT = 1 << 10
 
 
 @dataclass(frozen=True, slots=True)

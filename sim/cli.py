@@ -20,6 +20,7 @@ from typing import NoReturn
 from sim.clock import RealClock
 from sim.control import ControlServer
 from sim.faults import StartFaults, check_fraction, parse_joint
+from sim.firmware import DEFAULT_HOST_TIMEOUT_S
 from sim.launcher import SimBoards
 
 PROG = "isru sim"
@@ -127,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--control-port", type=_tcp_port, metavar="PORT", help="run-time fault control (0: free)"
     )
+    p.add_argument(
+        "--host-timeout",
+        type=_non_negative,
+        metavar="S",
+        default=DEFAULT_HOST_TIMEOUT_S,
+        help="virtual seconds without a request before a board safes itself (0: never)",
+    )
     return p
 
 
@@ -172,6 +180,7 @@ async def _run(args: argparse.Namespace, faults: StartFaults) -> int:
         faults=faults,
         state_dir=args.state_dir,
         seed=args.seed,
+        host_timeout_s=args.host_timeout or None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -30,7 +30,7 @@ from hal.telemetry import ElecFlags, ElecState, ElecTelemetry, PacketId
 from sim.boot_store import BootStore
 from sim.clock import Clock
 from sim.electrolysis import ElectrolysisCell
-from sim.firmware import Emit, Firmware, Refused
+from sim.firmware import DEFAULT_HOST_TIMEOUT_S, Emit, Firmware, Refused
 
 H2_TRIP_KPA = 400.0
 O2_TRIP_KPA = 400.0
@@ -56,7 +56,13 @@ class ElecFirmware(Firmware):
     packet_id = PacketId.ELEC
 
     def __init__(
-        self, *, clock: Clock, boot_store: BootStore, rng: random.Random, emit: Emit | None = None
+        self,
+        *,
+        clock: Clock,
+        boot_store: BootStore,
+        rng: random.Random,
+        emit: Emit | None = None,
+        host_timeout_s: float | None = DEFAULT_HOST_TIMEOUT_S,
     ) -> None:
         # The cell is the world: gas, water and heat outlive a reset of the board.
         self.cell = ElectrolysisCell()
@@ -69,7 +75,9 @@ class ElecFirmware(Firmware):
         self.fault_flags = ElecFlags(0)
         self.drift_rate = dict.fromkeys(ELEC_SENSORS, 0.0)
         self.drift = dict.fromkeys(ELEC_SENSORS, 0.0)
-        super().__init__(clock=clock, boot_store=boot_store, rng=rng, emit=emit)
+        super().__init__(
+            clock=clock, boot_store=boot_store, rng=rng, emit=emit, host_timeout_s=host_timeout_s
+        )
 
     # -- measured values ---------------------------------------------------------------
 
@@ -156,6 +164,13 @@ class ElecFirmware(Firmware):
         self.current_on = False
         if causes & ElecFlags.OVERTEMP:
             self.heater_enabled = self.heater_on = False
+        self._apply_outputs()
+
+    def host_lost(self) -> None:
+        self.current_on = False
+        self.heater_enabled = self.heater_on = False
+        self.valves = dict.fromkeys(Valve, False)
+        self.fault_flags |= ElecFlags.HOST_TIMEOUT
         self._apply_outputs()
 
     def execute(self, name: str, args: Any) -> bytes:

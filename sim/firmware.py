@@ -16,6 +16,12 @@ Request handling, in the order a request is checked:
 6. In FAULT, anything but STOP, RESET, GET_*, SET_TM_RATE and SET_VALVE: FAULT.
 7. Board state checks: BUSY, NOT_HOMED, INTERLOCK.
 
+**Host watchdog**: once the host has sent a request, a board that then hears no request for
+``host_timeout_s`` (virtual time; 3 s by default) switches every actuator off (motors; cell
+current, heater, all valves closed), latches HOST_TIMEOUT in its fault flags and goes FAULT
+until a STOP. A host keeps it fed with any request (the flight software sends GET_INFO every
+second); a board nobody has talked to since boot has nothing on to protect.
+
 An ACK means "accepted and started": motions progress afterwards, visible in telemetry.
 
 Telemetry frames go out unsolicited at the SET_TM_RATE rate (10 Hz after boot, 0 = off,
@@ -42,6 +48,7 @@ from sim.clock import Clock, TimerHandle
 FW_MAJOR, FW_MINOR = 1, 0
 PHYSICS_TICK_S = 0.01
 DEFAULT_TM_RATE_HZ = 10.0
+DEFAULT_HOST_TIMEOUT_S = 3.0
 ALLOWED_IN_FAULT = frozenset(
     {"STOP", "RESET", "GET_INFO", "GET_STATUS", "SET_TM_RATE", "SET_VALVE"}
 )
@@ -77,8 +84,18 @@ class Firmware(abc.ABC):
     packet_id: PacketId
 
     def __init__(
-        self, *, clock: Clock, boot_store: BootStore, rng: random.Random, emit: Emit | None = None
+        self,
+        *,
+        clock: Clock,
+        boot_store: BootStore,
+        rng: random.Random,
+        emit: Emit | None = None,
+        host_timeout_s: float | None = DEFAULT_HOST_TIMEOUT_S,
     ) -> None:
+        if host_timeout_s is not None and host_timeout_s <= 0:
+            raise ValueError(f"host_timeout_s: must be positive or None, got {host_timeout_s}")
+        self.host_timeout_s = host_timeout_s
+        self._last_host_request: float | None = None
         self.clock = clock
         self.rng = rng
         self.emit: Emit = emit if emit is not None else (lambda _msg: True)
@@ -150,7 +167,15 @@ class Firmware(abc.ABC):
         if not self._started:
             return
         self.advance_to(self.clock.now())
+        self._watch_host()
         self._schedule_tick()
+
+    def _watch_host(self) -> None:
+        last, timeout = self._last_host_request, self.host_timeout_s
+        if last is None or timeout is None or self.clock.now() - last < timeout:
+            return
+        self._last_host_request = None  # trips once; the next request re-arms it
+        self.host_lost()
 
     # -- telemetry -------------------------------------------------------------------
 
@@ -212,6 +237,7 @@ class Firmware(abc.ABC):
         """Answer one message: an ACK or NACK for a REQUEST, nothing for anything else."""
         if message.type is not MsgType.REQUEST:
             return None
+        self._last_host_request = self.clock.now()
         key = (message.seq, message.msg_id, message.body)
         if key == self._last_request and self._last_reply is not None:
             self.duplicates += 1
@@ -287,6 +313,10 @@ class Firmware(abc.ABC):
     def check_limits(self, spec: CommandSpec, args: Any) -> None:
         """Board-specific argument limits beyond the declared ranges (raise Refused)."""
         return None  # most commands have no limits beyond their layout
+
+    @abc.abstractmethod
+    def host_lost(self) -> None:
+        """The host went quiet: every actuator off, HOST_TIMEOUT latched, FAULT until STOP."""
 
     @abc.abstractmethod
     def execute(self, name: str, args: Any) -> bytes:

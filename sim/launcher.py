@@ -31,7 +31,7 @@ from sim.faults import (
     check_positive,
     parse_fault_request,
 )
-from sim.firmware import Firmware
+from sim.firmware import DEFAULT_HOST_TIMEOUT_S, Firmware
 from sim.ports import Port, PtyPort, TcpPort
 from sim.scoop_board import ScoopFirmware
 from sim.uart import Uart
@@ -52,7 +52,10 @@ class SimBoards:
         faults: StartFaults | None = None,
         state_dir: str | Path | None = None,
         seed: int = 0,
+        host_timeout_s: float | None = DEFAULT_HOST_TIMEOUT_S,
     ) -> None:
+        if host_timeout_s is not None and not host_timeout_s > 0:
+            raise ValueError(f"host_timeout_s: must be positive or None, got {host_timeout_s!r}")
         if tcp and link_dir is not None:
             raise ValueError("link_dir: symlinks are for ptys; not with tcp=True")
         for name, port in (("scoop_port", scoop_port), ("elec_port", elec_port)):
@@ -76,10 +79,16 @@ class SimBoards:
         self._tcp_ports = {"scoop": scoop_port, "elec": elec_port}
         rng = random.Random(seed)
         self.scoop = ScoopFirmware(
-            clock=self.clock, boot_store=BootStore("scoop", self.state_dir), rng=_child(rng)
+            clock=self.clock,
+            boot_store=BootStore("scoop", self.state_dir),
+            rng=_child(rng),
+            host_timeout_s=host_timeout_s,
         )
         self.elec = ElecFirmware(
-            clock=self.clock, boot_store=BootStore("elec", self.state_dir), rng=_child(rng)
+            clock=self.clock,
+            boot_store=BootStore("elec", self.state_dir),
+            rng=_child(rng),
+            host_timeout_s=host_timeout_s,
         )
         self.boards: dict[str, Firmware] = {"scoop": self.scoop, "elec": self.elec}
         self.uarts: dict[str, Uart] = {}

@@ -30,7 +30,7 @@ from hal.message import NackCode
 from hal.telemetry import PacketId, ScoopFlags, ScoopState, ScoopTelemetry
 from sim.boot_store import BootStore
 from sim.clock import Clock
-from sim.firmware import Emit, Firmware, Refused
+from sim.firmware import DEFAULT_HOST_TIMEOUT_S, Emit, Firmware, Refused
 from sim.scoop_arm import HOME_SWITCH_WINDOW_DEG, Activity, ScoopArm
 
 STALL_TRIP_A = 2.4
@@ -54,7 +54,13 @@ class ScoopFirmware(Firmware):
     packet_id = PacketId.SCOOP
 
     def __init__(
-        self, *, clock: Clock, boot_store: BootStore, rng: random.Random, emit: Emit | None = None
+        self,
+        *,
+        clock: Clock,
+        boot_store: BootStore,
+        rng: random.Random,
+        emit: Emit | None = None,
+        host_timeout_s: float | None = DEFAULT_HOST_TIMEOUT_S,
     ) -> None:
         # The arm is the world, not the firmware: it keeps its pose across resets.
         self.arm = ScoopArm(random.Random(rng.random()))
@@ -63,7 +69,9 @@ class ScoopFirmware(Firmware):
         self.tare_g = 0.0
         self.latched_mass_g = 0.0
         self._stall_s = {Joint.BOOM: 0.0, Joint.SCOOP: 0.0}
-        super().__init__(clock=clock, boot_store=boot_store, rng=rng, emit=emit)
+        super().__init__(
+            clock=clock, boot_store=boot_store, rng=rng, emit=emit, host_timeout_s=host_timeout_s
+        )
 
     @property
     def in_fault(self) -> bool:
@@ -102,6 +110,10 @@ class ScoopFirmware(Firmware):
             lo, hi = JOINT_LIMITS_DEG[args.joint]
             if not lo <= args.angle_deg <= hi:
                 raise Refused(NackCode.OUT_OF_RANGE, 1)
+
+    def host_lost(self) -> None:
+        self.arm.halt()
+        self.fault_flags |= ScoopFlags.HOST_TIMEOUT
 
     def execute(self, name: str, args: Any) -> bytes:
         arm = self.arm

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from flight.dictionary import Mode
 from flight.dispatcher import Reason, Stage
+from hal import ElecFlags
 from tests.flightstack import Stack, flight_stack
 
 
@@ -176,3 +178,23 @@ async def test_app_lifetime_counters_survive_restart(tmp_path: Path) -> None:
     async with flight_stack(tmp_path) as second:
         assert second.app.state.boot_count == 2
         assert second.app.state.cell_ah_total == pytest.approx(charge)
+
+
+async def test_app_board_safes_itself_when_the_flight_goes_quiet(tmp_path: Path) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    async with flight_stack(tmp_path, link_dir=links) as stack:
+        await stack.ok("MODE.IDLE")
+        await stack.ok("ELEC.START", current_a=2.0)
+        # Heartbeats keep it running well past the board's 3 s host watchdog...
+        uptime = stack.app.channels.values["elec.uptime_ms"]
+        await stack.until(lambda v: v["elec.uptime_ms"] > uptime + 10_000)
+        assert stack.sim.elec.current_on
+        # ...until the link is cut: then the board, not the flight software, stops the cell.
+        stack.sim.disconnect("elec", 1.0)
+        await stack.event("LINK_LOST")
+        checked: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        clock = stack.sim.clock
+        clock.call_at(clock.now() + 3.5, lambda: checked.set_result(stack.sim.elec.current_on))
+        assert await asyncio.wait_for(checked, 10) is False
+        assert stack.sim.elec.telemetry().flags & ElecFlags.HOST_TIMEOUT

@@ -235,11 +235,6 @@ async def _next_packet(stack: Stack, packet: str | None = None) -> None:
         remove()
 
 
-def _is_core_telemetry(task: asyncio.Task[Any]) -> bool:
-    coro = task.get_coro()
-    return getattr(coro, "__qualname__", "") == "FlightApp._core_telemetry"
-
-
 def in_flight(run: Run) -> list[str]:
     """What is under way: background steps, commands, tasks the app spawned (safing, board
     configuration), a sequence, a port that is away or a link the app has not seen back."""
@@ -249,7 +244,7 @@ def in_flight(run: Run) -> list[str]:
     busy += [
         f"task {getattr(task.get_coro(), '__qualname__', task)}"
         for task in app._tasks
-        if not task.done() and not _is_core_telemetry(task)
+        if not task.done()
     ]
     if app.sequencer.running:
         busy.append("sequence")

@@ -41,7 +41,7 @@ from hal.telemetry import (
 from sim.boot_store import BootStore
 from sim.clock import ManualClock
 from sim.elec_board import ElecFirmware
-from sim.firmware import Firmware
+from sim.firmware import DEFAULT_HOST_TIMEOUT_S, Firmware
 from sim.scoop_board import ScoopFirmware
 
 _seq = itertools.count(1)
@@ -103,8 +103,13 @@ def scoop_tm_out() -> Collector:
 
 @pytest.fixture
 def scoop(clock: ManualClock, scoop_tm_out: Collector) -> ScoopFirmware:
+    # The host watchdog has tests of its own; here the "host" may sit silent for minutes.
     fw = ScoopFirmware(
-        clock=clock, boot_store=BootStore("scoop"), rng=random.Random(1), emit=scoop_tm_out
+        clock=clock,
+        boot_store=BootStore("scoop"),
+        rng=random.Random(1),
+        emit=scoop_tm_out,
+        host_timeout_s=None,
     )
     fw.start()
     return fw
@@ -112,7 +117,9 @@ def scoop(clock: ManualClock, scoop_tm_out: Collector) -> ScoopFirmware:
 
 @pytest.fixture
 def elec(clock: ManualClock) -> ElecFirmware:
-    fw = ElecFirmware(clock=clock, boot_store=BootStore("elec"), rng=random.Random(2))
+    fw = ElecFirmware(
+        clock=clock, boot_store=BootStore("elec"), rng=random.Random(2), host_timeout_s=None
+    )
     fw.start()
     return fw
 
@@ -523,3 +530,40 @@ def test_any_payload_gets_at_most_one_reply_echoing_seq_and_id(
     decoded = Message.decode(reply)
     assert decoded.type in (MsgType.ACK, MsgType.NACK)
     assert (decoded.seq, decoded.msg_id) == (payload[1], payload[2])
+
+
+
+async def test_host_watchdog_safes_the_elec_board_when_the_host_goes_quiet(
+    clock: ManualClock,
+) -> None:
+    fw = ElecFirmware(clock=clock, boot_store=BootStore("elec"), rng=random.Random(5))
+    fw.start()
+    acked(request(fw, "SET_VALVE", ValveCommand(Valve.WATER_FEED, 1)))
+    acked(request(fw, "SET_HEATER", HeaterCommand(1, 40.0)))
+    acked(request(fw, "SET_CURRENT", CellCurrent(2.0)))
+    acked(request(fw, "START"))
+    for _ in range(5):  # a host that keeps talking keeps the cell running
+        await clock.advance(2.0)
+        acked(request(fw, "GET_INFO"))
+    assert fw.current_on
+    await clock.advance(DEFAULT_HOST_TIMEOUT_S + 0.1)
+    assert not fw.current_on
+    assert not fw.heater_enabled
+    assert not any(fw.valves.values())
+    tm = fw.telemetry()
+    assert ElecFlags.HOST_TIMEOUT in tm.flags
+    assert tm.state is ElecState.FAULT
+    assert nack(request(fw, "START")) == (NackCode.FAULT, None)
+    acked(request(fw, "STOP"))  # the host is back and acknowledges
+    assert ElecFlags.HOST_TIMEOUT not in fw.telemetry().flags
+
+
+async def test_host_watchdog_sleeps_until_the_host_first_speaks(clock: ManualClock) -> None:
+    fw = ScoopFirmware(clock=clock, boot_store=BootStore("scoop"), rng=random.Random(6))
+    fw.start()
+    await clock.advance(60.0)
+    assert not fw.in_fault
+    acked(request(fw, "HOME"))
+    await clock.advance(DEFAULT_HOST_TIMEOUT_S + 0.1)
+    assert ScoopFlags.HOST_TIMEOUT in fw.telemetry().flags
+    assert not fw.arm.motors_on
