@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "dict": ("flight.dict_cli", "export the command/telemetry/event dictionary as JSON"),
     "seq": ("flight.sequence_cli", "check sequence files against the dictionary"),
     "key": ("flight.key_cli", "make a command-signing key file, or show its fingerprint"),
+    "ground": ("ground.cli", "command and watch a vehicle from a shell; no verb: the console"),
 }
 
 

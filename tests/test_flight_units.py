@@ -242,7 +242,7 @@ async def test_events_wait_for_unknown_event_is_rejected() -> None:
 
 def test_events_emit_unknown_event_is_rejected() -> None:
     rec = Recorder()
-    with pytest.raises(ValueError, match="event_id: .NO_SUCH_EVENT. is not in the dictionary"):
+    with pytest.raises(ValueError, match=r"event_id: .NO_SUCH_EVENT. is not in the dictionary"):
         rec.log.emit("NO_SUCH_EVENT")
     assert rec.events == []
     assert rec.log.emit("LINK_RESTORED", board="scoop").seq == 1  # nothing was numbered

@@ -532,7 +532,6 @@ def test_any_payload_gets_at_most_one_reply_echoing_seq_and_id(
     assert (decoded.seq, decoded.msg_id) == (payload[1], payload[2])
 
 
-
 async def test_host_watchdog_safes_the_elec_board_when_the_host_goes_quiet(
     clock: ManualClock,
 ) -> None:

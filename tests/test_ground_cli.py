@@ -1,0 +1,218 @@
+"""``isru ground`` end to end: each verb as an operator types it, against the SIL stack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+import ground.cli
+from flight.catalog import DICTIONARY
+from ground.cli import main
+from isru.testing import Sil
+
+ROOT = Path(__file__).resolve().parents[1]
+WAITING = "WAIT core.mode == OPERATING TIMEOUT 00:05:00\nR00:00:00 CORE.NOOP\n"
+
+
+class GroundCli:
+    """``python -m isru.cli ground ...`` as subprocesses against one SIL stack."""
+
+    def __init__(self, sil: Sil) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ISRU_")}
+        self.env.update(ISRU_BROKER=sil.stack.broker, ISRU_VEHICLE=sil.stack.vehicle)
+        self.started: list[asyncio.subprocess.Process] = []
+
+    async def start(self, *argv: str) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "isru.cli", "ground", *argv),
+            cwd=ROOT,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        self.started.append(process)
+        return process
+
+    async def run(self, *argv: str) -> tuple[int, str, str]:
+        """Its exit status, stdout and stderr."""
+        process = await self.start(*argv)
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode()
+
+    async def subscribed(self, process: asyncio.subprocess.Process) -> None:
+        """Once a stream says it is watching (it has subscribed)."""
+        assert process.stderr is not None
+        line = await asyncio.wait_for(process.stderr.readline(), 30)
+        assert "watching" in line.decode(), line
+
+    async def stop(self) -> None:
+        for process in self.started:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+@pytest.fixture
+async def cli(sil: Sil) -> AsyncIterator[GroundCli]:
+    runner = GroundCli(sil)
+    yield runner
+    await runner.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_send_reports_stages_refusals_and_bad_arguments(cli: GroundCli) -> None:
+    noop, accepted, refused, bad, unknown, ghost = await asyncio.gather(
+        cli.run("send", "CORE.NOOP"),
+        cli.run("send", "CORE.NOOP", "--wait", "accepted", "--json"),
+        cli.run("send", "SCOOP.HOME"),
+        cli.run("send", "SCOOP.DIG", "depth_mm=500"),
+        cli.run("send", "SCOOP.DIGG", "depth_mm=@"),
+        cli.run("send", "CORE.NOOP", "--vehicle", "ghost", "--timeout", "0.5"),
+    )
+    code, out, _ = noop
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == ["ACCEPTED", "STARTED", "COMPLETED"]
+    assert "CORE.NOOP" in out and "T" in out.split()[1]  # the time of each stage
+    code, out, _ = accepted
+    assert code == 0
+    assert [json.loads(line)["stage"] for line in out.splitlines()] == ["ACCEPTED"]
+    code, _, err = refused
+    assert code == 1
+    assert err.startswith("FAILED NOT_ALLOWED_IN_MODE: ") and "SAFE" in err
+    for _, out, err in (bad, unknown, ghost):
+        assert "Traceback" not in out + err and len(err.splitlines()) == 1, err
+    assert bad[0] == 2 and "depth_mm" in bad[2] and bad[1] == ""
+    assert unknown[0] == 2 and "depth_mm" in unknown[2]
+    assert ghost[0] == 4 and "ghost" in ghost[2]
+
+
+async def test_watch_and_events_stream_what_was_asked(sil: Sil, cli: GroundCli) -> None:
+    as_json, chosen, unknown = await asyncio.gather(
+        cli.run("watch", "--count", "3", "--json"),
+        cli.run("watch", "elec.h2_pressure_kpa", "core.mode", "--count", "2"),
+        cli.run("watch", "elec.h2_pressure"),
+    )
+    code, out, _ = as_json
+    assert code == 0
+    messages = [json.loads(line) for line in out.splitlines()]
+    assert len(messages) == 3 and all({"time", "seq", "values"} <= m.keys() for m in messages)
+    code, out, _ = chosen
+    assert code == 0 and len(out.splitlines()) == 2
+    for line in out.splitlines():
+        assert "elec.h2_pressure_kpa=" in line or "core.mode=" in line
+        assert "elec.h2_pressure_kpa=" not in line or " kPa" in line
+        assert "scoop." not in line
+    code, _, err = unknown
+    assert code == 2 and "'elec.h2_pressure'" in err and "Traceback" not in err
+
+    everything = await cli.start("events", "--count", "1")
+    warnings = await cli.start("events", "--count", "1", "--min-severity", "WARNING", "--json")
+    endless = await cli.start("watch", "core.mode")
+    for process in (everything, warnings, endless):
+        await cli.subscribed(process)
+    await sil.send_and_await("MODE.IDLE")  # MODE_CHANGED: INFO
+    await sil.send_and_await("MODE.SAFE")
+    await sil.send_expect_failure("SCOOP.HOME")  # COMMAND_FAILED: WARNING
+    out, _ = await asyncio.wait_for(everything.communicate(), 10)
+    assert everything.returncode == 0
+    assert "INFO" in out.decode() and "MODE_CHANGED" in out.decode()
+    out, _ = await asyncio.wait_for(warnings.communicate(), 10)
+    assert warnings.returncode == 0
+    assert json.loads(out)["id"] == "COMMAND_FAILED"
+    assert endless.stdout is not None
+    assert "core.mode=SAFE" in (await asyncio.wait_for(endless.stdout.readline(), 10)).decode()
+    endless.send_signal(signal.SIGINT)  # Ctrl-C: the stream ends normally
+    _, err = await asyncio.wait_for(endless.communicate(), 10)
+    assert endless.returncode == 0
+    assert "Traceback" not in err.decode()
+
+
+async def test_seq_verbs_check_upload_start_status_abort(cli: GroundCli, tmp_path: Path) -> None:
+    good, bad = tmp_path / "waiting.seq", tmp_path / "bad.seq"
+    good.write_text(WAITING)
+    bad.write_text("CORE.NOOP\nSCOOP.DIG depth_mm=500\n")
+    assert await cli.run("seq", "check", str(good)) == (0, f"{good}: ok (2 steps)\n", "")
+    code, out, _ = await cli.run("seq", "check", str(good), str(bad))
+    assert code == 1 and f"{bad}:2: " in out and "depth_mm" in out
+    code, out, _ = await cli.run("seq", "upload", str(bad))
+    assert code == 1 and f"{bad}:2: " in out  # checked before it is sent
+
+    code, out, err = await cli.run("seq", "upload", str(good))
+    assert (code, err) == (0, ""), err
+    assert out.splitlines()[-1].startswith("COMPLETED")
+    assert (await cli.run("seq", "start", "waiting"))[0] == 0
+    code, out, _ = await cli.run("seq", "status")
+    assert code == 0 and "state=RUNNING" in out and "name=waiting" in out
+    code, out, _ = await cli.run("seq", "abort")
+    assert code == 0 and "COMPLETED" in out
+    code, out, _ = await cli.run("seq", "status", "--json")
+    assert json.loads(out)["outcome"] == "ABORTED"
+    code, _, err = await cli.run("seq", "start", "nothing")
+    assert code == 1 and "FAILED INVALID_ARGUMENT" in err and "nothing" in err
+
+
+async def test_send_dictionary_mismatch_is_refused(
+    sil: Sil, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = DICTIONARY.model_copy(update={"version": "0.0.0-other"})
+    monkeypatch.setattr(
+        ground.cli, "DICTIONARY", type(DICTIONARY).model_validate(other.model_dump())
+    )
+    argv = ["--broker", sil.stack.broker, "--vehicle", sil.stack.vehicle]
+    assert await asyncio.to_thread(main, [*argv, "send", "CORE.NOOP"]) == 3
+    assert "runs dictionary" in capsys.readouterr().err
+    # Watching only reads: it still works with another dictionary.
+    assert await asyncio.to_thread(main, [*argv, "watch", "--count", "1"]) == 0
+
+
+def test_ground_cli_unreachable_broker_exits_4(capsys: pytest.CaptureFixture[str]) -> None:
+    broker = f"mqtt://127.0.0.1:{free_port()}"
+    assert main(["--broker", broker, "send", "CORE.NOOP"]) == 4
+    err = capsys.readouterr().err
+    assert broker in err and len(err.splitlines()) == 1
+
+
+def test_ground_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    loose = tmp_path / "key"
+    loose.write_text("ab" * 32)
+    loose.chmod(0o644)
+    assert main(["--key", str(loose), "send", "CORE.NOOP"]) == 2
+    assert "chmod 600" in capsys.readouterr().err
+    assert main(["--broker", "http://x", "watch"]) == 2
+    assert main(["send", "CORE.NOOP", "depth=1", "depth=2"]) == 2
+    assert main(["send", "CORE.NOOP", "--wait", "soon"]) == 2
+    assert main(["seq", "check", str(tmp_path / "missing.seq")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_ground_cli_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for verb in ("send", "watch", "events", "seq", "record", "archive", "plot"):
+        assert verb in out
+    assert "exit status" in out and "3  the vehicle runs another dictionary" in out
+    assert main(["send", "--help"]) == 0
+    assert "4  broker or vehicle unreachable" in capsys.readouterr().out
+
+
+def test_ground_cli_hands_archive_verbs_to_the_archive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "none.db"
+    assert main(["--vehicle", "sil", "archive", "gaps", "--archive", str(missing)]) == 1
+    assert "does not exist" in capsys.readouterr().err
