@@ -41,6 +41,8 @@ BOARDS = ("scoop", "elec")
 #: Mission seconds between keep-alive requests: each board safes itself after its host
 #: watchdog (3 s by default, see docs/icd.md) hears nothing.
 HEARTBEAT_S = 1.0
+#: Heartbeats in a row a board may miss (each after the link's own retries) before it is lost.
+HEARTBEAT_MISSES = 2
 SEQUENCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -158,7 +160,10 @@ class FlightApp:
             await self._exit.enter_async_context(link)
         self._loops = [
             asyncio.create_task(self._core_telemetry(), name="core telemetry"),
-            asyncio.create_task(self._heartbeat(), name="board heartbeat"),
+            *(
+                asyncio.create_task(self._keep_alive(board), name=f"{board} heartbeat")
+                for board in BOARDS
+            ),
         ]
         return self
 
@@ -292,19 +297,24 @@ class FlightApp:
 
     def _link_watcher(self, board: str) -> Callable[[LinkState], None]:
         def watch(state: LinkState) -> None:
-            link = self.links[board]
             if state is LinkState.OPEN:
-                self._spawn(self._configure(board, restored=board in self._lost_boards))
-            elif state is LinkState.LOST and board not in self._lost_boards:
-                # Once per outage: the reopen attempts that follow fail quietly.
-                self._lost_boards.add(board)
-                self.channels.update(board, {f"{board}.link_up": False})
-                self.events.emit("LINK_LOST", board=board, detail=link.last_error or "port gone")
-                self._spawn(self.safing.respond(SafingResponse.SAFE, reason=f"{board} link lost"))
+                self._spawn(self._configure(board))
+            elif state is LinkState.LOST:
+                self._board_lost(board, self.links[board].last_error or "port gone")
 
         return watch
 
-    async def _configure(self, board: str, *, restored: bool = False) -> None:
+    def _board_lost(self, board: str, detail: str) -> None:
+        """The board is out of reach (its port went, or it stopped answering): once per
+        outage, LINK_LOST and the payload SAFE; the reopen attempts that follow are quiet."""
+        self.channels.update(board, {f"{board}.link_up": False})
+        if board in self._lost_boards:
+            return
+        self._lost_boards.add(board)
+        self.events.emit("LINK_LOST", board=board, detail=detail)
+        self._spawn(self.safing.respond(SafingResponse.SAFE, reason=f"{board} link lost"))
+
+    async def _configure(self, board: str) -> bool:
         """A board has (re)appeared: identify it, make it safe, set its telemetry rate.
 
         In SAFE (at boot, and after any outage) every actuator of the board is switched off
@@ -322,22 +332,35 @@ class FlightApp:
                 await driver.stop()
             await driver.set_telemetry_rate(rate)
         except HalError as exc:
-            self.events.emit("LINK_LOST", board=board, detail=f"not answering: {exc}")
-            return
+            self._board_lost(board, f"not answering: {exc}")
+            return False
         self._board_boots[board] = info.boot_count
         self.channels.update(board, {f"{board}.link_up": True})
-        if restored:
+        if board in self._lost_boards:
             self._lost_boards.discard(board)
             self.events.emit("LINK_RESTORED", board=board)
+        return True
 
-    async def _heartbeat(self) -> None:
-        """Feed each board's host watchdog while its link is up and configured."""
+    async def _keep_alive(self, board: str) -> None:
+        """Feed one board's host watchdog every HEARTBEAT_S. A board that stops answering is
+        lost (even with its port still open); one that answers again is configured afresh.
+        One loop per board, so a silent board does not starve the other's heartbeat."""
+        driver: BoardDriver[Any] = self._drivers()[board]
+        misses = 0
         while True:
             await self.clock.sleep(HEARTBEAT_S)
-            for board, driver in self._drivers().items():
-                if self.channels.values.get(f"{board}.link_up"):
-                    with contextlib.suppress(HalError):
-                        await driver.info()
+            if not self.links[board].is_open:
+                continue  # the link reopens by itself and says so
+            if not self.channels.values.get(f"{board}.link_up"):
+                await self._configure(board)
+                continue
+            try:
+                await driver.info()
+                misses = 0
+            except HalError as exc:
+                misses += 1
+                if misses >= HEARTBEAT_MISSES:
+                    self._board_lost(board, f"not answering: {exc}")
 
     async def _core_telemetry(self) -> None:
         period = 1.0 / self.config.telemetry.core_hz

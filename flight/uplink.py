@@ -125,16 +125,21 @@ class Uplink:
 
     async def _run(self) -> None:
         delay = self.reconnect_min_s
+        told = False  # whether this streak of failed connections has been reported
         while True:
             try:
                 await self._session()
             except aiomqtt.MqttError as exc:
                 lost = self.connected.is_set()
                 self._end_session()
+                # After the session is gone, so the event itself goes to the outbox.
                 if lost:
-                    # After the session is gone, so the event itself goes to the outbox.
                     self.app.events.emit("BROKER_LOST", broker=self.broker, detail=str(exc))
-                    delay = self.reconnect_min_s
+                    delay, told = self.reconnect_min_s, True
+                elif not told:  # never connected: a wrong address or login, or broker down
+                    detail = f"cannot connect: {exc}"
+                    self.app.events.emit("BROKER_LOST", broker=self.broker, detail=detail)
+                    told = True
             finally:
                 self._end_session()
             await asyncio.sleep(delay)  # real-time backoff: the broker needs it to return

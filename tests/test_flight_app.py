@@ -198,3 +198,18 @@ async def test_app_board_safes_itself_when_the_flight_goes_quiet(tmp_path: Path)
         clock.call_at(clock.now() + 3.5, lambda: checked.set_result(stack.sim.elec.current_on))
         assert await asyncio.wait_for(checked, 10) is False
         assert stack.sim.elec.telemetry().flags & ElecFlags.HOST_TIMEOUT
+
+
+async def test_app_silent_board_is_lost_and_found_again(stack: Stack) -> None:
+    await stack.ok("MODE.IDLE")
+    await stack.ok("ELEC.START", current_a=2.0)
+    stack.sim.set_silent("elec", True)  # the port stays open; the board says nothing
+    lost = await stack.event("LINK_LOST")
+    assert lost.args["board"] == "elec"
+    assert "not answering" in lost.args["detail"]
+    await stack.until(lambda v: v.get("core.mode") == "SAFE" and v.get("elec.link_up") is False)
+    stack.sim.set_silent("elec", False)
+    await stack.event("LINK_RESTORED")
+    await stack.until(lambda v: v.get("elec.link_up") is True and not v.get("elec.current_on"))
+    assert not stack.sim.elec.current_on
+    assert stack.ids().count("LINK_LOST") == 1
