@@ -322,7 +322,7 @@ EVENTS = [
     EventDef(
         id="REPLAY_DONE",
         severity=_S.INFO,
-        template="replayed {count} stored messages after the outage",
+        template="sent {count} messages stored while the broker was out of reach",
     ),
     EventDef(id="OUTBOX_DROPPED", severity=_S.WARNING, template="outbox {detail}"),
     EventDef(

@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from sim.child import die_with_parent
+
 #: Real-time bound on a broker start or stop: generous, never the thing that passes a test.
 START_TIMEOUT_S = 10.0
 
@@ -189,6 +191,7 @@ class Mosquitto:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         assert process.stdout is not None
         ready = asyncio.get_running_loop().create_future()

@@ -21,10 +21,11 @@ from flight.catalog import DICTIONARY
 from flight.schemas import NODELAY, parse_broker
 from flight.sequence import Sequence, SequenceError, format_problems, parse_sequence
 from ground.client import GroundClient
+from ground.console import ConsoleApp
 from ground.messages import GroundError
 from isru.broker import BrokerError, EmbeddedBroker, Mosquitto, mosquitto_available
 from isru.report import ReportRecorder, run_budget_s
-from sim.child import SimChild, SimStartError
+from sim.child import SimChild, SimStartError, die_with_parent
 
 ONLINE_TIMEOUT_S = 30.0
 
@@ -45,7 +46,11 @@ def parser() -> argparse.ArgumentParser:
         help="use the embedded amqtt broker even when mosquitto is installed",
     )
     result.add_argument("--vehicle", default="sil", help="vehicle id (default: sil)")
-    result.add_argument("--headless", action="store_true", help="no console: run until stopped")
+    result.add_argument(
+        "--headless",
+        action="store_true",
+        help="no console: run until stopped (without a terminal: status lines instead)",
+    )
     result.add_argument("--key", type=Path, help="command key file: commands must be signed")
     result.add_argument("--time-scale", type=float, default=1.0, help="simulated speed-up")
     result.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
@@ -160,6 +165,7 @@ async def sil_stack(
                     str(config),
                     stderr=log,
                     start_new_session=True,  # stopped by us, in order, not by the terminal
+                    preexec_fn=die_with_parent,
                 )
             try:
                 await _wait_online(stack)
@@ -257,7 +263,7 @@ async def _run_sequence(stack: Stack, options: argparse.Namespace, sequence: Seq
 async def _run(options: argparse.Namespace, sequence: Sequence | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went
         loop.add_signal_handler(signum, stop.set)
     if options.seconds:
         loop.call_later(options.seconds, stop.set)
@@ -276,10 +282,26 @@ async def _run(options: argparse.Namespace, sequence: Sequence | None = None) ->
             return code
         if options.headless:
             await stop.wait()
+        elif sys.stdin.isatty() and sys.stdout.isatty():
+            await _console(stack, options, stop)
         else:
-            await _live_view(stack, stop)
+            await _live_view(stack, stop)  # no terminal (a log, a pipe): status lines
     print("stopped: flight, simulator and broker closed", flush=True)
     return 0
+
+
+async def _console(stack: Stack, options: argparse.Namespace, stop: asyncio.Event) -> None:
+    """The operators' console on the stack, until the operator quits or we are stopped."""
+    key = load_key(options.key) if options.key else None
+    async with GroundClient(broker=stack.broker, vehicle=stack.vehicle, key=key) as client:
+        app = ConsoleApp(client=client)
+        console = asyncio.create_task(app.run_async())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({console, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not console.done():
+            app.exit()
+        await console
+        stopping.cancel()
 
 
 def main(argv: list[str] | None = None) -> int:

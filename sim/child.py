@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import signal
 import sys
 from collections.abc import Sequence
 from types import TracebackType
+
+
+def die_with_parent() -> None:
+    """For ``preexec_fn``: the child gets SIGTERM if its parent dies (Linux), so a launcher
+    that is killed outright leaves no simulator, broker or flight process behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 class SimStartError(RuntimeError):
@@ -59,6 +72,7 @@ class SimChild:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it in order
+            preexec_fn=die_with_parent,
         )
         try:
             async with asyncio.timeout(self.start_timeout_s):

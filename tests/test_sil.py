@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -134,3 +135,38 @@ def test_sil_bad_sequence_file_is_refused_before_starting(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert "line 1" in result.stderr and "line 2" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def gone(pid: int, *, timeout_s: float) -> bool:
+    """Whether process ``pid`` exits within ``timeout_s`` (a pidfd turns readable at exit)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    loop = asyncio.get_running_loop()
+    exited = loop.create_future()
+    loop.add_reader(fd, lambda: exited.done() or exited.set_result(True))
+    try:
+        async with asyncio.timeout(timeout_s):
+            return bool(await exited)
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+async def test_sil_killed_outright_takes_its_children_with_it() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "isru.cli", "sil", "--headless", stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    async with asyncio.timeout(START_S):
+        while b"flight" not in await process.stdout.readline():
+            pass
+    children = children_of(process.pid)
+    assert len(children) == 3  # broker, simulator, flight
+    process.kill()
+    await process.wait()
+    for pid in children:
+        assert await gone(pid, timeout_s=20), f"child {pid} outlived a killed isru sil"
