@@ -106,11 +106,19 @@ async def _run_linked(
         if outbox.warning:
             app.events.emit("OUTBOX_DROPPED", detail=outbox.warning)
         boards = ("scoop", "elec")
-        with contextlib.suppress(TimeoutError):
-            await app.channels.wait_until(
+        # Wait for the boards, but a SIGTERM in the meantime stops us at once.
+        boards_up = asyncio.ensure_future(
+            app.channels.wait_until(
                 lambda v: all(v.get(f"{b}.link_up") for b in boards),
                 timeout_s=BOARD_WAIT_S * getattr(app.clock, "scale", 1.0),
             )
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({boards_up, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        boards_up.cancel()
+        stopping.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await boards_up
         down = [b for b in boards if not app.channels.values.get(f"{b}.link_up")]
         status = "boards up, mode SAFE" if not down else f"degraded: {', '.join(down)} down"
         notifier.ready(status=status)

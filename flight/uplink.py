@@ -155,7 +155,7 @@ class Uplink:
             will=will,
             socket_options=NODELAY,
             max_inflight_messages=200,
-            timeout=10,
+            timeout=3,  # also bounds a clean disconnect from a broker that is gone
             tls_params=self._tls,
             username=self._username,
             password=self._password,

@@ -12,12 +12,22 @@ from collections.abc import Sequence
 from types import TracebackType
 
 
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+# Loaded now: between fork and exec (where die_with_parent runs) nothing may spawn or lock.
+_LIBC = _libc()
+
+
 def die_with_parent() -> None:
     """For ``preexec_fn``: the child gets SIGTERM if its parent dies (Linux), so a launcher
     that is killed outright leaves no simulator, broker or flight process behind."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 PR_SET_PDEATHSIG = 1
