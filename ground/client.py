@@ -8,7 +8,7 @@ import itertools
 import json
 import os
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
@@ -88,7 +88,9 @@ class GroundClient:
         self.sequence_status: dict[str, Any] = {}
         self.values: dict[str, Any] = {}
         self.events: deque[Event] = deque(maxlen=history)
-        self.acks: dict[str, list[Ack]] = {}
+        #: Acks by command id, the most recent ``history`` commands.
+        self.acks: OrderedDict[str, list[Ack]] = OrderedDict()
+        self._history = history
         self.last_heard: float | None = None
         self._listeners: list[Listener] = []
         self._changed = asyncio.Event()
@@ -172,12 +174,16 @@ class GroundClient:
         elif suffix == "seq/status":
             self.sequence_status = document
         elif suffix.startswith("tm/"):
-            self.values.update(document.get("values", {}))
+            if not document.get("replayed"):  # history from the outbox is not "now"
+                self.values.update(document.get("values", {}))
         elif suffix == "evr":
             self.events.append(Event.from_message(document))
         elif suffix == "cmd/ack":
             ack = Ack.from_message(document)
             self.acks.setdefault(ack.id, []).append(ack)
+            self.acks.move_to_end(ack.id)
+            while len(self.acks) > self._history:
+                self.acks.popitem(last=False)
         for listener in tuple(self._listeners):
             listener(suffix, document)
         self._changed.set()

@@ -49,7 +49,8 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument(
         "--headless",
         action="store_true",
-        help="no console: run until stopped (without a terminal: status lines instead)",
+        help="no console and no status lines: run until stopped (without --headless and "
+        "without a terminal, status lines are printed instead of the console)",
     )
     result.add_argument("--key", type=Path, help="command key file: commands must be signed")
     result.add_argument("--time-scale", type=float, default=1.0, help="simulated speed-up")

@@ -105,7 +105,8 @@ class Sil:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "sil(time_scale=1.0, key=None, embedded_broker=False): options of the `sil` fixture",
+        "sil(time_scale=1.0, key=None, embedded_broker=False, vehicle='sil'): options of the "
+        "`sil` fixture (key: path of a command key file)",
     )
 
 
@@ -114,7 +115,7 @@ async def sil(request: pytest.FixtureRequest) -> AsyncIterator[Sil]:
     """The whole SIL stack for one test, and a ground client connected to it."""
     marker = request.node.get_closest_marker("sil")
     options: dict[str, Any] = dict(marker.kwargs) if marker else {}
-    key_path: Path | None = options.get("key")
+    key_path = Path(options["key"]) if options.get("key") else None
     key = await asyncio.to_thread(load_key, key_path) if key_path else None
     async with (
         sil_stack(
