@@ -244,7 +244,10 @@ class FlightApp:
 
     def _packet_forwarder(self, board: str) -> Callable[[Any], None]:
         def forward(snapshot: Any) -> None:
-            self.channels.update(board, snapshot_values(board, snapshot))
+            # link_up rides in every packet: a packet is the proof, and late joiners see it.
+            values = snapshot_values(board, snapshot)
+            values[f"{board}.link_up"] = bool(self.channels.values.get(f"{board}.link_up"))
+            self.channels.update(board, values)
 
         return forward
 

@@ -87,6 +87,7 @@ class GroundClient:
         self.status: dict[str, Any] = {}
         self.sequence_status: dict[str, Any] = {}
         self.values: dict[str, Any] = {}
+        self._live: set[str] = set()
         self.events: deque[Event] = deque(maxlen=history)
         #: Acks by command id, the most recent ``history`` commands.
         self.acks: OrderedDict[str, list[Ack]] = OrderedDict()
@@ -174,8 +175,14 @@ class GroundClient:
         elif suffix == "seq/status":
             self.sequence_status = document
         elif suffix.startswith("tm/"):
-            if not document.get("replayed"):  # history from the outbox is not "now"
-                self.values.update(document.get("values", {}))
+            values = document.get("values", {})
+            if document.get("replayed"):
+                # History from the outbox never overwrites a value heard live; it only fills
+                # channels not heard live yet (the latest known is better than none).
+                values = {k: v for k, v in values.items() if k not in self._live}
+            else:
+                self._live.update(values)
+            self.values.update(values)
         elif suffix == "evr":
             self.events.append(Event.from_message(document))
         elif suffix == "cmd/ack":
