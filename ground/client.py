@@ -104,17 +104,8 @@ class GroundClient:
     # --- lifecycle -------------------------------------------------------------------
 
     async def __aenter__(self) -> GroundClient:
-        client = aiomqtt.Client(
-            self.host,
-            self.port,
-            identifier=self._identifier,
-            clean_session=self._clean_session,
-            socket_options=NODELAY,
-        )
-        await client.__aenter__()
-        self._client = client
-        await client.subscribe(f"{self.topics.prefix}/#", qos=1)
-        self._reader = asyncio.create_task(self._read(client))
+        await self._connect()  # the first time, a broker that is not there is an error
+        self._reader = asyncio.create_task(self._stay_connected())
         try:
             await self._until(lambda: self.dictionary is not None, self.timeout_s)
         except TimeoutError:
@@ -141,10 +132,53 @@ class GroundClient:
             with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                 await self._reader
             self._reader = None
+        await self._disconnect()
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    async def _connect(self) -> aiomqtt.Client:
+        client = aiomqtt.Client(
+            self.host,
+            self.port,
+            identifier=self._identifier,
+            clean_session=self._clean_session,
+            socket_options=NODELAY,
+            timeout=self.timeout_s,
+        )
+        await client.__aenter__()
+        try:
+            await client.subscribe(f"{self.topics.prefix}/#", qos=1)
+        except aiomqtt.MqttError:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.__aexit__(None, None, None)
+            raise
+        self._client = client
+        self._changed.set()
+        return client
+
+    async def _disconnect(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(aiomqtt.MqttError):
                 await client.__aexit__(None, None, None)
+
+    async def _stay_connected(self) -> None:
+        """Read messages; when the broker goes, reconnect with backoff (0.1 s doubling to
+        5 s) and read on. Retained status and dictionary arrive again on resubscribing."""
+        delay = 0.1
+        while True:
+            client = self._client
+            try:
+                if client is None:
+                    client = await self._connect()
+                    delay = 0.1
+                await self._read(client)
+            except aiomqtt.MqttError:
+                await self._disconnect()
+                await asyncio.sleep(delay)  # real-time backoff: the broker needs it to return
+                delay = min(delay * 2, 5.0)
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(topic_suffix, document)`` for every message; returns its remover."""
@@ -252,7 +286,10 @@ class GroundClient:
             )
         self.acks.setdefault(command_id, [])
         payload = json.dumps(message)
-        await client.publish(topic or self.topics.cmd, payload, qos=1)
+        try:
+            await client.publish(topic or self.topics.cmd, payload, qos=1)
+        except aiomqtt.MqttError as exc:
+            raise GroundError(f"{name} not delivered to {self.broker}: {exc}") from None
         return command_id
 
     async def wait_ack(
@@ -276,7 +313,7 @@ class GroundClient:
 
     def _require(self) -> aiomqtt.Client:
         if self._client is None:
-            raise GroundError("not connected: use the client in 'async with'")
+            raise GroundError(f"not connected to {self.broker} (reconnecting; try again)")
         return self._client
 
     # --- watching --------------------------------------------------------------------

@@ -65,17 +65,18 @@ def parser() -> argparse.ArgumentParser:
 @contextlib.asynccontextmanager
 async def _broker(
     url: str | None, workdir: Path, *, embedded: bool
-) -> AsyncIterator[tuple[str, str]]:
-    """(url, what) of the broker to use: the one named, our mosquitto, or an embedded one."""
+) -> AsyncIterator[tuple[str, str, Mosquitto | None]]:
+    """(url, what, our mosquitto if it is one) of the broker to use: the one named, our
+    mosquitto, or an embedded one."""
     if url is not None:
         parse_broker(url)
-        yield url, "given"
+        yield url, "given", None
     elif mosquitto_available() and not embedded:
         async with Mosquitto(workdir / "broker") as mosquitto:
-            yield mosquitto.url, "mosquitto"
+            yield mosquitto.url, "mosquitto", mosquitto
     else:
         async with EmbeddedBroker() as own:
-            yield own.url, "embedded amqtt"
+            yield own.url, "embedded amqtt", None
 
 
 def _flight_config(
@@ -109,8 +110,18 @@ broker = "{broker}"
 class Stack:
     """The running stack: where the broker is, the simulator and the flight process."""
 
-    def __init__(self, *, broker: str, vehicle: str, workdir: Path, sim: SimChild) -> None:
+    def __init__(
+        self,
+        *,
+        broker: str,
+        vehicle: str,
+        workdir: Path,
+        sim: SimChild,
+        mosquitto: Mosquitto | None = None,
+    ) -> None:
         self.broker = broker
+        #: Our own mosquitto, when the stack started one: tests stop and start it.
+        self.mosquitto = mosquitto
         self.vehicle = vehicle
         self.workdir = workdir
         self.sim = sim
@@ -139,10 +150,12 @@ async def sil_stack(
         workdir = Path(tmp)
         sim_args = ["--link-dir", str(workdir), "--time-scale", str(time_scale)]
         async with (
-            _broker(broker, workdir, embedded=embedded_broker) as (url, what),
+            _broker(broker, workdir, embedded=embedded_broker) as (url, what, mosquitto),
             SimChild(args=[*sim_args, "--control-port", "0"]) as sim,
         ):
-            stack = Stack(broker=url, vehicle=vehicle, workdir=workdir, sim=sim)
+            stack = Stack(
+                broker=url, vehicle=vehicle, workdir=workdir, sim=sim, mosquitto=mosquitto
+            )
             config = workdir / "flight.toml"
             _flight_config(
                 config,
