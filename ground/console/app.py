@@ -1,0 +1,259 @@
+"""The operators' console: one screen over a connected :class:`ground.GroundClient`.
+
+The app never owns the connection: tests hand it a connected client, and
+:func:`ground.console.run_console` owns one in real use. Messages only touch bounded queues
+and flags (a listener on the client); the widgets are updated on a timer (10 Hz) from the
+client's latest values, so a fast telemetry stream cannot flood the screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from flight.dictionary import ChannelDef, Dictionary
+from ground.client import GroundClient
+from ground.console.command_line import CommandBar
+from ground.console.commanding import Commander
+from ground.console.confirm import ConfirmScreen
+from ground.console.events import MAX_EVENTS, EventLog
+from ground.console.feed import Feed
+from ground.console.help import HelpScreen
+from ground.console.history import CommandHistory
+from ground.console.parse import CommandLineError
+from ground.console.plots import PlotPanel
+from ground.console.sequence import SequencePanel
+from ground.console.status import StatusBar, dictionary_state
+from ground.console.telemetry import TelemetryTable
+
+DEFAULT_PLOTS = ("elec.h2_pressure_kpa", "elec.cell_current_a", "scoop.load_mass_g")
+REFRESH_HZ = 10.0
+
+
+class ConsoleApp(App[int]):
+    """Status line, telemetry tabs, plots, sequence, command history, events, command line."""
+
+    TITLE = "isru ground"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("f2", "tab(0)", "Scoop"),
+        Binding("f3", "tab(1)", "Elec"),
+        Binding("f4", "tab(2)", "Core"),
+        Binding("1", "tab(0)", show=False),
+        Binding("2", "tab(1)", show=False),
+        Binding("3", "tab(2)", show=False),
+        Binding("f5", "plot_highlighted", "Plot"),
+        Binding("slash", "command('')", "Command", show=False),
+        Binding("colon", "command(':')", show=False),
+        Binding("q", "quit", "Quit", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    CSS = """
+    #main {
+        height: 1fr;
+    }
+    #boards {
+        width: 1fr;
+        height: 1fr;
+    }
+    #boards ContentSwitcher, #boards TabPane {
+        height: 1fr;
+    }
+    TelemetryTable {
+        height: 1fr;
+    }
+    #side {
+        width: 32;
+        height: 1fr;
+        border-left: solid $primary-darken-2;
+    }
+    #plots {
+        height: 1fr;
+    }
+    """
+
+    def __init__(
+        self,
+        *,
+        client: GroundClient,
+        refresh_hz: float = REFRESH_HZ,
+        plots: Sequence[str] = DEFAULT_PLOTS,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.dictionary: Dictionary = client.dictionary or client.expected
+        self.refresh_hz = refresh_hz
+        self.initial_plots = [p for p in plots if p in self.dictionary.channel_index]
+        self.packets = _packets(self.dictionary)
+        self.status_bar = StatusBar(id="status")
+        self.tables = {
+            packet: TelemetryTable(packet, channels, id=f"tm-{packet}")
+            for packet, channels in self.packets.items()
+        }
+        self.plot_panel = PlotPanel(self.dictionary.channel_index, id="plots")
+        self.sequence_panel = SequencePanel(id="sequence")
+        self.command_history = CommandHistory(id="history")
+        self.event_log = EventLog(id="events")
+        self.command_bar = CommandBar(self.dictionary, id="command")
+        self.commander = Commander(client, self.dictionary, self.command_history, self.command_bar)
+        self.feed = Feed(client)
+        self._seq_shown: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.status_bar
+        with Horizontal(id="main"):
+            with TabbedContent(id="boards"):
+                for packet, table in self.tables.items():
+                    with TabPane(packet, id=f"tab-{packet}"):
+                        yield table
+            with Vertical(id="side"):
+                yield self.plot_panel
+                yield self.sequence_panel
+        yield self.command_history
+        yield self.event_log
+        yield self.command_bar
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for event in list(self.client.events)[-MAX_EVENTS:]:
+            self.event_log.add(event)
+        self.feed.attach()
+        for channel in self.initial_plots:
+            self.plot_panel.add(channel)
+        self.refresh_now()
+        self.set_interval(1 / self.refresh_hz, self.refresh_now)
+        self.command_bar.line.focus()
+
+    def on_unmount(self) -> None:
+        self.feed.detach()
+
+    def on_command_bar_entered(self, message: CommandBar.Entered) -> None:
+        parsed = message.parsed
+        if dictionary_state(self.client) == "mismatch":
+            self.command_bar.show(
+                f"{parsed.name} not sent: the vehicle runs another dictionary (watch only)",
+                error=True,
+            )
+            return
+        if not parsed.hazardous:
+            self.run_worker(self.commander.send(parsed), group="commands", exit_on_error=False)
+            return
+
+        def answered(fire: bool | None) -> None:
+            if fire:
+                self.run_worker(
+                    self.commander.arm_and_fire(parsed), group="commands", exit_on_error=False
+                )
+            else:
+                self.command_bar.show(f"{parsed.name} not sent (cancelled)")
+
+        question = f"ARM and FIRE {parsed.name}? y/n"
+        self.push_screen(ConfirmScreen(question, parsed.text()), answered)
+
+    def on_command_bar_local(self, message: CommandBar.Local) -> None:
+        verb, *rest = message.words or [""]
+        try:
+            self._local(verb, rest)
+        except (CommandLineError, OSError) as exc:
+            self.command_bar.show(str(exc), error=True)
+
+    def on_telemetry_table_plot_requested(self, message: TelemetryTable.PlotRequested) -> None:
+        self._toggle_plot(message.channel)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_tab(self, index: int) -> None:
+        packets = list(self.packets)
+        if 0 <= index < len(packets):
+            self.query_one(TabbedContent).active = f"tab-{packets[index]}"
+            if self.focused is not self.command_bar.line:
+                # The table that had focus is hidden now: its successor takes it.
+                self.call_after_refresh(self.tables[packets[index]].focus)
+
+    def action_command(self, prefix: str) -> None:
+        line = self.command_bar.line
+        line.focus()
+        if prefix and not line.value:
+            line.value = prefix
+            line.cursor_position = len(prefix)
+
+    def action_focus_telemetry(self) -> None:
+        self.active_table().focus()
+
+    def action_plot_highlighted(self) -> None:
+        channel = self.active_table().highlighted()
+        if channel is not None:
+            self._toggle_plot(channel)
+
+    # --- public ------------------------------------------------------------------------
+
+    def active_table(self) -> TelemetryTable:
+        active = self.query_one(TabbedContent).active.removeprefix("tab-")
+        return self.tables.get(active) or next(iter(self.tables.values()))
+
+    def table_of(self, channel: str) -> TelemetryTable:
+        return self.tables[self.dictionary.channel_index[channel].packet]
+
+    def refresh_now(self) -> None:
+        """Bring every widget up to the client's latest state (the timer's work)."""
+        client = self.client
+        self.status_bar.follow(client)
+        if client.sequence_status is not self._seq_shown:
+            self._seq_shown = client.sequence_status
+            self.sequence_panel.status = dict(client.sequence_status)
+        if self.feed.take_telemetry():
+            for table in self.tables.values():
+                table.show(client.values)
+            self.plot_panel.sample(client.values)
+        while self.feed.events:
+            self.event_log.add(self.feed.events.popleft())
+        while self.feed.acks:
+            self.command_history.ack(self.feed.acks.popleft())
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _local(self, verb: str, rest: list[str]) -> None:
+        if verb in ("plot", "unplot"):
+            if len(rest) != 1 or rest[0] not in self.dictionary.channel_index:
+                raise CommandLineError(f"usage: :{verb} CHANNEL (a channel of the dictionary)")
+            if verb == "plot":
+                self.plot_panel.add(rest[0])
+                self.command_bar.show(f"plotting {rest[0]}")
+            elif self.plot_panel.remove_plot(rest[0]):
+                self.command_bar.show(f"{rest[0]} no longer plotted")
+        elif verb == "help":
+            self.action_help()
+        elif verb == "quit":
+            self.exit(0)
+        elif verb == "seq":
+            parsed, label = self.commander.sequence(rest)
+            self.run_worker(
+                self.commander.send(parsed, label), group="commands", exit_on_error=False
+            )
+        else:
+            raise CommandLineError(f":{verb}: not a local verb (F1 lists them)")
+
+    def _toggle_plot(self, channel: str) -> None:
+        plotted = self.plot_panel.toggle(channel)
+        self.command_bar.show(f"{channel} {'plotted' if plotted else 'no longer plotted'}")
+
+
+def _packets(dictionary: Dictionary) -> dict[str, list[ChannelDef]]:
+    """The channels of each packet, board packets first and ``core`` last."""
+    packets: dict[str, list[ChannelDef]] = {}
+    for channel in dictionary.channels:
+        packets.setdefault(channel.packet, []).append(channel)
+    core = packets.pop("core", None)
+    if core is not None:
+        packets["core"] = core
+    return packets

@@ -1,0 +1,104 @@
+"""Sending for the console: checked commands, ARM then FIRE for hazardous ones, sequence verbs
+to their topics. Every command sent gets a history row; every problem, a line under the
+command line. Nothing here waits on the screen."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from flight.dictionary import Dictionary
+from ground.client import CommandRefused, GroundClient
+from ground.console.command_line import CommandBar
+from ground.console.history import CommandHistory
+from ground.console.parse import CommandLineError, Parsed, parse_command
+
+#: How long to wait for CORE.ARM to complete before giving up on the FIRE.
+ARM_TIMEOUT_S = 10.0
+
+
+class Commander:
+    """Sends on behalf of the console; its coroutines run as the app's workers."""
+
+    def __init__(
+        self,
+        client: GroundClient,
+        dictionary: Dictionary,
+        history: CommandHistory,
+        bar: CommandBar,
+    ) -> None:
+        self.client = client
+        self.dictionary = dictionary
+        self.history = history
+        self.bar = bar
+        topics = client.topics
+        self._topics = {
+            "SEQ.UPLOAD": topics.seq_upload,
+            "SEQ.START": topics.seq_start,
+            "SEQ.ABORT": topics.seq_abort,
+        }
+
+    async def send(self, parsed: Parsed, label: str | None = None) -> str | None:
+        """Publish a checked command; its row appears in the history. None if not sent."""
+        text = label or parsed.text()
+        try:
+            command_id = await self.client.publish_command(
+                parsed.name, parsed.args, topic=self._topics.get(parsed.name)
+            )
+        except Exception as exc:  # the console keeps running whatever the link does
+            self.bar.show(f"{parsed.name} not sent: {exc}", error=True)
+            return None
+        self.history.sent(command_id, text, time.strftime("%H:%M:%S", time.gmtime()))
+        self.bar.show(f"sent {text}")
+        return command_id
+
+    async def arm_and_fire(self, parsed: Parsed) -> None:
+        """CORE.ARM command=NAME, and once that completed, the command itself."""
+        try:
+            arm = parse_command(f"CORE.ARM command={parsed.name}", self.dictionary)
+        except CommandLineError as exc:
+            self.bar.show(f"{parsed.name} cannot be armed: {exc}", error=True)
+            return
+        arm_id = await self.send(arm)
+        if arm_id is None:
+            return
+        try:
+            await self.client.wait_ack(arm_id, timeout_s=ARM_TIMEOUT_S)
+        except CommandRefused as refused:
+            ack = refused.ack
+            self.bar.show(
+                f"ARM refused ({ack.reason}: {ack.detail}): {parsed.name} not sent", error=True
+            )
+            return
+        except TimeoutError:
+            self.bar.show(
+                f"no answer to CORE.ARM in {ARM_TIMEOUT_S:g} s: {parsed.name} not sent", error=True
+            )
+            return
+        await self.send(parsed)
+
+    def sequence(self, words: list[str]) -> tuple[Parsed, str]:
+        """``:seq upload FILE [NAME]``, ``:seq start NAME`` or ``:seq abort`` as a checked
+        command and its history label; CommandLineError or OSError (the file) if not."""
+        if words[:1] == ["upload"] and len(words) in (2, 3):
+            path = Path(words[1])
+            name = words[2] if len(words) == 3 else path.stem
+            text = path.read_text(encoding="utf-8")
+            parsed = self._checked("SEQ.UPLOAD", {"name": name, "text": text})
+            return parsed, f"SEQ.UPLOAD name={name} ({len(text.splitlines())} lines)"
+        if words[:1] == ["start"] and len(words) == 2:
+            parsed = self._checked("SEQ.START", {"name": words[1]})
+            return parsed, parsed.text()
+        if words == ["abort"]:
+            parsed = self._checked("SEQ.ABORT", {})
+            return parsed, parsed.text()
+        raise CommandLineError("usage: :seq upload FILE [NAME] | :seq start NAME | :seq abort")
+
+    def _checked(self, name: str, args: dict[str, Any]) -> Parsed:
+        definition = self.dictionary.command_index[name]
+        try:
+            definition.validate_args(args)
+        except ValueError as exc:
+            raise CommandLineError(str(exc)) from None
+        return Parsed(definition, args)

@@ -1,0 +1,333 @@
+"""The ground console (ground/console) over the real SIL stack, driven through Textual's pilot.
+
+Every wait is a loop of ``pilot.pause`` bounded by a real-time timeout that checks what the
+widgets show; nothing sleeps a fixed time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from flight.catalog import DICTIONARY
+from ground.console import ConsoleApp
+from ground.console.confirm import ConfirmScreen
+from ground.console.help import HelpScreen
+from ground.console.levels import format_value, level
+from ground.console.parse import CommandLineError, complete, parse_command
+from ground.messages import Event
+from isru.testing import Sil
+
+SIZE = (80, 24)
+
+
+async def until(
+    pilot: Pilot[int], ready: Callable[[], bool], what: str, within_s: float = 15.0
+) -> None:
+    """Let the app run until ``ready()`` holds; fail naming ``what`` after ``within_s`` s."""
+    deadline = time.monotonic() + within_s
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within_s:g} s waiting for {what}")
+        await pilot.pause(0.02)
+
+
+async def enter(pilot: Pilot[int], line: str, *, typed: bool = True) -> None:
+    """Type ``line`` into the command line (key by key, or pasted) and press enter."""
+    app = pilot.app
+    assert isinstance(app, ConsoleApp)
+    app.command_bar.line.focus()
+    app.command_bar.line.value = "" if typed else line
+    await pilot.press(*(line if typed else ""), "enter")
+
+
+def stages(app: ConsoleApp, name: str) -> list[str]:
+    entry = app.command_history.latest(name)
+    return [] if entry is None else entry.stages
+
+
+# --- pure parts: parsing, completion, levels ----------------------------------------------
+
+
+def test_parse_command_types_arguments_from_the_dictionary() -> None:
+    parsed = parse_command("scoop.move joint=boom angle_deg=40 speed_dps=10", DICTIONARY)
+    assert parsed.name == "SCOOP.MOVE"
+    assert parsed.args == {"joint": "BOOM", "angle_deg": 40.0, "speed_dps": 10.0}
+    assert parse_command("ELEC.WATER open=yes", DICTIONARY).args == {"open": True}
+    assert parse_command("ELEC.START current_a=6", DICTIONARY).hazardous
+    assert not parse_command("ELEC.START current_a=2", DICTIONARY).hazardous
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("SCOOP.DIG depth_mm=500", "depth_mm"),
+        ("SCOOP.DIG", "depth_mm: missing"),
+        ("SCOOP.DIG depth_mm=deep", "not a number"),
+        ("SCOOP.DIG depth=30", "not an argument"),
+        ("SCOOP.DIGG", "did you mean SCOOP.DIG"),
+        ("ELEC.VENT gas=N2", "not one of H2, O2"),
+        ("CORE.NOOP extra", "name=value"),
+        ('SEQ.START name="open', "cannot read"),
+    ],
+)
+def test_parse_command_bad_line_names_the_problem(line: str, problem: str) -> None:
+    with pytest.raises(CommandLineError, match=problem):
+        parse_command(line, DICTIONARY)
+
+
+@pytest.mark.parametrize(
+    ("line", "completed"),
+    [
+        ("CORE.NO", "CORE.NOOP"),
+        ("scoop.di", "SCOOP.DIG"),
+        ("SCOOP.DIG", "SCOOP.DIG depth_mm="),
+        ("SCOOP.MOVE joint=BOOM ", "SCOOP.MOVE joint=BOOM angle_deg="),
+        ("SCOOP.MOVE j", "SCOOP.MOVE joint="),
+        ("ELEC.VENT gas=O", "ELEC.VENT gas=O2"),
+        (":pl", ":plot "),
+        (":plot elec.o2", ":plot elec.o2_pressure_kpa"),
+        ("NOPE.X ", None),
+    ],
+)
+def test_complete_line_offers_names_arguments_and_choices(line: str, completed: str | None) -> None:
+    assert complete(line, DICTIONARY) == completed
+
+
+def test_level_limits_colour_values_and_bools() -> None:
+    h2 = DICTIONARY.channel_index["elec.h2_pressure_kpa"]
+    stall = DICTIONARY.channel_index["scoop.boom_stall"]
+    water = DICTIONARY.channel_index["elec.water_mass_g"]
+    assert [level(h2, v) for v in (100.0, 185.0, 201.0)] == ["green", "yellow", "red"]
+    assert [level(stall, v) for v in (False, True)] == ["green", "red"]
+    assert [level(water, v) for v in (50.0, 20.0, 5.0)] == ["green", "yellow", "red"]
+    assert level(DICTIONARY.channel_index["core.mode"], "SAFE") == "none"
+    assert format_value(stall, True) == "true"
+
+
+# --- the console on the SIL stack -------------------------------------------------------
+
+
+async def test_status_bar_shows_online_and_safe(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        bar = app.status_bar
+        await until(pilot, lambda: bar.state == "online" and bar.mode == "SAFE", "online, SAFE")
+        await until(pilot, lambda: bar.heard_s is not None and bar.heard_s < 2, "last heard")
+        text = bar.text().plain
+        assert "ONLINE" in text and "SAFE" in text and "dict ok" in text
+        table = app.table_of("elec.h2_pressure_kpa")
+        await until(pilot, lambda: table.value_text("elec.h2_pressure_kpa") != "-", "telemetry")
+        assert table.level_of("elec.h2_pressure_kpa") == "green"
+
+
+async def test_layout_fits_80x24_with_every_panel_visible(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen.region
+        for widget in (
+            app.status_bar,
+            app.active_table(),
+            app.plot_panel,
+            app.sequence_panel,
+            app.command_history,
+            app.event_log,
+            app.command_bar.line,
+        ):
+            region = widget.region
+            assert region.height >= 1 and region.width >= 20, widget
+            assert screen.contains_region(region), widget
+        assert app.active_table().region.height >= 6
+        assert app.plot_panel.channels == [
+            "elec.h2_pressure_kpa",
+            "elec.cell_current_a",
+            "scoop.load_mass_g",
+        ]
+        assert app.focused is app.command_bar.line
+
+
+async def test_command_line_noop_reaches_completed(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await enter(pilot, "CORE.NOOP")
+        await until(pilot, lambda: "COMPLETED" in stages(app, "CORE.NOOP"), "NOOP COMPLETED")
+        entry = app.command_history.latest("CORE.NOOP")
+        assert entry is not None
+        assert entry.stages == ["ACCEPTED", "STARTED", "COMPLETED"]
+        assert "ACCEPTED→STARTED→COMPLETED" in app.command_history.row_texts(entry.id)
+        assert app.command_bar.line.value == ""
+
+
+async def test_command_line_tab_completes_and_up_recalls(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        line = app.command_bar.line
+        await pilot.press(*"scoop.di")
+        deadline = time.monotonic() + 5
+        while line.value != "SCOOP.DIG" and time.monotonic() < deadline:
+            await pilot.press("tab")  # the suggestion comes from a worker: until it is there
+        assert line.value == "SCOOP.DIG"
+        line.value = "SCOOP.DIG d"
+        while line.value != "SCOOP.DIG depth_mm=" and time.monotonic() < deadline:
+            await pilot.press("tab")
+        assert line.value == "SCOOP.DIG depth_mm="
+        line.value = ""
+        await enter(pilot, "CORE.NOOP")
+        await until(pilot, lambda: "COMPLETED" in stages(app, "CORE.NOOP"), "NOOP")
+        await pilot.press("up")
+        assert line.value == "CORE.NOOP"
+
+
+async def test_command_line_refused_command_shows_failed_and_reason(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await enter(pilot, "SCOOP.HOME")
+        await until(pilot, lambda: "FAILED" in stages(app, "SCOOP.HOME"), "SCOOP.HOME FAILED")
+        entry = app.command_history.latest("SCOOP.HOME")
+        assert entry is not None
+        assert entry.reason.startswith("NOT_ALLOWED_IN_MODE")
+        cells = app.command_history.row_texts(entry.id)
+        assert any("not allowed in SAFE" in cell for cell in cells), cells
+
+
+async def test_command_line_invalid_argument_shows_error_and_sends_nothing(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        sent_before = len(sil.client.acks)
+        await enter(pilot, "SCOOP.DIG depth_mm=500")
+        bar = app.command_bar
+        await until(pilot, lambda: bar.is_error, "the inline error")
+        assert "depth_mm" in bar.feedback_text
+        assert "depth_mm" in str(bar.feedback.render())
+        assert bar.line.value == "SCOOP.DIG depth_mm=500"  # left for the operator to fix
+        await pilot.pause(0.2)
+        assert len(sil.client.acks) == sent_before
+        assert not app.command_history.entries
+
+
+@pytest.mark.sil(time_scale=10)
+async def test_hazardous_command_confirmed_arms_and_fires(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await enter(pilot, "MODE.IDLE")
+        await until(pilot, lambda: "COMPLETED" in stages(app, "MODE.IDLE"), "MODE.IDLE")
+        await enter(pilot, "SCOOP.HOME")
+        await until(pilot, lambda: "COMPLETED" in stages(app, "SCOOP.HOME"), "SCOOP.HOME", 30)
+        await enter(pilot, "SCOOP.DUMP")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question == "ARM and FIRE SCOOP.DUMP? y/n"
+        assert app.command_history.latest("SCOOP.DUMP") is None  # nothing sent before y
+        await pilot.press("y")
+        await until(pilot, lambda: "COMPLETED" in stages(app, "CORE.ARM"), "CORE.ARM")
+        await until(pilot, lambda: "COMPLETED" in stages(app, "SCOOP.DUMP"), "DUMP", 30)
+        arm = app.command_history.latest("CORE.ARM")
+        assert arm is not None and arm.text == "CORE.ARM command=SCOOP.DUMP"
+
+
+async def test_hazardous_command_cancelled_sends_nothing(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await enter(pilot, "ELEC.VENT gas=H2")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "dismissal")
+        assert "not sent" in app.command_bar.feedback_text
+        assert not app.command_history.entries
+
+
+@pytest.mark.sil(time_scale=10)
+async def test_telemetry_limit_red_shows_red_channel_and_event(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await sil.send_and_await("MODE.IDLE")
+        await sil.send_and_await("ELEC.START", current_a=2.0)
+        await sil.inject_fault("elec", "drift", sensor="h2_pressure", rate=50.0)
+        await pilot.press("f3")
+        table = app.table_of("elec.h2_pressure_kpa")
+        seen: set[str] = set()
+
+        def red_and_logged() -> bool:
+            if table.level_of("elec.h2_pressure_kpa") == "red":
+                style = str(table.get_cell("elec.h2_pressure_kpa", "value").style)
+                assert "red" in style
+                seen.add("red")
+            if any("LIMIT_RED" in t and "h2_pressure" in t for t in app.event_log.texts()):
+                seen.add("event")
+            return seen == {"red", "event"}
+
+        await until(pilot, red_and_logged, "h2 red and LIMIT_RED logged", 30)
+        assert app.active_table() is table
+        assert any("LIMIT_RED" in line.text for line in app.event_log.lines)
+
+
+async def test_plot_command_adds_a_sparkline_and_key_toggles_it(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await enter(pilot, ":plot elec.o2_pressure_kpa")
+        await until(pilot, lambda: "elec.o2_pressure_kpa" in app.plot_panel.channels, "plot")
+        plot = app.plot_panel.plot("elec.o2_pressure_kpa")
+        assert plot is not None
+        await until(pilot, lambda: len(plot.samples) >= 3, "samples")
+        assert plot.sparkline.data and len(plot.sparkline.data) >= 3
+        await enter(pilot, ":plot nonsense")
+        assert app.command_bar.is_error
+        await pilot.press("escape", "f4")  # leave the line; the core tab
+        assert app.focused is app.tables["core"]
+        await pilot.press("p")  # the highlighted channel: core.mode
+        assert "core.mode" in app.plot_panel.channels
+
+
+@pytest.mark.sil(time_scale=10)
+async def test_sequence_panel_follows_upload_start_and_completion(sil: Sil, tmp_path: Path) -> None:
+    path = tmp_path / "twice.seq"
+    path.write_text("R00:00:00 CORE.NOOP\nR00:00:01 CORE.NOOP\n")
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await enter(pilot, f":seq upload {path}", typed=False)  # a long path
+        await until(pilot, lambda: "COMPLETED" in stages(app, "SEQ.UPLOAD"), "the upload")
+        upload = app.command_history.latest("SEQ.UPLOAD")
+        assert upload is not None and upload.text == "SEQ.UPLOAD name=twice (2 lines)"
+        await enter(pilot, ":seq start twice")
+        panel = app.sequence_panel
+        await until(pilot, lambda: panel.status.get("outcome") == "COMPLETED", "completion")
+        text = panel.text().plain
+        assert "twice" in text and "step 2/2" in text and "COMPLETED" in text
+
+
+async def test_keys_help_tabs_and_quit(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f2")
+        assert app.active_table() is app.tables["scoop"]
+        await pilot.press("escape", "2")
+        assert app.active_table() is app.tables["elec"]
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("q", "slash")
+        assert app.focused is app.command_bar.line
+        await pilot.press("q")  # typed, not quit
+        assert app.command_bar.line.value == "q"
+        await pilot.press("escape", "q")
+    assert app.return_code == 0
+
+
+async def test_event_log_colours_by_severity_and_stays_bounded(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        for i in range(700):
+            severity = ("INFO", "ERROR")[i % 2]
+            app.event_log.add(Event("2026-01-01T00:00:00Z", i, severity, "X", f"e{i}"))
+        await pilot.pause()
+        assert len(app.event_log.entries) == 500
+        assert app.event_log.texts()[-1].endswith("e699")
+        assert len(app.event_log.lines) <= 1000
