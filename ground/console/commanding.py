@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flight.dictionary import Dictionary
+from flight.sequence import SequenceError, parse_sequence
 from ground.client import CommandRefused, GroundClient
 from ground.console.command_line import CommandBar
 from ground.console.history import CommandHistory
@@ -84,7 +85,18 @@ class Commander:
         if words[:1] == ["upload"] and len(words) in (2, 3):
             path = Path(words[1])
             name = words[2] if len(words) == 3 else path.stem
-            text = path.read_text(encoding="utf-8")
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise CommandLineError(f"{path}: not a UTF-8 text file") from None
+            try:
+                parse_sequence(text, name=name, dictionary=self.dictionary)
+            except SequenceError as exc:  # checked here, as `isru seq check` would
+                first = exc.problems[0]
+                raise CommandLineError(
+                    f"{path}:{first.line}: {first.message}"
+                    + (f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else "")
+                ) from None
             parsed = self._checked("SEQ.UPLOAD", {"name": name, "text": text})
             return parsed, f"SEQ.UPLOAD name={name} ({len(text.splitlines())} lines)"
         if words[:1] == ["start"] and len(words) == 2:
