@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,10 @@ from flight.schemas import (
     parse_broker,
 )
 
+#: aiomqtt warns once per publish while more than ten are in flight, which a replay or a
+#: 50 Hz stream always has: that is our design, not news, so only its errors are logged.
+MQTT_LOG = logging.getLogger("isru.uplink.mqtt")
+MQTT_LOG.setLevel(logging.ERROR)
 REPLAY_BATCH = 500
 DUPLICATE_MEMORY = 2000
 SEQ_TOPIC_COMMANDS = {"upload": "SEQ.UPLOAD", "start": "SEQ.START", "abort": "SEQ.ABORT"}
@@ -157,6 +162,7 @@ class Uplink:
             max_inflight_messages=200,
             timeout=3,  # also bounds a clean disconnect from a broker that is gone
             tls_params=self._tls,
+            logger=MQTT_LOG,
             username=self._username,
             password=self._password,
         ) as client:

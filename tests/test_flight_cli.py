@@ -85,14 +85,15 @@ async def test_flight_cli_notifies_ready_and_stops_cleanly_on_sigterm(
         process = await start_flight(
             config, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="2000000"
         )
+        assert process.stderr is not None
+        log = asyncio.ensure_future(process.stderr.read())  # drained all along: never full
         ready = await receive_until(notify, "READY=1")
         assert "boards up, mode SAFE" in ready[-1]
         await receive_until(notify, "WATCHDOG=1")  # pings come from the event loop
         process.send_signal(signal.SIGTERM)
         await receive_until(notify, "STOPPING=1")
         async with asyncio.timeout(READY_TIMEOUT_S):
-            assert process.stderr is not None
-            stderr = (await process.stderr.read()).decode()
+            stderr = (await log).decode()
             code = await process.wait()
     notify.close()
     assert code == 0, stderr
