@@ -20,22 +20,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import socket
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
-from flight.schemas import NODELAY, parse_broker
+from bench.broker_child import broker_process
+from flight.schemas import NODELAY
 from ground.archive import Archive, format_time
 from ground.archive_cli import record
-from isru.broker import Mosquitto
 
 VEHICLE = "bench"
 TOPIC = f"isru/{VEHICLE}/tm/elec"
@@ -103,42 +101,11 @@ def vehicle(host: str, port: int, count: int, window: int) -> None:
     client.disconnect()
 
 
-async def serve_broker(workdir: Path) -> None:
-    """The broker's process (a child): mosquitto from isru.broker, its log drained here and
-    not in the recorder's process; writes the port, runs until stdin closes."""
-    async with Mosquitto(workdir) as broker:
-        print(broker.port, flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-
-@contextlib.asynccontextmanager
-async def broker_process(workdir: Path) -> AsyncIterator[str]:
-    """A child process running :func:`serve_broker`; yields the broker's URL."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.ground_archive",
-        "--serve-broker",
-        str(workdir),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        async with asyncio.timeout(30):
-            port = int(await process.stdout.readline())
-        yield f"mqtt://127.0.0.1:{port}"
-    finally:
-        process.stdin.close()
-        async with asyncio.timeout(30):
-            await process.wait()
-
-
 async def run(count: int, window: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="isru-bench-") as tmp:
         work = Path(tmp)
-        async with broker_process(work / "broker") as url:
-            host, port = parse_broker(url)
+        async with broker_process(work / "broker") as port:
+            host, url = "127.0.0.1", f"mqtt://127.0.0.1:{port}"
             stop = asyncio.Event()
             subscribed = asyncio.Event()
             done = asyncio.Event()
@@ -214,11 +181,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=50_000)
     parser.add_argument("--window", type=int, default=800)
     parser.add_argument("--vehicle", nargs=2, metavar=("HOST", "PORT"), help=argparse.SUPPRESS)
-    parser.add_argument("--serve-broker", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
-    if options.serve_broker:
-        asyncio.run(serve_broker(options.serve_broker))
-        return
     if options.vehicle:
         host, port = options.vehicle
         vehicle(host, int(port), options.count, options.window)

@@ -23,26 +23,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 
+from bench.broker_child import broker_process
 from flight.catalog import DICTIONARY
 from flight.dictionary import ChannelDef
 from ground.client import NODELAY, GroundClient
 from ground.console import ConsoleApp
 from ground.console.levels import format_value
-from isru.broker import Mosquitto
 
 VEHICLE = "bench"
 PREFIX = f"isru/{VEHICLE}"
@@ -229,37 +227,6 @@ def _percentiles(samples: list[float], prefix: str) -> dict[str, float]:
     }
 
 
-async def serve_broker(workdir: Path) -> None:
-    """The broker's process (a child): mosquitto from isru.broker, its log drained here;
-    writes the port, runs until stdin closes."""
-    async with Mosquitto(workdir) as broker:
-        print(broker.port, flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-
-@contextlib.asynccontextmanager
-async def broker_process(workdir: Path) -> AsyncIterator[int]:
-    """A child process running :func:`serve_broker`; yields the broker's port."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.ground_console",
-        "--serve-broker",
-        str(workdir),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        async with asyncio.timeout(30):
-            port = int(await process.stdout.readline())
-        yield port
-    finally:
-        process.stdin.close()
-        async with asyncio.timeout(30):
-            await process.wait()
-
-
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-console-") as workdir:
         async with (
@@ -306,13 +273,9 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("--window", type=int, default=200)
     result.add_argument("--hz", type=float, default=50.0)
     result.add_argument("--lag-seconds", type=float, default=10.0)
-    result.add_argument("--serve-broker", type=Path, help=argparse.SUPPRESS)
     return result
 
 
 if __name__ == "__main__":
     options = parser().parse_args(sys.argv[1:])
-    if options.serve_broker:
-        asyncio.run(serve_broker(options.serve_broker))
-    else:
-        print(json.dumps(asyncio.run(main(options))))
+    print(json.dumps(asyncio.run(main(options))))

@@ -53,6 +53,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from flight.state import corrupt_copy_name
+
 APPLICATION_ID = 0x49535255  # "ISRU", in the database header: the file is one of ours
 SCHEMA = 1
 _SCHEMA_SQL = """
@@ -175,9 +177,7 @@ class Outbox:
         self._oldest = math.inf if oldest is None else oldest
 
     def _keep_corrupt(self) -> Path:
-        n = 1
-        while (kept := self.path.with_name(f"{self.path.name}.corrupt-{n}")).exists():
-            n += 1
+        kept = corrupt_copy_name(self.path)
         try:
             os.replace(self.path, kept)
             for suffix in ("-wal", "-shm"):  # a stale WAL must not be applied to the new file

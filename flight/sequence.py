@@ -34,6 +34,7 @@ __all__ = [
     "format_problems",
     "format_sequence",
     "parse_sequence",
+    "read_value",
 ]
 
 MAX_BYTES = 1_000_000
@@ -276,6 +277,21 @@ def _duration(text: str, shown: str, what: str) -> float:
     return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + millis / 1000
 
 
+def read_value(raw: str) -> bool | int | float | str:
+    """One written argument value: ``true``/``false``, a number (an int unless written with
+    ``.`` or an exponent) or a bare word. ValueError says what is wrong with it."""
+    if raw in ("true", "false"):
+        return raw == "true"
+    if NUMBER.fullmatch(raw):
+        value = float(raw) if any(c in raw for c in ".eE") else int(raw)
+        if not math.isfinite(value) or abs(value) > 1e300:
+            raise ValueError(f"{raw} is out of range")
+        return value
+    if _WORD.fullmatch(raw):
+        return raw
+    raise ValueError(f"{raw!r} is not a number, true/false or a word")
+
+
 def _arguments(command: CommandDef, tokens: list[str]) -> dict[str, Any]:
     """``name=value`` words as typed values; the dictionary's types decide which fit."""
     types = {a.name: a.type for a in command.args}
@@ -287,16 +303,10 @@ def _arguments(command: CommandDef, tokens: list[str]) -> dict[str, Any]:
         if key in args:
             raise _Bad(f"{command.name}: {key}: given twice")
         kind = types.get(key)
-        if raw in ("true", "false"):
-            value: Any = raw == "true"
-        elif NUMBER.fullmatch(raw):
-            value = float(raw) if any(c in raw for c in ".eE") else int(raw)
-            if not math.isfinite(value) or abs(value) > 1e300:
-                raise _Bad(f"{command.name}: {key}: {raw} is out of range")
-        elif _WORD.fullmatch(raw):
-            value = raw
-        else:
-            raise _Bad(f"{command.name}: {key}: {raw!r} is not a number, true/false or a word")
+        try:
+            value = read_value(raw)
+        except ValueError as exc:
+            raise _Bad(f"{command.name}: {key}: {exc}") from None
         wanted = {"int": (int,), "float": (int, float), "bool": (bool,), "enum": (str,)}
         if kind is not None and (
             not isinstance(value, wanted[kind]) or (kind != "bool" and isinstance(value, bool))

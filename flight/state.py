@@ -218,9 +218,7 @@ class StateStore:
         self._last_write = self._clock()
 
     def _keep_corrupt(self) -> Path:
-        n = 1
-        while (kept := self.path.with_name(f"{self.path.name}.corrupt-{n}")).exists():
-            n += 1
+        kept = corrupt_copy_name(self.path)
         try:
             os.replace(self.path, kept)
             _fsync_dir(self.path.parent)
@@ -233,6 +231,15 @@ class StateStore:
         for stale in self.path.parent.glob(f".{self.path.name}.tmp-*"):
             with contextlib.suppress(OSError):
                 stale.unlink()
+
+
+def corrupt_copy_name(path: Path) -> Path:
+    """The first free ``<name>.corrupt-<n>`` beside ``path``: where an unreadable file is
+    moved aside, so nothing is overwritten and the operator can look at it."""
+    n = 1
+    while (kept := path.with_name(f"{path.name}.corrupt-{n}")).exists():
+        n += 1
+    return kept
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import math
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flight.condition import NUMBER
 from flight.dictionary import Dictionary, Severity
-from flight.sequence import MAX_BYTES, Sequence, SequenceError, parse_sequence
+from flight.sequence import MAX_BYTES, Sequence, SequenceError, parse_sequence, read_value
 from ground.messages import Ack, Event, GroundError, Telemetry
 
 __all__ = [
@@ -158,16 +156,12 @@ def command_args(words: list[str]) -> dict[str, Any]:
 
 
 def _value(key: str, raw: str) -> Any:
-    if raw in ("true", "false"):
-        return raw == "true"
-    if NUMBER.fullmatch(raw):
-        value = float(raw) if any(c in raw for c in ".eE") else int(raw)
-        if not math.isfinite(value) or abs(value) > 1e300:
-            raise UsageError(f"argument {key}: {raw} is out of range")
-        return value
-    if _WORD.fullmatch(raw):
-        return raw
-    raise UsageError(f"argument {key}: {raw!r} is not a number, true/false or a word")
+    try:
+        return read_value(raw)
+    except ValueError as exc:
+        if _WORD.fullmatch(raw):
+            return raw  # the shell also takes words with '-' (sequence names, say)
+        raise UsageError(f"argument {key}: {exc}") from None
 
 
 class SequenceProblems(GroundError):

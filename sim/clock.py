@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -113,9 +114,9 @@ class ManualClock:
         """Run every timer due now (callbacks may add more); return how many ran."""
         return self._run_until(self._now)
 
-    def _run_until(self, target: float) -> int:
+    def _run_until(self, target: float, limit: float = math.inf) -> int:
         ran = 0
-        while self._timers and self._timers[0].when <= target:
+        while ran < limit and self._timers and self._timers[0].when <= target:
             timer = heapq.heappop(self._timers)
             if timer.cancelled:
                 continue
@@ -137,14 +138,7 @@ class ManualClock:
             raise ValueError(f"seconds: must be >= 0, got {seconds}")
         target = self._now + seconds
         while self._timers and self._timers[0].when <= target:
-            ran = 0
-            while ran < self.YIELD_EVERY and self._timers and self._timers[0].when <= target:
-                timer = heapq.heappop(self._timers)
-                if timer.cancelled:
-                    continue
-                self._now = max(self._now, timer.when)
-                timer.callback()
-                ran += 1
+            self._run_until(target, limit=self.YIELD_EVERY)
             await asyncio.sleep(0)
         self._now = target
         await asyncio.sleep(0)

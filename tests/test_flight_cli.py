@@ -125,6 +125,15 @@ async def test_flight_cli_last_will_says_offline_when_killed(
     assert offline.payload["dict_hash"] == DICTIONARY.hash
 
 
+async def run_flight_to_exit(config: Path) -> tuple[int, str]:
+    """Run ``isru flight`` that is expected to stop by itself: its exit code and stderr."""
+    process = await start_flight(config)
+    assert process.stderr is not None
+    async with asyncio.timeout(READY_TIMEOUT_S):
+        stderr = (await process.stderr.read()).decode()
+        return await process.wait(), stderr
+
+
 async def test_flight_cli_refuses_to_run_unsigned_unless_allowed(tmp_path: Path) -> None:
     config = write_config(
         tmp_path / "flight.toml",
@@ -132,11 +141,7 @@ async def test_flight_cli_refuses_to_run_unsigned_unless_allowed(tmp_path: Path)
         tmp_path,
         mqtt="",
     )
-    process = await start_flight(config)
-    async with asyncio.timeout(READY_TIMEOUT_S):
-        assert process.stderr is not None
-        stderr = (await process.stderr.read()).decode()
-        code = await process.wait()
+    code, stderr = await run_flight_to_exit(config)
     assert code == 78
     assert "mqtt.key_file: a command key is required" in stderr
     assert "Traceback" not in stderr
@@ -149,11 +154,7 @@ async def test_flight_cli_bad_config_names_the_key(tmp_path: Path) -> None:
         tmp_path,
         extra="[telemetry]\nscoop_hz = -1\n",
     )
-    process = await start_flight(config)
-    async with asyncio.timeout(READY_TIMEOUT_S):
-        assert process.stderr is not None
-        stderr = (await process.stderr.read()).decode()
-        code = await process.wait()
+    code, stderr = await run_flight_to_exit(config)
     assert code == 78
     assert "devices.elec.url" in stderr
     assert "telemetry.scoop_hz" in stderr
