@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from flight.private_file import access_problem
+
 __all__ = [
     "KEY_BYTES",
     "AuthError",
@@ -201,12 +203,9 @@ def _read_private(path: Path, fd: int) -> bytes:
         raise KeyFileError(path, "is a directory, not a key file")
     if not stat.S_ISREG(info.st_mode):
         raise KeyFileError(path, "is not a regular file")
-    mode = stat.S_IMODE(info.st_mode)
-    if mode & 0o077:
-        raise KeyFileError(
-            path,
-            f"permissions {mode:04o} let group or others read or write it; run: chmod 600 {path}",
-        )
+    problem = access_problem(path, info.st_mode)
+    if problem is not None:
+        raise KeyFileError(path, problem)
     chunks: list[bytes] = []
     size = 0
     try:
