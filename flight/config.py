@@ -37,6 +37,7 @@ from pydantic_core import PydanticCustomError
 
 from flight.catalog import DICTIONARY
 from flight.dictionary import Limits, SafingResponse
+from flight.private_file import access_problem
 
 ENV_PREFIX = "ISRU_"
 DEFAULT_STATE_DIR = Path("/var/lib/isru-payload")
@@ -189,7 +190,8 @@ class MqttConfig(_Section):
     broker: str = "mqtt://127.0.0.1:1883"
     key_file: Path | None = None
     allow_unsigned: bool = False
-    #: Broker login (mosquitto password_file); the password is read from a file.
+    #: Broker login (mosquitto password_file); the password is the first line of a file that
+    #: only its owner may access (refused otherwise, like the command key).
     username: str = ""
     password_file: Path | None = None
     #: CA certificate that signed the broker's certificate, for ``mqtts://``.
@@ -224,6 +226,26 @@ class MqttConfig(_Section):
         value = _resolve(value, info)
         if not value.is_file():
             raise _bad(str(info.field_name), f"{value} is not a file")
+        return value
+
+    @field_validator("password_file")
+    @classmethod
+    def _private(cls, value: Path | None) -> Path | None:
+        # The same refusal as the command key's (flight.auth.load_key), checked on the file
+        # actually opened: the service must be able to read it, and nobody else.
+        if value is None:
+            return None
+        try:
+            fd = os.open(value, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror
+            raise _bad("password_file", f"password file {value}: not readable: {why}") from None
+        try:
+            problem = access_problem(value, os.fstat(fd).st_mode)
+        finally:
+            os.close(fd)
+        if problem is not None:
+            raise _bad("password_file", f"password file {value}: {problem}")
         return value
 
     @model_validator(mode="after")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from flight.auth import KeyFileError, load_key
 from flight.catalog import DICTIONARY
 from flight.config import (
     ConfigError,
@@ -292,3 +296,74 @@ def test_config_outbox_defaults_to_the_state_dir(tmp_path: Path) -> None:
 def test_config_outbox_error_names_its_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load(tmp_path, MINIMAL + f"[outbox]\n{text}\n")
+
+
+LOGIN = '[mqtt]\nusername = "vehicle-testbed-1"\npassword_file = "broker.password"\n'
+
+
+def password_file(tmp_path: Path, mode: int) -> Path:
+    path = tmp_path / "broker.password"
+    path.write_text("s3cret\n")
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_config_password_file_owner_only_is_accepted(tmp_path: Path, mode: int) -> None:
+    path = password_file(tmp_path, mode)
+    config = load(tmp_path, MINIMAL + LOGIN)
+    assert config.mqtt.password_file == path
+    assert config.mqtt.password() == "s3cret"
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o620, 0o602, 0o660])
+def test_config_password_file_readable_by_group_or_others_is_refused(
+    tmp_path: Path, mode: int
+) -> None:
+    path = password_file(tmp_path, mode)
+    # The same words as the key file's refusal (flight.auth.load_key), naming file and mode.
+    expected = (
+        rf"mqtt\.password_file: password file {re.escape(str(path))}: permissions {mode:04o} "
+        rf"let group or others read or write it; run: chmod 600 {re.escape(str(path))}"
+    )
+    with pytest.raises(ConfigError, match=expected):
+        load(tmp_path, MINIMAL + LOGIN)
+    with pytest.raises(KeyFileError, match=rf"permissions {mode:04o} let group or others"):
+        load_key(password_file(tmp_path, mode))
+
+
+def test_config_password_file_unreadable_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = password_file(tmp_path, 0o600)
+    real_open = os.open
+
+    def denied(name: object, flags: int, *args: object) -> int:
+        if name == path:  # root opens any file: fail it as it fails for the service user
+            raise PermissionError(13, "Permission denied", str(name))
+        return real_open(name, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(
+        ConfigError, match=r"mqtt\.password_file: password file .*: not readable: permission denied"
+    ):
+        load(tmp_path, MINIMAL + LOGIN)
+
+
+def test_flight_cli_refuses_a_password_file_others_can_read(tmp_path: Path) -> None:
+    path = password_file(tmp_path, 0o644)
+    config = write(tmp_path, MINIMAL + LOGIN + "allow_unsigned = true\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "isru.cli", "flight", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 78  # EX_CONFIG: systemd does not restart it
+    assert "Traceback" not in result.stderr
+    problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert problems == [
+        f"  - mqtt.password_file: password file {path}: permissions 0644 let group or others "
+        f"read or write it; run: chmod 600 {path}"
+    ]
