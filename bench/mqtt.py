@@ -127,8 +127,11 @@ async def echo_rtt(broker: Mosquitto, count: int) -> float:
         await b.subscribe("echo/out", qos=1)
 
         async def echo() -> None:
-            async for message in b.messages:
-                await b.publish("echo/back", message.payload, qos=1)
+            # Exactly ``count`` echoes, then it returns: cancelling it instead could be lost
+            # while it awaits a PUBACK, and it would wait for a message forever (stop_task).
+            messages = b.messages
+            for _ in range(count):
+                await b.publish("echo/back", (await anext(messages)).payload, qos=1)
 
         echoer = asyncio.create_task(echo())
         samples = []
@@ -138,9 +141,7 @@ async def echo_rtt(broker: Mosquitto, count: int) -> float:
             await a.publish("echo/out", str(number), qos=1)
             await anext(replies)
             samples.append((time.perf_counter() - sent) * 1000)
-        echoer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await echoer
+        await echoer
     return statistics.median(samples[10:])
 
 

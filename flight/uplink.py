@@ -33,6 +33,7 @@ from flight.schemas import (
     TelemetryMessage,
     Topics,
     parse_broker,
+    stop_task,
 )
 
 #: aiomqtt warns once per publish while more than ten are in flight, which a replay or a
@@ -120,9 +121,7 @@ class Uplink:
                     self.topics.status, self._status("offline"), qos=1, retain=True, timeout=2
                 )
         if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
+            await stop_task(self._runner)  # not cancel(): aiomqtt may drop it (see stop_task)
         self._end_session()  # unconfirmed messages wait in the outbox for the next start
         for task in tuple(self._tasks):
             task.cancel()

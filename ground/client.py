@@ -19,7 +19,7 @@ from flight.auth import sign
 from flight.catalog import DICTIONARY
 from flight.condition import parse_condition
 from flight.dictionary import ArgumentError, Dictionary
-from flight.schemas import NODELAY, Topics, parse_broker
+from flight.schemas import NODELAY, Topics, parse_broker, stop_task
 from ground.messages import Ack, Event, GroundError
 
 STAGES = ("ACCEPTED", "STARTED", "COMPLETED")
@@ -128,9 +128,8 @@ class GroundClient:
         tb: TracebackType | None,
     ) -> None:
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await self._reader
+            with contextlib.suppress(aiomqtt.MqttError):
+                await stop_task(self._reader)  # not cancel(): aiomqtt may drop it
             self._reader = None
         await self._disconnect()
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from flight.auth import Authenticator
 from flight.outbox import Outbox
+from flight.schemas import stop_task
 from flight.uplink import Uplink
 from isru.broker import Mosquitto
 from tests.flightstack import Stack, flight_stack
@@ -184,7 +185,8 @@ async def test_uplink_malformed_payloads_are_refused_and_it_keeps_serving(
         b"{" * 100_000,
         b"\xff\xfe\x00",
         json.dumps({"id": "x4", "name": "CORE.NOOP", "extra": 1}).encode(),
-        b"x" * (300 * 1024),
+        # Over the flight's 256 KiB limit, within the broker's (isru.broker.MAX_PACKET_BYTES).
+        b"x" * (256 * 1024 + 1),
     ]
     async with linked(tmp_path, mosquitto) as link:
         for payload in bad:
@@ -325,3 +327,22 @@ async def test_uplink_logs_in_under_the_deployed_acl(tmp_path: Path) -> None:
         command_id = await link.ground.command("CORE.NOOP")
         assert (await link.ground.final_ack(command_id))["stage"] == "COMPLETED"
         await link.ground.wait_for(lambda m: m.topic.endswith("/tm/elec"))
+
+
+async def test_stop_task_ends_a_session_whose_cancellation_was_dropped() -> None:
+    """As the uplink's session is stopped: the cancellation lands in the loop turn where the
+    broker's reply does, asyncio.wait_for on Python 3.11 returns the reply and drops it, and
+    the session goes on waiting for messages. stop_task ends it all the same."""
+    waiting, reply, messages = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def session() -> None:
+        waiting.set()
+        await asyncio.wait_for(reply.wait(), 10)  # aiomqtt waiting for a PUBACK
+        await messages.wait()  # ``async for message in client.messages``: nothing comes
+
+    task = asyncio.create_task(session())
+    await waiting.wait()
+    reply.set()  # the PUBACK arrives...
+    async with asyncio.timeout(10):
+        await stop_task(task)  # ...in the loop turn of the first cancel
+    assert task.cancelled()
