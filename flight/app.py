@@ -32,7 +32,7 @@ from flight.limits import LimitMonitor
 from flight.modes import ModeKeeper
 from flight.safing import Safing
 from flight.sequence import Sequence, SequenceError, format_problems, parse_sequence
-from flight.sequencer import Sequencer, SequencerBusy
+from flight.sequencer import AbortCause, Sequencer, SequencerBusy
 from flight.state import StateStore
 from hal import BoardDriver, ElecDriver, ElecState, HalError, LinkState, ScoopDriver, SerialLink
 from hal.telemetry import ScoopState
@@ -178,7 +178,7 @@ class FlightApp:
     async def shutdown(self, reason: str) -> None:
         """Abort what runs, actuators off, state flushed, links closed."""
         self.events.emit("SHUTDOWN", reason=reason)
-        self.sequencer.cancel(f"flight software {reason}")
+        self.sequencer.cancel(f"flight software {reason}", cause=AbortCause.RESTART)
         await self.safing.make_safe(reason=f"flight software {reason}")
         for task in (*self._tasks, *self._loops):
             task.cancel()
@@ -238,7 +238,7 @@ class FlightApp:
 
     async def _seq_abort(self, run: Execution) -> None:
         run.started()
-        await self.sequencer.abort("commanded")
+        await self.sequencer.abort(f"{run.command.name} from {run.command.source}")
 
     # --- telemetry and fault protection ----------------------------------------------
 
@@ -290,6 +290,8 @@ class FlightApp:
         self.modes.follow_activity(busy=busy)
 
     def _on_red(self, channel: str, response: SafingResponse, reason: str) -> None:
+        if response is SafingResponse.SAFE:  # the sequence ends for the limit, not the safing
+            self.sequencer.cancel(reason, cause=AbortCause.LIMIT)
         self._spawn(self.safing.respond(response, reason=reason))
 
     def _before_safe(self, reason: str, keep_sequence: bool) -> None:

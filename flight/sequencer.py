@@ -28,6 +28,26 @@ class Outcome(enum.StrEnum):
     ABORTED = "ABORTED"
 
 
+class AbortCause(enum.StrEnum):
+    """What ended a run ABORTED. The reason of an aborted run starts with it
+    (``limit: elec.h2_pressure_kpa = 201.3 kPa beyond red limit 200``), and the
+    ``SEQ_ABORTED`` event carries it as its ``cause`` argument."""
+
+    #: ``SEQ.ABORT`` (or ``Sequencer.abort``) from the ground.
+    COMMAND = "command"
+    #: A red limit whose response is SAFE.
+    LIMIT = "limit"
+    #: The flight software stopped (a restart) while the sequence ran, or, found at boot, it
+    #: was cut short by a crash or power loss.
+    RESTART = "restart"
+    #: The payload went SAFE for another reason: ``MODE.SAFE`` from the ground, a lost link.
+    SAFING = "safing"
+    #: A step failed: a command did not complete, or a WAIT timed out.
+    STEP = "step"
+    #: An error inside the sequencer itself.
+    INTERNAL = "internal"
+
+
 @dataclass(frozen=True, slots=True)
 class SequenceStatus:
     """Where the sequencer is: the running step, or how the last run ended."""
@@ -40,7 +60,9 @@ class SequenceStatus:
     elapsed_s: float = 0.0
     next_step: str = ""
     outcome: Outcome | None = None
+    #: For ABORTED: ``<cause>: <detail>``, the cause being one of :class:`AbortCause`.
     reason: str = ""
+    cause: AbortCause | None = None
 
 
 class SequencerBusy(Exception):
@@ -55,6 +77,11 @@ class _StepFailed(Exception):
     pass
 
 
+def abort_reason(cause: AbortCause, detail: str) -> str:
+    """The reason of a run ended by ``cause``: ``"<cause>: <detail>"``."""
+    return f"{cause.value}: {detail}" if detail else cause.value
+
+
 RunCommand = Callable[[Command], Awaitable[Ack]]
 MakeSafe = Callable[[str], Awaitable[object]]
 
@@ -63,8 +90,9 @@ class Sequencer:
     """Runs a parsed :class:`Sequence`. Relative tags count from the end of the previous step.
 
     A failed command, a timed-out WAIT or an abort ends the run ABORTED and calls
-    ``make_safe``. The running sequence and line are persisted at every step so that after a
-    restart it is reported as interrupted, never resumed.
+    ``make_safe``; the reason says which (:class:`AbortCause`). The running sequence and line
+    are persisted at every step so that after a restart it is reported as interrupted, never
+    resumed.
     """
 
     def __init__(
@@ -87,7 +115,7 @@ class Sequencer:
         self._ids = itertools.count(1)
         self.status = SequenceStatus(SeqState.IDLE)
         self._started_at = 0.0
-        self._abort_reason = ""
+        self._abort: tuple[AbortCause, str] | None = None
         self._safe_on_abort = True
         self._ending = False
         self._done = asyncio.Event()
@@ -96,6 +124,18 @@ class Sequencer:
         """At boot: report a sequence that a restart cut short, and forget it."""
         interrupted = self._state.running_sequence
         if interrupted is not None:
+            # The status says so too (the ground's retained seq/status follows this event).
+            self.status = SequenceStatus(
+                SeqState.IDLE,
+                interrupted.name,
+                interrupted.line,
+                outcome=Outcome.ABORTED,
+                reason=abort_reason(
+                    AbortCause.RESTART,
+                    f"interrupted at line {interrupted.line} by a restart; not resumed",
+                ),
+                cause=AbortCause.RESTART,
+            )
             self._events.emit("SEQ_INTERRUPTED", name=interrupted.name, line=interrupted.line)
             self._state.update(running_sequence=None)
 
@@ -107,31 +147,33 @@ class Sequencer:
         """Start ``sequence``; raise :class:`SequencerBusy` if one is running."""
         if self.running:
             raise SequencerBusy(self.status.name)
-        self._abort_reason, self._safe_on_abort, self._ending = "", True, False
+        self._abort, self._safe_on_abort, self._ending = None, True, False
         self._done.clear()
         self._started_at = self._clock.monotonic()
         self._set_status(sequence, 0)
         self._events.emit("SEQ_STARTED", name=sequence.name, steps=len(sequence.steps))
         self._task = asyncio.create_task(self._run(sequence), name=f"sequence {sequence.name}")
 
-    def cancel(self, reason: str) -> None:
+    def cancel(self, reason: str, *, cause: AbortCause = AbortCause.SAFING) -> None:
         """Abort the running sequence without safing: whoever calls this is safing already.
 
-        Does nothing once the run is ending (it may be the one safing).
+        Does nothing once the run is ending (it may be the one safing), nor when an abort is
+        already on its way: the first cause is the one reported.
         """
         task = self._task
-        if task is None or task.done() or self._ending:
+        if task is None or task.done() or self._ending or self._abort is not None:
             return
-        self._abort_reason, self._safe_on_abort = reason, False
+        self._abort, self._safe_on_abort = (cause, reason), False
         task.cancel()
 
-    async def abort(self, reason: str) -> None:
+    async def abort(self, reason: str, *, cause: AbortCause = AbortCause.COMMAND) -> None:
         """Abort the running sequence (if any), leave the payload SAFE, wait until done."""
         task = self._task
         if task is None or task.done() or self._ending:
             return
-        self._abort_reason, self._safe_on_abort = reason, True
-        task.cancel()
+        if self._abort is None:
+            self._abort, self._safe_on_abort = (cause, reason), True
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -142,7 +184,7 @@ class Sequencer:
         return self.status
 
     async def _run(self, sequence: Sequence) -> None:
-        failure = ""
+        failure: tuple[AbortCause, str] | None = None
         try:
             for index, step in enumerate(sequence.steps):
                 self._set_status(sequence, index)
@@ -154,24 +196,29 @@ class Sequencer:
                 self._events.emit("SEQ_STEP", name=sequence.name, line=step.line, text=step.text)
                 await self._step(step)
         except _StepFailed as exc:
-            failure = str(exc)
+            failure = (AbortCause.STEP, str(exc))
         except asyncio.CancelledError:
-            failure = self._abort_reason or "aborted"
+            # Cancelled by anything but abort/cancel: the flight software is going down.
+            failure = self._abort or (AbortCause.RESTART, "flight software stopped")
         except Exception as exc:
             # A bug in a step must still end the run ABORTED and the payload SAFE.
-            failure = f"internal error: {type(exc).__name__}: {exc}"
+            failure = (AbortCause.INTERNAL, f"{type(exc).__name__}: {exc}")
         finally:
             self._ending = True
             self._state.update(running_sequence=None)
         elapsed = round(self._clock.monotonic() - self._started_at, 3)
-        if failure:
+        if failure is not None:
+            cause, detail = failure
+            reason = abort_reason(cause, detail)
             line = self.status.line
-            self.status = _ended(self.status, Outcome.ABORTED, failure, elapsed)
-            self._events.emit("SEQ_ABORTED", name=sequence.name, line=line, reason=failure)
+            self.status = _ended(self.status, Outcome.ABORTED, reason, elapsed, cause)
+            self._events.emit(
+                "SEQ_ABORTED", name=sequence.name, line=line, reason=reason, cause=cause.value
+            )
             if self._safe_on_abort:
-                await self._make_safe(f"sequence {sequence.name} aborted: {failure}")
+                await self._make_safe(f"sequence {sequence.name} aborted: {reason}")
         else:
-            self.status = _ended(self.status, Outcome.COMPLETED, "", elapsed)
+            self.status = _ended(self.status, Outcome.COMPLETED, "", elapsed, None)
             self._events.emit("SEQ_COMPLETED", name=sequence.name, elapsed_s=elapsed)
         self._done.set()
 
@@ -211,7 +258,13 @@ class Sequencer:
         )
 
 
-def _ended(status: SequenceStatus, outcome: Outcome, reason: str, elapsed: float) -> SequenceStatus:
+def _ended(
+    status: SequenceStatus,
+    outcome: Outcome,
+    reason: str,
+    elapsed: float,
+    cause: AbortCause | None,
+) -> SequenceStatus:
     return SequenceStatus(
         SeqState.IDLE,
         status.name,
@@ -222,4 +275,5 @@ def _ended(status: SequenceStatus, outcome: Outcome, reason: str, elapsed: float
         "",
         outcome,
         reason,
+        cause,
     )

@@ -26,7 +26,10 @@ class RunReport:
 
     sequence: str
     outcome: str = "UNKNOWN"
+    #: For ABORTED: ``<cause>: <detail>``, e.g. ``command: SEQ.ABORT from mqtt``.
     reason: str = ""
+    #: For ABORTED, what ended the run: command, limit, restart, safing, step or internal.
+    cause: str = ""
     duration_s: float = 0.0
     sample_mass_g: float = 0.0
     charge_ah: float = 0.0
@@ -95,7 +98,10 @@ class ReportRecorder:
     def finish(self, end: Event, status: dict[str, Any]) -> RunReport:
         report = self.report
         report.outcome = "COMPLETED" if end.id == "SEQ_COMPLETED" else "ABORTED"
-        report.reason = str(status.get("reason", "")) if report.outcome == "ABORTED" else ""
+        if report.outcome == "ABORTED":
+            # From the end event itself: seq/status may not have arrived yet.
+            report.reason = str(end.args.get("reason") or status.get("reason") or "")
+            report.cause = str(end.args.get("cause") or report.reason.partition(":")[0])
         report.duration_s = float(end.args.get("elapsed_s", status.get("elapsed_s", 0.0)))
         report.sample_mass_g = float(self._client.values.get("scoop.sample_mass_g", 0.0))
         coulombs = report.charge_ah * 3600

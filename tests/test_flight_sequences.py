@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flight.dictionary import Mode
-from flight.sequencer import Outcome, SequencerBusy
+from flight.sequencer import AbortCause, Outcome, SequencerBusy
 from tests.flightstack import WAIT_S, flight_stack
 
 SCENARIO = """\
@@ -95,7 +95,7 @@ async def test_sequence_abort_by_command_leaves_safe(tmp_path: Path) -> None:
             stack.app.start_sequence(text, name="second")
         await stack.app.sequencer.abort("operator abort")
         assert stack.app.sequencer.status.outcome is Outcome.ABORTED
-        assert stack.app.sequencer.status.reason == "operator abort"
+        assert stack.app.sequencer.status.reason == "command: operator abort"
         await stack.until(lambda v: v.get("core.mode") == "SAFE" and not v.get("elec.current_on"))
 
 
@@ -109,7 +109,11 @@ async def test_sequence_safing_event_aborts_it(tmp_path: Path) -> None:
         stack.sim.set_drift("elec", "h2_pressure", 50.0)
         status = await _finished(stack)
         assert status.outcome is Outcome.ABORTED
-        assert "elec.h2_pressure_kpa" in status.reason
+        assert status.cause is AbortCause.LIMIT
+        assert status.reason.startswith("limit: elec.h2_pressure_kpa = ")
+        assert "beyond red limit 200" in status.reason
+        aborted = await stack.event("SEQ_ABORTED")
+        assert aborted.args["cause"] == "limit"
         assert stack.app.modes.mode is Mode.SAFE
 
 
@@ -130,6 +134,20 @@ async def test_sequence_interrupted_by_restart_is_reported_not_resumed(tmp_path:
         assert second.app.modes.mode is Mode.SAFE
         assert not second.app.sequencer.running
         assert second.app.state.running_sequence is None
+        status = second.app.sequencer.status
+        assert (status.name, status.line, status.outcome) == ("cut-short", 3, Outcome.ABORTED)
+        assert status.cause is AbortCause.RESTART
+        assert status.reason == "restart: interrupted at line 3 by a restart; not resumed"
+
+
+async def test_sequence_running_at_shutdown_ends_aborted_by_restart(tmp_path: Path) -> None:
+    async with flight_stack(tmp_path) as stack:
+        stack.app.start_sequence(run_cell_until("elec.h2_pressure_kpa >= 190"), name="cut")
+        await stack.until(lambda v: v.get("core.seq_line") == 3)
+    (aborted,) = [e for e in stack.events if e.id == "SEQ_ABORTED"]
+    assert aborted.args["cause"] == "restart"
+    assert aborted.args["reason"] == "restart: flight software stopped"
+    assert stack.app.state.running_sequence is None  # ended, so not reported again at boot
 
 
 async def _finished(stack):  # type: ignore[no-untyped-def]
@@ -155,6 +173,8 @@ async def test_sequence_commands_upload_start_and_abort(tmp_path: Path) -> None:
         assert busy[-1].reason is not None and busy[-1].reason.value == "BUSY"
         await stack.ok("SEQ.ABORT")
         assert stack.app.sequencer.status.outcome is Outcome.ABORTED
+        assert stack.app.sequencer.status.cause is AbortCause.COMMAND
+        assert stack.app.sequencer.status.reason == "command: SEQ.ABORT from test"
         await stack.until(lambda v: v.get("core.mode") == "SAFE" and not v.get("elec.current_on"))
 
 

@@ -1336,11 +1336,11 @@ async def test_sequencer_wait_timeout_aborts_and_makes_safe(tmp_path: Path) -> N
     status = await r.sequencer.wait_done()
     assert status.outcome is Outcome.ABORTED
     assert status.line == 2
-    assert status.reason == "WAIT elec.h2_pressure_kpa >= 150 timed out after 10 s"
+    assert status.reason == "step: WAIT elec.h2_pressure_kpa >= 150 timed out after 10 s"
     assert r.names() == ["CORE.NOOP"]
     assert r.safed == [f"sequence hope aborted: {status.reason}"]
     (aborted,) = r.rec.of("SEQ_ABORTED")
-    assert aborted.args == {"name": "hope", "line": 2, "reason": status.reason}
+    assert aborted.args == {"name": "hope", "line": 2, "reason": status.reason, "cause": "step"}
 
 
 async def test_sequencer_failed_command_aborts_at_its_line(tmp_path: Path) -> None:
@@ -1350,7 +1350,7 @@ async def test_sequencer_failed_command_aborts_at_its_line(tmp_path: Path) -> No
     status = await r.sequencer.wait_done()
     assert status.outcome is Outcome.ABORTED
     assert status.line == 3
-    assert status.reason == "SCOOP.HOME failed: BUSY: x"
+    assert status.reason == "step: SCOOP.HOME failed: BUSY: x"
     assert r.names() == ["CORE.NOOP", "SCOOP.HOME"]
     assert len(r.safed) == 1
     assert r.rec.ids().count("SEQ_ABORTED") == 1 and "SEQ_COMPLETED" not in r.rec.ids()
@@ -1363,8 +1363,12 @@ async def test_sequencer_abort_mid_wait_makes_safe(tmp_path: Path) -> None:
     await r.sequencer.abort("operator abort")
     status = r.sequencer.status
     assert not r.sequencer.running
-    assert (status.outcome, status.reason, status.line) == (Outcome.ABORTED, "operator abort", 1)
-    assert r.safed == ["sequence long aborted: operator abort"]
+    assert (status.outcome, status.reason, status.line) == (
+        Outcome.ABORTED,
+        "command: operator abort",
+        1,
+    )
+    assert r.safed == ["sequence long aborted: command: operator abort"]
     assert r.ran == []
     assert r.state.running_sequence is None
     await r.sequencer.abort("again")  # nothing running: nothing happens
@@ -1377,7 +1381,7 @@ async def test_sequencer_cancel_does_not_make_safe(tmp_path: Path) -> None:
     await r.clock.advance(1)
     r.sequencer.cancel("safing already")
     status = await r.sequencer.wait_done()
-    assert (status.outcome, status.reason) == (Outcome.ABORTED, "safing already")
+    assert (status.outcome, status.reason) == (Outcome.ABORTED, "safing: safing already")
     assert r.safed == []
     await r.clock.advance(120)
     assert r.ran == []
