@@ -10,6 +10,11 @@ Used by ``isru sil`` (when mosquitto is installed), by the tests and by the benc
 ``stop()`` (SIGTERM: mosquitto saves its database) and ``start()`` again keep the same port, so
 clients reconnect to the same URL and find retained messages and persistent sessions again;
 ``kill()`` (SIGKILL) loses whatever was not autosaved (every second here).
+
+Every broker here refuses packets over :data:`MAX_PACKET_BYTES` (``max_packet_size``): the
+publisher is disconnected before the payload is buffered, so no subscriber, the flight software
+least of all, ever receives it. ``config=`` runs another configuration instead (the tests run
+``deploy/mosquitto/mosquitto.conf`` that way).
 """
 
 from __future__ import annotations
@@ -21,14 +26,25 @@ import re
 import shutil
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from flight.schemas import MAX_PAYLOAD_BYTES
 from sim.child import die_with_parent
 
 #: Real-time bound on a broker start or stop: generous, never the thing that passes a test.
 START_TIMEOUT_S = 10.0
+#: Room in a PUBLISH packet beside its payload: fixed header (5 bytes at most), topic (2 + 48
+#: bytes for the flight's longest, ``isru/<32-character vehicle>/seq/upload``), packet id (2)
+#: and MQTT 5 properties, rounded up to 1 KiB.
+PACKET_OVERHEAD_BYTES = 1024
+#: mosquitto's ``max_packet_size``: a packet carrying a payload the flight software accepts
+#: (``flight.schemas.MAX_PAYLOAD_BYTES``, 256 KiB) always fits; one carrying more than 1 KiB
+#: beyond it disconnects its publisher before it is buffered. The few hundred bytes in between
+#: reach the flight software, which refuses them unread (``MESSAGE_REJECTED``).
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + PACKET_OVERHEAD_BYTES
 
 _RUNNING = re.compile(r"mosquitto version \S+ running")
 _INSTALL_HINT = (
@@ -57,7 +73,13 @@ def free_port() -> int:
 
 
 class Mosquitto:
-    """One mosquitto process; files (config, passwords, ACL, database) live in ``workdir``."""
+    """One mosquitto process; files (config, passwords, ACL, database) live in ``workdir``.
+
+    ``passwords`` (user -> password) go to :attr:`password_file`, ``acl`` to :attr:`acl_file`.
+    ``config`` returns the text of ``mosquitto.conf`` to run instead of
+    :meth:`default_config`; it is called again when the first port turned out to be taken
+    (``port`` is then another).
+    """
 
     def __init__(
         self,
@@ -66,12 +88,14 @@ class Mosquitto:
         port: int | None = None,
         passwords: dict[str, str] | None = None,
         acl: str | None = None,
+        config: Callable[[Mosquitto], str] | None = None,
     ) -> None:
         self.workdir = workdir
         self._pinned = port is not None
         self._port = port if port is not None else free_port()
         self._passwords = passwords
         self._acl = acl
+        self._custom = config
         self._config: Path | None = None
         self._process: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task[None] | None = None
@@ -89,6 +113,21 @@ class Mosquitto:
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def password_file(self) -> Path:
+        """Where ``passwords`` are written (mosquitto_passwd's hashed format)."""
+        return self.workdir / "passwd"
+
+    @property
+    def acl_file(self) -> Path:
+        """Where ``acl`` is written."""
+        return self.workdir / "acl"
+
+    @property
+    def pid(self) -> int | None:
+        """The running broker's process id."""
+        return self._process.pid if self.running and self._process is not None else None
 
     @property
     def running(self) -> bool:
@@ -142,7 +181,7 @@ class Mosquitto:
                     passwd,
                     "-b",
                     *create,
-                    str(self.workdir / "passwd"),
+                    str(self.password_file),
                     user,
                     password,
                     stdout=asyncio.subprocess.PIPE,
@@ -152,11 +191,19 @@ class Mosquitto:
                 if process.returncode != 0:
                     raise BrokerError(f"mosquitto_passwd failed for {user!r}: {output.decode()}")
                 create = []
+        if self._acl is not None:
+            self.acl_file.write_text(self._acl)
         config = self.workdir / "mosquitto.conf"
         self._write_config(config)
         return config
 
     def _write_config(self, config: Path) -> None:
+        config.write_text(self.default_config() if self._custom is None else self._custom(self))
+
+    def default_config(self) -> str:
+        """The built-in configuration: this port on loopback, files in ``workdir``, anonymous
+        access unless ``passwords`` were given, the ACL if one was, packets up to
+        :data:`MAX_PACKET_BYTES`."""
         lines = [
             f"listener {self.port} {self.host}",
             "set_tcp_nodelay true",
@@ -168,19 +215,18 @@ class Mosquitto:
             "log_dest stderr",
             "log_type all",
             "connection_messages true",
+            f"max_packet_size {MAX_PACKET_BYTES}",
         ]
         if os.geteuid() == 0:
             # As root, mosquitto drops to the `mosquitto` user, which cannot write our workdir.
             lines.append("user root")
         if self._passwords is not None:
-            lines += ["allow_anonymous false", f"password_file {self.workdir / 'passwd'}"]
+            lines += ["allow_anonymous false", f"password_file {self.password_file}"]
         else:
             lines.append("allow_anonymous true")
         if self._acl is not None:
-            acl = self.workdir / "acl"
-            acl.write_text(self._acl)
-            lines.append(f"acl_file {acl}")
-        config.write_text("\n".join(lines) + "\n")
+            lines.append(f"acl_file {self.acl_file}")
+        return "\n".join(lines) + "\n"
 
     async def _spawn(self) -> None:
         assert self._config is not None
@@ -191,6 +237,9 @@ class Mosquitto:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            # Its own session: a signal to our process group (Ctrl-C, `timeout`, a CI runner)
+            # is ours to handle; we stop the broker last, after the clients that need it.
+            start_new_session=True,
             preexec_fn=die_with_parent,
         )
         assert process.stdout is not None
