@@ -35,7 +35,7 @@ from flight.sequence import Sequence, SequenceError, format_problems, parse_sequ
 from flight.sequencer import AbortCause, Sequencer, SequencerBusy
 from flight.state import StateStore
 from hal import BoardDriver, ElecDriver, ElecState, HalError, LinkState, ScoopDriver, SerialLink
-from hal.telemetry import ScoopState
+from hal.telemetry import ElecFlags, ScoopFlags, ScoopState
 
 BOARDS = ("scoop", "elec")
 #: Mission seconds between keep-alive requests: each board safes itself after its host
@@ -44,6 +44,32 @@ HEARTBEAT_S = 1.0
 #: Heartbeats in a row a board may miss (each after the link's own retries) before it is lost.
 HEARTBEAT_MISSES = 2
 SEQUENCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+#: The flags that name why a board is in FAULT (the others say what is on), as channels.
+FAULT_CAUSES = {
+    "scoop": tuple(
+        f"scoop.{flag.name.lower()}"
+        for flag in (
+            ScoopFlags.BOOM_STALL,
+            ScoopFlags.SCOOP_STALL,
+            ScoopFlags.OVERCURRENT,
+            ScoopFlags.OVERTEMP,
+            ScoopFlags.LOADCELL_FAULT,
+            ScoopFlags.HOST_TIMEOUT,
+        )
+        if flag.name
+    ),
+    "elec": tuple(
+        f"elec.{flag.name.lower()}"
+        for flag in (
+            ElecFlags.OVERTEMP,
+            ElecFlags.H2_OVERPRESSURE,
+            ElecFlags.O2_OVERPRESSURE,
+            ElecFlags.OVERVOLTAGE,
+            ElecFlags.HOST_TIMEOUT,
+        )
+        if flag.name
+    ),
+}
 
 
 class FlightApp:
@@ -134,6 +160,8 @@ class FlightApp:
         #: The loops that run as long as the app: core telemetry, board heartbeat.
         self._loops: list[asyncio.Task[None]] = []
         self._board_boots: dict[str, int] = {}
+        #: Per board: the FAULT causes last reported, or None while it is not in FAULT.
+        self._board_faults: dict[str, frozenset[str] | None] = {}
         self._lost_boards: set[str] = set()
         self._last_elec_at: float | None = None
         self._started_at = 0.0
@@ -256,6 +284,7 @@ class FlightApp:
             self._count_charge(values)
         if packet in BOARDS:
             self._watch_board_boot(packet, values)
+            self._watch_board_fault(packet, values)
             self._follow_activity()
         self.limits.check(values)
 
@@ -278,6 +307,37 @@ class FlightApp:
             if active is not None:
                 active.cancel()
             self._spawn(self._configure(board))
+
+    def _watch_board_fault(self, board: str, values: dict[str, Any]) -> None:
+        """A board entering FAULT, or naming a new cause, is reported (BOARD_FAULT), and one
+        leaving it too (BOARD_FAULT_CLEARED). A tripped host watchdog (HOST_TIMEOUT: the
+        flight software was silent, e.g. frozen, for 3 s) makes the payload SAFE, whose STOP
+        clears the board's FAULT; other causes are answered by their limits."""
+        state = values.get(f"{board}.state")
+        if state is None:
+            return
+        was = self._board_faults.get(board)
+        if state != "FAULT":
+            self._board_faults[board] = None
+            if was is not None:
+                self.events.emit("BOARD_FAULT_CLEARED", board=board)
+            return
+        causes = frozenset(c for c in FAULT_CAUSES[board] if values.get(c))
+        self._board_faults[board] = causes
+        new = [c for c in FAULT_CAUSES[board] if c in causes - (was or frozenset())]
+        if was is not None and not new:
+            return
+        cause = "+".join(c.split(".", 1)[1].upper() for c in new) or "no cause flagged"
+        if f"{board}.host_timeout" in new:
+            action = "its host watchdog tripped (no request for 3 s); going SAFE, STOP clears it"
+            self._spawn(
+                self.safing.respond(
+                    SafingResponse.SAFE, reason=f"{board} board host watchdog tripped"
+                )
+            )
+        else:
+            action = "the board switched its actuators off; STOP clears it once the cause is gone"
+        self.events.emit("BOARD_FAULT", board=board, cause=cause, action=action)
 
     def _follow_activity(self) -> None:
         values = self.channels.values
@@ -360,12 +420,20 @@ class FlightApp:
                 await self._configure(board)
                 continue
             try:
-                await driver.info()
+                if self._stream_quiet(board):
+                    await driver.get_status()  # a packet: channels, limits, resets see it
+                else:
+                    await driver.info()
                 misses = 0
             except HalError as exc:
                 misses += 1
                 if misses >= HEARTBEAT_MISSES:
                     self._board_lost(board, f"not answering: {exc}")
+
+    def _stream_quiet(self, board: str) -> bool:
+        """No packet from ``board`` for a heartbeat period (its stream off or slower)."""
+        heard = self.channels.updated_at.get(f"{board}.state")
+        return heard is None or self.clock.monotonic() - heard >= HEARTBEAT_S
 
     async def _core_telemetry(self) -> None:
         period = 1.0 / self.config.telemetry.core_hz

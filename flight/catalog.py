@@ -180,8 +180,11 @@ COMMANDS = [
     ),
     CommandDef(
         name="CORE.TM_RATE",
-        description="set a board's telemetry rate",
-        args=(_enum("board", BOARDS, "which board"), _float("rate_hz", "Hz", 0, 100, "0 stops")),
+        description="set a board's telemetry rate (the host polls a quiet board at 1 Hz)",
+        args=(
+            _enum("board", BOARDS, "which board"),
+            _float("rate_hz", "Hz", 0, 100, "0 stops the stream"),
+        ),
         modes=ALL_MODES,
     ),
     CommandDef(name="MODE.SAFE", description="all actuators off, go SAFE", modes=ALL_MODES),
@@ -367,6 +370,12 @@ EVENTS = [
         severity=_S.WARNING,
         template="{board} board reset (boot_count {old} -> {new})",
     ),
+    EventDef(
+        id="BOARD_FAULT",
+        severity=_S.ERROR,
+        template="{board} board in FAULT ({cause}): {action}",
+    ),
+    EventDef(id="BOARD_FAULT_CLEARED", severity=_S.INFO, template="{board} board out of FAULT"),
     EventDef(
         id="SEQ_STARTED", severity=_S.INFO, template="sequence {name} started ({steps} steps)"
     ),

@@ -33,7 +33,49 @@ from hal.driver import TM
 #: Real-time bound on a telemetry wait; the mission clock's window is the one that counts.
 _NEVER_S = 1e9
 VENTS = {"H2": Valve.H2_VENT, "O2": Valve.O2_VENT}
-JOINT_TOLERANCE_DEG = 1.0
+
+# --- completion tolerances (stated in docs/flight.md and the ICD) ------------------------
+
+#: How far a joint may come to rest from the angle SCOOP.MOVE asked for and still complete.
+#: Beyond it the move fails at once (DEVICE_FAULT): a joint at rest will not get any closer.
+JOINT_TOLERANCE_DEG = 2.0
+#: Full scale of the cell's current source (ICD SET_CURRENT, 0..10 A).
+CELL_FULL_SCALE_A = 10.0
+#: How far the measured cell current may be from the ELEC.START setpoint: 2 % of full scale,
+#: the accuracy of a typical PEM supply (never more than half the setpoint, so a cell that
+#: draws nothing cannot pass). ELEC.STOP completes once the current reads within it of 0 A.
+CELL_CURRENT_TOLERANCE_A = 0.02 * CELL_FULL_SCALE_A
+#: Mission seconds a verification waits for a telemetry packet before it asks the board for
+#: a status itself, so a stream that is off (CORE.TM_RATE rate_hz=0) or slow still verifies.
+VERIFY_POLL_S = 0.5
+#: Board commands the ICD lets a board in FAULT carry out (STOP, SET_VALVE, RESET): their
+#: commands are verified on their own effect, and a FAULT alone does not fail them.
+FAULT_TOLERANT = frozenset(
+    {
+        "CORE.RESET_BOARD",
+        "SCOOP.STOP",
+        "ELEC.STOP",
+        "ELEC.VENT",
+        "ELEC.VENT_CLOSE",
+        "ELEC.WATER",
+    }
+)
+_UPTIME_WRAP = 1 << 32
+
+
+def not_older(uptime_ms: int, since_ms: int) -> bool:
+    """Whether a board's ``uptime_ms`` is at or after ``since_ms``, across the 2^32 ms wrap
+    (about 49.7 days): anything up to half the range ahead counts as later."""
+    return (uptime_ms - since_ms) % _UPTIME_WRAP < _UPTIME_WRAP // 2
+
+
+def flag_names(flags: ScoopFlags | ElecFlags) -> str:
+    """A flag word as the ICD writes it: names joined by ``+``, or ``none``."""
+    return "+".join(f.name for f in type(flags) if f in flags and f.name) or "none"
+
+
+def describe(t: ScoopTelemetry | ElecTelemetry) -> str:
+    return f"state {t.state.name}, flags {flag_names(t.flags)}"
 
 
 async def settle(
@@ -43,28 +85,56 @@ async def settle(
     done: Callable[[TM], bool],
     timeout_s: float,
     what: str,
+    fault_ok: bool = False,
+    seen: Callable[[TM], str] = describe,
 ) -> TM:
     """Wait, on telemetry newer than the command, until ``done``; a board FAULT fails it.
 
     Asking for a status right after the device's ACK gives the board's time at that moment;
-    only snapshots from then on count, so a stale packet cannot confirm the command.
+    only snapshots from then on count (``not_older``, across the uptime wrap), so a stale
+    packet cannot confirm the command. When no packet at all arrives for ``VERIFY_POLL_S``
+    the board is asked for a status. With ``fault_ok`` (a command the board carries out in
+    FAULT) a FAULT neither ends nor fails the wait. On timeout the detail says what was
+    last seen (``seen``).
     """
     status = await driver.get_status()
+    since = status.uptime_ms
 
     def outcome(t: TM) -> bool:
-        return t.uptime_ms >= status.uptime_ms and (done(t) or t.state.name == "FAULT")
+        if not not_older(t.uptime_ms, since):
+            return False
+        return done(t) or (not fault_ok and t.state.name == "FAULT")
 
-    if not outcome(status):
-        waiting = asyncio.ensure_future(driver.wait_for(outcome, timeout_s=_NEVER_S))
-        try:
-            status = await within(clock, timeout_s, waiting)
-        except TimeoutError:
-            raise CommandFailed(
-                Reason.VERIFY_TIMEOUT, f"{what} not seen within {timeout_s:g} s"
-            ) from None
-    if status.state.name == "FAULT":
+    heard = False
+
+    def hear(_: TM) -> None:
+        nonlocal heard
+        heard = True
+
+    deadline = clock.monotonic() + timeout_s
+    remove = driver.listen(hear)
+    try:
+        while not outcome(status):
+            remaining = deadline - clock.monotonic()
+            if remaining <= 0:
+                last = driver.latest if driver.latest is not None else status
+                raise CommandFailed(
+                    Reason.VERIFY_TIMEOUT,
+                    f"{what} not seen within {timeout_s:g} s (last seen: {seen(last)})",
+                )
+            heard = False
+            waiting = asyncio.ensure_future(driver.wait_for(outcome, timeout_s=_NEVER_S))
+            try:
+                status = await within(clock, min(VERIFY_POLL_S, remaining), waiting)
+            except TimeoutError:
+                if not heard:  # the stream is off or slower than the poll: ask
+                    status = await driver.get_status()
+    finally:
+        remove()
+    if status.state.name == "FAULT" and not fault_ok:
         raise CommandFailed(
-            Reason.DEVICE_FAULT, f"{driver.board.name.lower()} board in FAULT: {status.flags!r}"
+            Reason.DEVICE_FAULT,
+            f"{driver.board.name.lower()} board in FAULT: {flag_names(status.flags)}",
         )
     return status
 
@@ -143,13 +213,22 @@ class Payload:
         joint, target = Joint[run.args["joint"]], run.args["angle_deg"]
         await self.scoop.move_joint(joint, angle_deg=target, speed_dps=run.args["speed_dps"])
         run.started()
-        angle = "boom_angle_deg" if joint is Joint.BOOM else "scoop_angle_deg"
+        name = joint.name.lower()
+        angle = f"{name}_angle_deg"
 
-        def arrived(t: ScoopTelemetry) -> bool:
-            position: float = getattr(t, angle)
-            return _at_rest(t) and abs(position - target) <= JOINT_TOLERANCE_DEG
+        def where(t: ScoopTelemetry) -> str:
+            return f"{describe(t)}, {name} at {getattr(t, angle):.2f} deg"
 
-        await self._settle(self.scoop, run, arrived, f"{joint.name.lower()} at {target} deg")
+        rest = await self._settle(
+            self.scoop, run, _at_rest, f"{name} at rest near {target:g} deg", seen=where
+        )
+        position: float = getattr(rest, angle)
+        if abs(position - target) > JOINT_TOLERANCE_DEG:
+            raise CommandFailed(
+                Reason.DEVICE_FAULT,
+                f"{name} came to rest at {position:.2f} deg, {abs(position - target):.2f} deg "
+                f"from the {target:g} deg commanded (tolerance {JOINT_TOLERANCE_DEG:g} deg)",
+            )
 
     async def scoop_dig(self, run: Execution) -> None:
         await self.scoop.dig(depth_mm=run.args["depth_mm"])
@@ -190,21 +269,30 @@ class Payload:
         await self.elec.set_current(current_a=current)
         await self.elec.start()
         run.started()
-        tolerance = max(0.05, 0.02 * current)
+        tolerance = cell_current_tolerance(current)
 
         def settled(t: ElecTelemetry) -> bool:
             return t.state is ElecState.RUNNING and abs(t.cell_current_a - current) <= tolerance
 
-        await self._settle(self.elec, run, settled, f"cell current at {current} A")
+        await self._settle(
+            self.elec,
+            run,
+            settled,
+            f"cell current at {current:g} A +- {tolerance:g} A",
+            seen=_cell_current,
+        )
 
     async def elec_stop(self, run: Execution) -> None:
         await self.elec.stop()
         run.started()
 
         def stopped(t: ElecTelemetry) -> bool:
-            return ElecFlags.CURRENT_ON not in t.flags and t.cell_current_a < 0.05
+            return (
+                ElecFlags.CURRENT_ON not in t.flags
+                and abs(t.cell_current_a) <= CELL_CURRENT_TOLERANCE_A
+            )
 
-        await self._settle(self.elec, run, stopped, "cell current off")
+        await self._settle(self.elec, run, stopped, "cell current off", seen=_cell_current)
 
     async def elec_vent(self, run: Execution) -> None:
         await self._valve(run, VENTS[run.args["gas"]], open_=True)
@@ -240,10 +328,23 @@ class Payload:
         await self._settle(self.elec, run, applied, "heater setting applied")
 
     async def _settle(
-        self, driver: Any, run: Execution, done: Callable[[Any], bool], what: str
-    ) -> None:
-        await settle(
-            driver, self.clock, done=done, timeout_s=self.timeouts[run.command.name], what=what
+        self,
+        driver: Any,
+        run: Execution,
+        done: Callable[[Any], bool],
+        what: str,
+        *,
+        seen: Callable[[Any], str] = describe,
+    ) -> Any:
+        name = run.command.name
+        return await settle(
+            driver,
+            self.clock,
+            done=done,
+            timeout_s=self.timeouts[name],
+            what=what,
+            fault_ok=name in FAULT_TOLERANT,
+            seen=seen,
         )
 
     def routes(self) -> dict[str, Route]:
@@ -272,6 +373,15 @@ class Payload:
             "ELEC.WATER": Route(self.elec_water, "elec"),
             "ELEC.HEATER": Route(self.elec_heater, "elec"),
         }
+
+
+def cell_current_tolerance(setpoint_a: float) -> float:
+    """How far from ``setpoint_a`` the cell current may read for ELEC.START to complete."""
+    return min(CELL_CURRENT_TOLERANCE_A, setpoint_a / 2)
+
+
+def _cell_current(t: ElecTelemetry) -> str:
+    return f"{describe(t)}, cell current {t.cell_current_a:.3f} A"
 
 
 def _at_rest(t: ScoopTelemetry) -> bool:
