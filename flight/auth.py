@@ -6,6 +6,8 @@ shared key, of :func:`canonical_command` (vehicle, counter, name and args as com
 key-sorted UTF-8 JSON; ``docs/mqtt.md`` gives it byte for byte). :class:`Authenticator` accepts
 a command only if its mac is right and its counter is above every counter accepted before; the
 highest one is persisted before the command may run, so a restart cannot re-open a replay.
+Counters are JSON integers from 1 to :data:`MAX_COUNTER` (2^53 - 1, the largest integer every
+JSON implementation holds exactly), so no client can be locked out by a counter it cannot write.
 
 The key file holds the key as hex (at least 32 bytes), readable by its owner only. No error,
 log line or message here ever contains the key; :func:`fingerprint` names a key safely.
@@ -28,6 +30,7 @@ from flight.private_file import access_problem
 
 __all__ = [
     "KEY_BYTES",
+    "MAX_COUNTER",
     "AuthError",
     "Authenticator",
     "KeyFileError",
@@ -42,6 +45,8 @@ __all__ = [
 KEY_BYTES = 32
 #: A key file larger than this is not a key file.
 MAX_KEY_FILE_BYTES = 4096
+#: The largest command counter: 2^53 - 1, the largest integer a JSON double holds exactly.
+MAX_COUNTER = 2**53 - 1
 
 Reason = Literal["unsigned", "bad_mac", "replayed", "stale", "malformed"]
 _MAC = re.compile(r"[0-9a-f]{64}")
@@ -85,8 +90,9 @@ class Authenticator:
     """Checks each command's mac and counter; persists the highest counter accepted.
 
     ``highest_counter`` is the persisted one (0 on a fresh vehicle, so the first counter
-    must be 1 or more). ``persist(counter)`` must store it durably and raise if it cannot:
-    :meth:`check` then raises that error and the command must not run.
+    must be 1 or more), or a function that reads it where it is kept (for a store that is
+    loaded after this object is made). ``persist(counter)`` must store it durably and raise
+    if it cannot: :meth:`check` then raises that error and the command must not run.
     """
 
     def __init__(
@@ -94,17 +100,32 @@ class Authenticator:
         *,
         key: bytes,
         vehicle: str,
-        highest_counter: int,
+        highest_counter: int | Callable[[], int],
         persist: Callable[[int], None],
     ) -> None:
         if len(key) < KEY_BYTES:
             raise ValueError(f"key: must be at least {KEY_BYTES} bytes, got {len(key)}")
-        if highest_counter < 0:
+        if isinstance(highest_counter, int) and highest_counter < 0:
             raise ValueError(f"highest_counter: must be 0 or more, got {highest_counter}")
         self._key = key
         self.vehicle = vehicle
-        self.highest_counter = highest_counter
+        self._read: Callable[[], int] | None = None
+        self._highest = 0
+        if callable(highest_counter):
+            self._read = highest_counter
+        else:
+            self._highest = highest_counter
         self._persist = persist
+
+    @property
+    def highest_counter(self) -> int:
+        """The highest counter accepted so far (0 before any)."""
+        return self._read() if self._read is not None else self._highest
+
+    @property
+    def key_fingerprint(self) -> str:
+        """:func:`fingerprint` of the key: which key the counter belongs to."""
+        return fingerprint(self._key)
 
     def __repr__(self) -> str:  # never the key
         return (
@@ -124,8 +145,15 @@ class Authenticator:
             fields = (("counter", counter), ("mac", mac))
             missing = " and no ".join(field for field, value in fields if value is None)
             raise AuthError("unsigned", f"no {missing}: the command is not signed")
-        if isinstance(counter, bool) or not isinstance(counter, int) or counter < 0:
-            raise AuthError("malformed", f"counter must be an integer, 0 or more: got {counter!r}")
+        if (
+            isinstance(counter, bool)
+            or not isinstance(counter, int)
+            or not 0 < counter <= MAX_COUNTER
+        ):
+            raise AuthError(
+                "malformed",
+                f"counter must be an integer from 1 to {MAX_COUNTER}: got {_short(counter)}",
+            )
         if not isinstance(mac, str) or not _MAC.fullmatch(mac):
             raise AuthError("malformed", "mac must be 64 lowercase hex digits")
         try:
@@ -138,16 +166,24 @@ class Authenticator:
                 f"mac does not match {name} counter {counter} for vehicle {self.vehicle} "
                 f"(wrong key, or the command was changed after signing)",
             )
-        if counter == self.highest_counter:
+        highest = self.highest_counter
+        if counter == highest:
             raise AuthError("replayed", f"counter {counter} was already used")
-        if counter < self.highest_counter:
+        if counter < highest:
             raise AuthError(
                 "stale",
                 f"counter {counter} is below the highest accepted counter "
-                f"{self.highest_counter}; sign with a counter above {self.highest_counter}",
+                f"{highest}; sign with a counter above {highest}",
             )
         self._persist(counter)  # before the command runs: a crash after it cannot re-open it
-        self.highest_counter = counter
+        if self._read is None:
+            self._highest = counter
+
+
+def _short(value: object) -> str:
+    """``repr`` of a refused value, cut to 40 characters (a counter may be any JSON)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge integer"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class KeyFileError(Exception):

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from flight.app import FlightApp
-from flight.auth import Authenticator, KeyFileError, load_key
+from flight.auth import Authenticator, KeyFileError, fingerprint, load_key
 from flight.config import OUTBOX_FILE_NAME, ConfigError, FlightConfig, load_config
 from flight.events import Event
 from flight.outbox import Outbox, OutboxError
@@ -40,12 +40,31 @@ def _print_event(event: Event) -> None:
 
 
 def _authenticator(app: FlightApp, key: bytes | None) -> Authenticator | None:
+    """The command checker. The state is loaded when the app starts, after this is made,
+    so the counter is read where it is kept; a new key file starts a new counter epoch."""
     if key is None:
         return None
+    state, mark = app.state, fingerprint(key)
+
+    def highest() -> int:
+        if not state.loaded:
+            raise RuntimeError("the persistent state is not loaded yet")
+        if state.command_key != mark:  # first read since the state was loaded
+            old_key = state.command_key
+            old = state.adopt_command_key(mark)
+            if old is not None:
+                print(
+                    f"isru flight: new command key {mark} (was {old_key}): the command "
+                    f"counter starts again from 0 (it was {old})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        return state.highest_command_counter
+
     return Authenticator(
         key=key,
         vehicle=app.config.vehicle,
-        highest_counter=app.state.highest_command_counter,
+        highest_counter=highest,
         persist=lambda counter: app.state.update(highest_command_counter=counter),
     )
 

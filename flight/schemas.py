@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from flight.auth import MAX_COUNTER
 
 SCHEMA = 1
 #: The largest payload accepted on a subscribed topic; larger ones are refused unread.
@@ -74,7 +76,8 @@ class CommandMessage(_Message):
     id: Annotated[str, Field(min_length=1, max_length=64)]
     name: Annotated[str, Field(min_length=1, max_length=64)]
     args: dict[str, Any] = Field(default_factory=dict)
-    counter: Annotated[int, Field(ge=0)] | None = None
+    #: A JSON integer from 1 to 2^53 - 1: not a boolean, a float (``5.0``) or a string.
+    counter: Annotated[StrictInt, Field(ge=1, le=MAX_COUNTER)] | None = None
     mac: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
@@ -127,6 +130,9 @@ class StatusMessage(_Message):
     version: str | None = None
     dict_hash: str | None = None
     time: datetime | None = None
+    #: The highest command counter accepted (vehicles with a command key only): a client
+    #: that signs continues above it.
+    highest_counter: int | None = None
 
 
 class SequenceStatusMessage(_Message):

@@ -59,6 +59,8 @@ class PersistentState(BaseModel):
     scoop_cycles_total: Count = 0
     running_sequence: RunningSequence | None = None
     highest_command_counter: Count = 0
+    #: The fingerprint of the command key the counter belongs to ("" before one was recorded).
+    command_key: str = ""
 
 
 class StateStore:
@@ -83,6 +85,8 @@ class StateStore:
         self._last_write = clock()
         #: Set by :meth:`load` when the file was corrupt and a fresh state was started.
         self.warning: str | None = None
+        #: Whether :meth:`load` has run (before it, the fields are defaults, not the file's).
+        self.loaded = False
 
     @classmethod
     def in_dir(cls, directory: Path, **kwargs: Any) -> StateStore:
@@ -98,6 +102,7 @@ class StateStore:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             self._state = PersistentState()
+            self.loaded = True
             return None
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
@@ -112,6 +117,7 @@ class StateStore:
                 "counters restart from zero"
             )
         self._last_write = self._clock()
+        self.loaded = True
         return self.warning
 
     # --- reading --------------------------------------------------------------------
@@ -143,6 +149,30 @@ class StateStore:
     @property
     def highest_command_counter(self) -> int:
         return self._state.highest_command_counter
+
+    @property
+    def command_key(self) -> str:
+        return self._state.command_key
+
+    def adopt_command_key(self, fingerprint: str) -> int | None:
+        """Bind the command counter to the key with this fingerprint, and write it.
+
+        A key other than the recorded one starts a new counter epoch: the counter goes back
+        to 0 (commands signed with the old key fail their mac, so none can be replayed) and
+        the old epoch's highest counter is returned. A state that records no key yet (new,
+        or from an older build) adopts the key and keeps its counter: returns None, as for
+        the recorded key.
+        """
+        recorded = self._state.command_key
+        if recorded == fingerprint:
+            return None
+        old = self._state.highest_command_counter
+        changes: dict[str, Any] = {"command_key": fingerprint}
+        if recorded:
+            changes["highest_command_counter"] = 0
+        merged = {**self.snapshot().model_dump(), **changes}
+        self._write(PersistentState.model_validate(merged))
+        return old if recorded else None
 
     @property
     def dirty(self) -> bool:

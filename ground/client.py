@@ -15,7 +15,7 @@ from typing import Any
 
 import aiomqtt
 
-from flight.auth import sign
+from flight.auth import MAX_COUNTER, sign
 from flight.catalog import DICTIONARY
 from flight.condition import parse_condition
 from flight.dictionary import ArgumentError, Dictionary
@@ -277,8 +277,19 @@ class GroundClient:
         command_id = f"{self._session}-{next(self._ids)}"
         message: dict[str, Any] = {"id": command_id, "name": name, "args": dict(args)}
         if self.key is not None:
-            # Milliseconds since the epoch, never repeating: no state to keep between runs.
-            self._counter = max(self._counter + 1, time.time_ns() // 1_000_000)
+            # Milliseconds since the epoch, never repeating: no state to keep between runs;
+            # and above the highest counter the vehicle reports having accepted (another
+            # console's, or one from a clock that ran ahead), so a restarted client goes on.
+            self._counter = max(
+                self._counter + 1, time.time_ns() // 1_000_000, self.vehicle_counter() + 1
+            )
+            if self._counter > MAX_COUNTER:
+                raise GroundError(
+                    f"vehicle {self.vehicle} has accepted command counter "
+                    f"{self.vehicle_counter()}: no higher counter can be signed (the largest "
+                    f"is {MAX_COUNTER}); install a new command key on the vehicle and here "
+                    "(a new key starts the counter again, see docs/mqtt.md)"
+                )
             message["counter"] = self._counter
             message["mac"] = sign(
                 self.key, vehicle=self.vehicle, counter=self._counter, name=name, args=args
@@ -290,6 +301,12 @@ class GroundClient:
         except aiomqtt.MqttError as exc:
             raise GroundError(f"{name} not delivered to {self.broker}: {exc}") from None
         return command_id
+
+    def vehicle_counter(self) -> int:
+        """The highest command counter the vehicle reports having accepted (its retained
+        status, ``highest_counter``); 0 when it reports none."""
+        value = self.status.get("highest_counter")
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
     async def wait_ack(
         self, command_id: str, *, wait: str = "COMPLETED", timeout_s: float | None = None

@@ -109,7 +109,7 @@ json_values = st.recursive(
 )
 json_args = st.dictionaries(st.text(min_size=1, max_size=12), json_values, max_size=5)
 names = st.text(min_size=1, max_size=64)
-counters = st.integers(min_value=1, max_value=2**63)
+counters = st.integers(min_value=1, max_value=auth.MAX_COUNTER - 1)  # +1 stays in range
 
 
 # --- canonical bytes and the doc's worked example --------------------------------------
@@ -319,11 +319,45 @@ def test_authenticator_replayed_command_refused() -> None:
     assert persisted.calls == [5]
 
 
-def test_authenticator_counter_zero_on_fresh_vehicle_is_replayed() -> None:
+def test_authenticator_counter_zero_on_fresh_vehicle_is_malformed() -> None:
     authenticator, persisted = make_auth(highest=0)
-    with pytest.raises(AuthError, match=r"^replayed"):
+    with pytest.raises(AuthError, match=r"^malformed: counter must be an integer from 1 to"):
         authenticator.check(**signed(0))
     assert persisted.calls == []
+
+
+@pytest.mark.parametrize("counter", [2**53, 2**70, 10**5000], ids=["2^53", "2^70", "10^5000"])
+def test_authenticator_counter_above_2_53_is_refused_and_not_consumed(counter: int) -> None:
+    authenticator, persisted = make_auth(highest=10)
+    with pytest.raises(AuthError, match=r"^malformed: counter must be an integer from 1 to 9007"):
+        # Checked before the mac (10^5000 has no canonical form to sign at all).
+        authenticator.check(counter=counter, mac="a" * 64, name="CORE.NOOP", args={})
+    assert persisted.calls == []
+    assert authenticator.highest_counter == 10
+    authenticator.check(**signed(11))  # nobody is locked out
+    assert persisted.calls == [11]
+
+
+def test_authenticator_largest_counter_is_2_53_minus_1() -> None:
+    authenticator, persisted = make_auth()
+    authenticator.check(**signed(2**53 - 1))
+    assert persisted.calls == [auth.MAX_COUNTER] == [2**53 - 1]
+
+
+def test_authenticator_reads_the_counter_where_it_is_kept() -> None:
+    kept = {"highest": 0}
+
+    def persist(counter: int) -> None:
+        kept["highest"] = counter
+
+    authenticator = Authenticator(
+        key=KEY, vehicle=VEHICLE, highest_counter=lambda: kept["highest"], persist=persist
+    )
+    kept["highest"] = 41  # loaded after the checker was made
+    with pytest.raises(AuthError, match=r"^stale: counter 40 .* highest accepted counter 41"):
+        authenticator.check(**signed(40))
+    authenticator.check(**signed(42))
+    assert authenticator.highest_counter == kept["highest"] == 42
 
 
 def test_authenticator_stale_counter_names_both_numbers() -> None:
@@ -388,6 +422,7 @@ def test_authenticator_stale_or_replayed_with_bad_mac_is_bad_mac() -> None:
         ({"counter": -1}, "counter must be an integer"),
         ({"counter": True}, "counter must be an integer"),
         ({"counter": 1.0}, "counter must be an integer"),
+        ({"counter": "1"}, "counter must be an integer"),
         ({"mac": "A" * 64}, "mac must be 64 lowercase hex digits"),
         ({"mac": "a" * 63}, "mac must be 64 lowercase hex digits"),
         ({"mac": "a" * 64 + "\n"}, "mac must be 64 lowercase hex digits"),
