@@ -56,6 +56,21 @@ def seconds(text: str) -> float:
     return float(text)
 
 
+#: The event severities, lowest first, as the vehicle names them.
+SEVERITIES = tuple(str(s) for s in Severity)
+
+
+def severity(text: str) -> str:
+    """A severity by its name or the start of it, in any case: ``warning``, ``WARN``, ``erro``."""
+    word = text.strip().upper()
+    found = [name for name in SEVERITIES if word and name.startswith(word)]
+    if len(found) != 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a severity (one of {', '.join(SEVERITIES)})"
+        )
+    return found[0]
+
+
 def count(text: str) -> int:
     if int(text) < 1:
         raise ValueError(text)
@@ -116,22 +131,27 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
         "events",
         "stream events",
         "--min-severity",
-        choices=list(Severity),
+        type=severity,
         default="DIAGNOSTIC",
-        help="default: DIAGNOSTIC, every event",
+        metavar="SEVERITY",
+        help=f"{', '.join(SEVERITIES)}, in any case, or the start of one as the console "
+        "shows it (WARN, ERRO); default DIAGNOSTIC: every event",
     )
     seq = verb(verbs, "seq", "check, upload, start, abort sequences; show their status")
     actions = seq.add_subparsers(dest="action", metavar="ACTION", required=True)
     verb(actions, "check", "check files offline", "files", nargs="+", type=Path)
     upload = verb(actions, "upload", "check a file, then store it onboard", "file", type=Path)
     upload.add_argument("--name", help="default: the file name without its extension")
-    verb(actions, "start", "start an uploaded sequence", "name")
-    verb(actions, "abort", "abort the running sequence (the payload goes SAFE)")
+    start = verb(actions, "start", "start an uploaded sequence", "name")
+    abort = verb(actions, "abort", "abort the running sequence (the payload goes SAFE)")
     status = verb(actions, "status", "print the vehicle's retained sequence status")
     for parser in (watch, events):
         parser.add_argument("--count", type=count, metavar="N", help="stop after N messages")
-    for parser in (send, watch, events, status):
-        parser.add_argument("--json", action="store_true", help="JSON lines")
+    for parser in (send, upload, start, abort):
+        parser.add_argument("--json", action="store_true", help="each ack as a JSON line")
+    for parser in (watch, events):
+        parser.add_argument("--json", action="store_true", help="each message as a JSON line")
+    status.add_argument("--json", action="store_true", help="the status as one JSON object")
     for name in DELEGATED:
         verbs.add_parser(name, help=f"see 'isru ground {name} --help'", add_help=False)
     return top

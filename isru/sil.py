@@ -10,9 +10,9 @@ import re
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiomqtt
 
@@ -27,7 +27,18 @@ from isru.broker import BrokerError, EmbeddedBroker, Mosquitto, mosquitto_availa
 from isru.report import ReportRecorder, run_budget_s
 from sim.child import SimChild, SimStartError, die_with_parent
 
+T = TypeVar("T")
+
 ONLINE_TIMEOUT_S = 30.0
+#: Real seconds the flight has to stop after SIGTERM (it safes the payload) before SIGKILL.
+FLIGHT_STOP_S = 15.0
+#: How often the stack's processes are checked for having exited on their own.
+WATCH_PERIOD_S = 0.5
+#: After a process of the stack exited during a run: how long the sequence's end event (which
+#: a flight that stopped sends first) may still take to arrive.
+END_GRACE_S = 5.0
+#: Exit status of a --run stopped by a signal before its sequence ended: 128 + the signal.
+EXIT_SIGNALLED = 128
 
 
 class SilError(Exception):
@@ -131,6 +142,71 @@ class Stack:
     def flight_log(self) -> Path:
         return self.workdir / "flight.log"
 
+    @property
+    def flight_config(self) -> Path:
+        return self.workdir / "flight.toml"
+
+    async def start_flight(self) -> None:
+        """Start ``isru flight`` (its stderr appended to :attr:`flight_log`); return once its
+        status says online."""
+        with self.flight_log.open("ab") as log:
+            self.flight = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "isru.cli",
+                "flight",
+                "--config",
+                str(self.flight_config),
+                stderr=log,
+                start_new_session=True,  # stopped by us, in order, not by the terminal
+                preexec_fn=die_with_parent,
+            )
+        await _wait_status(self, "online")
+
+    async def stop_flight(self, *, kill: bool = False) -> int | None:
+        """SIGTERM (it safes the payload and says offline), or with ``kill`` SIGKILL (a crash:
+        the broker publishes its last will); returns once its status says offline."""
+        if self.flight is None or self.flight.returncode is not None:
+            return None if self.flight is None else self.flight.returncode
+        code: int | None
+        if kill:
+            self.flight.kill()
+            code = await self.flight.wait()
+        else:
+            code = await _stop(self.flight)
+        await _wait_status(self, "offline")
+        return code
+
+    async def restart_flight(self, *, kill: bool = False) -> None:
+        """Stop the flight (see :meth:`stop_flight`) and start it again on the same config and
+        state directory, as systemd would after a crash or a restart."""
+        await self.stop_flight(kill=kill)
+        await self.start_flight()
+
+    def exited(self) -> str | None:
+        """Which process of the stack has exited on its own, if one has."""
+        if self.flight is not None and self.flight.returncode is not None:
+            return f"flight exited (code {self.flight.returncode})"
+        if self.sim.returncode is not None:
+            return f"simulator exited (code {self.sim.returncode})"
+        if self.mosquitto is not None and not self.mosquitto.running:
+            return "broker exited"
+        return None
+
+    async def watch(self) -> str:
+        """Return, saying which, once a process of the stack has exited on its own."""
+        waits = [asyncio.ensure_future(self.sim.wait())]
+        if self.flight is not None:
+            waits.append(asyncio.ensure_future(self.flight.wait()))
+        try:
+            # The broker is checked each period (it is ours to watch only when it is mosquitto).
+            while (gone := self.exited()) is None:
+                await asyncio.wait(waits, timeout=WATCH_PERIOD_S)
+            return gone
+        finally:
+            for wait in waits:
+                wait.cancel()
+
 
 @contextlib.asynccontextmanager
 async def sil_stack(
@@ -156,9 +232,8 @@ async def sil_stack(
             stack = Stack(
                 broker=url, vehicle=vehicle, workdir=workdir, sim=sim, mosquitto=mosquitto
             )
-            config = workdir / "flight.toml"
             _flight_config(
-                config,
+                stack.flight_config,
                 urls=sim.urls,
                 broker=url,
                 vehicle=vehicle,
@@ -169,26 +244,15 @@ async def sil_stack(
             if announce:
                 print(f"broker  {url} ({what})", flush=True)
                 print(f"vehicle {vehicle}", flush=True)
-            with stack.flight_log.open("wb") as log:
-                stack.flight = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "isru.cli",
-                    "flight",
-                    "--config",
-                    str(config),
-                    stderr=log,
-                    start_new_session=True,  # stopped by us, in order, not by the terminal
-                    preexec_fn=die_with_parent,
-                )
             try:
-                await _wait_online(stack)
+                await stack.start_flight()
                 yield stack
             finally:
                 await _stop(stack.flight)
 
 
-async def _wait_online(stack: Stack) -> None:
+async def _wait_status(stack: Stack, state: str) -> None:
+    """Until the vehicle's retained status says ``state`` (online, offline)."""
     host, port = parse_broker(stack.broker)
     topic = f"isru/{stack.vehicle}/status"
     async with aiomqtt.Client(host, port, socket_options=NODELAY) as client:
@@ -197,29 +261,30 @@ async def _wait_online(stack: Stack) -> None:
             async with asyncio.timeout(ONLINE_TIMEOUT_S):
                 async for message in client.messages:
                     status = json.loads(message.payload)  # type: ignore[arg-type]
-                    if status.get("state") == "online":
+                    if status.get("state") == state:
                         return
         except TimeoutError:
             log = stack.flight_log.read_text(errors="replace")[-2000:]
             raise SilError(
-                f"flight did not come online within {ONLINE_TIMEOUT_S:g} s:\n{log}"
+                f"flight did not say {state} within {ONLINE_TIMEOUT_S:g} s:\n{log}"
             ) from None
 
 
-async def _stop(process: asyncio.subprocess.Process | None) -> None:
+async def _stop(process: asyncio.subprocess.Process | None) -> int | None:
     if process is None or process.returncode is not None:
-        return
+        return None if process is None else process.returncode
     process.send_signal(signal.SIGTERM)  # flight safes the actuators and flushes its state
     try:
-        async with asyncio.timeout(15):
-            await process.wait()
+        async with asyncio.timeout(FLIGHT_STOP_S):
+            return await process.wait()
     except TimeoutError:
         process.kill()
-        await process.wait()
+        return await process.wait()
 
 
-async def _live_view(stack: Stack, stop: asyncio.Event) -> None:
-    """One status line a second from the telemetry, until the console exists."""
+async def _live_view(stack: Stack) -> None:
+    """One status line a second from the telemetry, until stopped (cancelled); raises
+    SilError when a process of the stack exits on its own, MqttError when the broker goes."""
     host, port = parse_broker(stack.broker)
     latest: dict[str, Any] = {}
     async with aiomqtt.Client(host, port, socket_options=NODELAY) as client:
@@ -229,14 +294,26 @@ async def _live_view(stack: Stack, stop: asyncio.Event) -> None:
             async for message in client.messages:
                 latest.update(json.loads(message.payload)["values"])  # type: ignore[arg-type]
 
-        collector = asyncio.create_task(collect())
-        while not stop.is_set():
-            print(_line(latest), flush=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-        collector.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await collector
+        async with _background(collect()) as collector, _background(stack.watch()) as watch:
+            while not (collector.done() or watch.done()):
+                print(_line(latest), flush=True)
+                await asyncio.wait({collector, watch}, timeout=1.0)
+            if watch.done():
+                raise SilError(watch.result())
+            collector.result()  # its error: the broker went away
+            raise SilError("telemetry ended")
+
+
+@contextlib.asynccontextmanager
+async def _background(coroutine: Coroutine[Any, Any, T]) -> AsyncIterator[asyncio.Task[T]]:
+    """``coroutine`` as a task for the block's duration, cancelled and awaited after it."""
+    task = asyncio.create_task(coroutine)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 def _line(values: dict[str, Any]) -> str:
@@ -252,7 +329,10 @@ def _line(values: dict[str, Any]) -> str:
 
 
 async def _run_sequence(stack: Stack, options: argparse.Namespace, sequence: Sequence) -> int:
-    """Run one sequence on the stack to its end; print (and write) the report."""
+    """Run one sequence on the stack to its end; print (and write) the report.
+
+    Ends with SilError when a process of the stack exits before the sequence ended (a flight
+    that stops aborts its sequence first: that end is still reported)."""
     key = load_key(options.key) if options.key else None
     async with GroundClient(broker=stack.broker, vehicle=stack.vehicle, key=key) as client:
         await client.wait_telemetry("scoop.link_up == true and elec.link_up == true", timeout_s=30)
@@ -260,12 +340,19 @@ async def _run_sequence(stack: Stack, options: argparse.Namespace, sequence: Seq
         await client.upload_sequence(sequence.name, options.run.read_text())
         mark = await client.start_sequence(sequence.name)
         budget = run_budget_s(sequence, time_scale=options.time_scale)
-        try:
-            end, status = await client.wait_sequence_end(
-                sequence.name, since=mark, timeout_s=budget
-            )
-        except TimeoutError:
-            raise SilError(f"sequence {sequence.name} did not end within {budget:.0f} s") from None
+        ending = client.wait_sequence_end(sequence.name, since=mark, timeout_s=budget)
+        async with _background(ending) as end_task, _background(stack.watch()) as watch:
+            await asyncio.wait({end_task, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if not end_task.done():
+                await asyncio.wait({end_task}, timeout=END_GRACE_S)
+            if not end_task.done():
+                raise SilError(f"{watch.result()} before sequence {sequence.name} ended")
+            try:
+                end, status = end_task.result()
+            except TimeoutError:
+                raise SilError(
+                    f"sequence {sequence.name} did not end within {budget:.0f} s"
+                ) from None
         report = recorder.finish(end, status)
         recorder.close()
     print(report.text(), flush=True)
@@ -274,33 +361,94 @@ async def _run_sequence(stack: Stack, options: argparse.Namespace, sequence: Seq
     return 0 if report.outcome == "COMPLETED" else 1
 
 
+class _Stop:
+    """A stop asked for by a signal (SIGINT, SIGTERM, SIGHUP) or by ``--seconds``.
+
+    The first one cancels the task that starts and runs the stack (starting it, a ``--run``,
+    the status lines, waiting headless), so that it unwinds at once and stops flight,
+    simulator and broker in that order. While the console runs (``cancels`` False) it only
+    sets :attr:`event`, and the console closes itself. Later stops change nothing: the stack
+    is stopping already, and its own shutdown is not interrupted.
+    """
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.event = asyncio.Event()
+        self.signum: int | None = None
+        self.cancels = True
+
+    @property
+    def requested(self) -> bool:
+        return self.event.is_set()
+
+    def request(self, signum: int | None = None) -> None:
+        if self.requested:
+            return
+        self.signum = signum
+        self.event.set()
+        if self.cancels:
+            self.task.cancel()
+
+    def hold(self) -> None:
+        """From now on a stop does not cancel (the stack is stopping in order already)."""
+        self.cancels = False
+
+
 async def _run(options: argparse.Namespace, sequence: Sequence | None = None) -> int:
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    stop = _Stop(task)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stop.request, signum)
     if options.seconds:
-        loop.call_later(options.seconds, stop.set)
-    async with sil_stack(
-        broker=options.broker,
-        vehicle=options.vehicle,
-        key=options.key,
-        time_scale=options.time_scale,
-        embedded_broker=options.embedded_broker,
-        announce=True,
-    ) as stack:
-        print("flight  online; Ctrl-C stops everything", flush=True)
-        if sequence is not None:
-            code = await _run_sequence(stack, options, sequence)
-            print("stopped: flight, simulator and broker closed", flush=True)
-            return code
-        if options.headless:
-            await stop.wait()
-        elif sys.stdin.isatty() and sys.stdout.isatty():
-            await _console(stack, options, stop)
-        else:
-            await _live_view(stack, stop)  # no terminal (a log, a pipe): status lines
+        loop.call_later(options.seconds, stop.request)
+    try:
+        async with sil_stack(
+            broker=options.broker,
+            vehicle=options.vehicle,
+            key=options.key,
+            time_scale=options.time_scale,
+            embedded_broker=options.embedded_broker,
+            announce=True,
+        ) as stack:
+            try:
+                print("flight  online; Ctrl-C stops everything", flush=True)
+                code = await _session(stack, options, sequence, stop)
+            finally:
+                stop.hold()
+    except asyncio.CancelledError:
+        if not stop.requested:
+            raise
+        task.uncancel()
+        code = _stopped_code(stop, sequence)
     print("stopped: flight, simulator and broker closed", flush=True)
+    return code
+
+
+def _stopped_code(stop: _Stop, sequence: Sequence | None) -> int:
+    """Exit status after a stop: 0, unless it cut a --run short (128 + signal, or 1)."""
+    if sequence is None:
+        return 0
+    why = "--seconds" if stop.signum is None else signal.Signals(stop.signum).name
+    print(f"isru sil: stopped by {why} before sequence {sequence.name} ended", file=sys.stderr)
+    return 1 if stop.signum is None else EXIT_SIGNALLED + stop.signum
+
+
+async def _session(
+    stack: Stack, options: argparse.Namespace, sequence: Sequence | None, stop: _Stop
+) -> int:
+    """What runs on the started stack, until it ends or a stop cancels it."""
+    if sequence is not None:
+        return await _run_sequence(stack, options, sequence)
+    if options.headless:
+        raise SilError(await stack.watch())  # until stopped, or a process exits on its own
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        stop.hold()  # the console closes itself on a stop, leaving the terminal as it was
+        if not stop.requested:
+            await _console(stack, options, stop.event)
+        return 0
+    await _live_view(stack)  # no terminal (a log, a pipe): status lines until stopped
     return 0
 
 
@@ -308,7 +456,7 @@ async def _console(stack: Stack, options: argparse.Namespace, stop: asyncio.Even
     """The operators' console on the stack, until the operator quits or we are stopped."""
     key = load_key(options.key) if options.key else None
     async with GroundClient(broker=stack.broker, vehicle=stack.vehicle, key=key) as client:
-        app = ConsoleApp(client=client)
+        app = ConsoleApp(client=client, owns_stack=True)
         console = asyncio.create_task(app.run_async())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({console, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -350,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     except (SilError, SimStartError, BrokerError, GroundError, aiomqtt.MqttError, OSError) as exc:
         print(f"isru sil: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before the stack's own handling was in place
+        return EXIT_SIGNALLED + signal.SIGINT
 
 
 def _sequence_name(path: Path) -> str:

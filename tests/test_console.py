@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from flight.catalog import DICTIONARY
 from ground.console import ConsoleApp
@@ -43,6 +44,18 @@ async def enter(pilot: Pilot[int], line: str, *, typed: bool = True) -> None:
     app.command_bar.line.focus()
     app.command_bar.line.value = "" if typed else line
     await pilot.press(*(line if typed else ""), "enter")
+
+
+def shown(app: ConsoleApp, widget: Widget) -> list[str]:
+    """The screen's text where ``widget`` is (what the operator sees of it), line by line."""
+    region = widget.region.intersection(app.screen.region)
+    strips = app.screen._compositor.render_strips()
+    return [s.text[region.x : region.right] for s in strips[region.y : region.bottom]]
+
+
+def flat(lines: list[str]) -> str:
+    """Wrapped lines as one line of words."""
+    return " ".join(" ".join(lines).split())
 
 
 def stages(app: ConsoleApp, name: str) -> list[str]:
@@ -159,7 +172,7 @@ async def test_command_line_noop_reaches_completed(sil: Sil) -> None:
         entry = app.command_history.latest("CORE.NOOP")
         assert entry is not None
         assert entry.stages == ["ACCEPTED", "STARTED", "COMPLETED"]
-        assert "ACCEPTED→STARTED→COMPLETED" in app.command_history.row_texts(entry.id)
+        assert "ACCEPTED→STARTED→COMPLETED" in " ".join(app.command_history.view(entry.id).lines())
         assert app.command_bar.line.value == ""
 
 
@@ -183,16 +196,21 @@ async def test_command_line_tab_completes_and_up_recalls(sil: Sil) -> None:
         assert line.value == "CORE.NOOP"
 
 
-async def test_command_line_refused_command_shows_failed_and_reason(sil: Sil) -> None:
+async def test_command_line_refused_command_shows_whole_reason_and_command(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
+    long = "SCOOP.MOVE joint=BOOM angle_deg=40.5 speed_dps=10.25"  # 50 characters
     async with app.run_test(size=SIZE) as pilot:
-        await enter(pilot, "SCOOP.HOME")
-        await until(pilot, lambda: "FAILED" in stages(app, "SCOOP.HOME"), "SCOOP.HOME FAILED")
-        entry = app.command_history.latest("SCOOP.HOME")
-        assert entry is not None
-        assert entry.reason.startswith("NOT_ALLOWED_IN_MODE")
-        cells = app.command_history.row_texts(entry.id)
-        assert any("not allowed in SAFE" in cell for cell in cells), cells
+        await enter(pilot, long, typed=False)
+        await until(pilot, lambda: "FAILED" in stages(app, "SCOOP.MOVE"), "SCOOP.MOVE FAILED")
+        entry = app.command_history.latest("SCOOP.MOVE")
+        assert entry is not None and entry.text == long
+        assert entry.reason.startswith("NOT_ALLOWED_IN_MODE: ") and "SAFE" in entry.reason
+        assert len(entry.reason) > 60  # more than fits beside the stages at 80 columns
+        view = app.command_history.view(entry.id)
+        await until(pilot, lambda: flat(shown(app, view)) == flat(view.lines()), "the row shown")
+        text = flat(shown(app, view))
+        assert long in text and "ACCEPTED" not in text and "FAILED" in text
+        assert entry.reason in text, text  # whole, wrapped under the command
 
 
 async def test_command_line_invalid_argument_shows_error_and_sends_nothing(sil: Sil) -> None:

@@ -8,15 +8,16 @@ client's latest values, so a fast telemetry stream cannot flood the screen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from flight.dictionary import ChannelDef, Dictionary
+from flight.dictionary import ChannelDef, CommandDef, Dictionary
 from ground.client import GroundClient
 from ground.console.command_line import CommandBar
 from ground.console.commanding import Commander
@@ -25,6 +26,7 @@ from ground.console.events import MAX_EVENTS, EventLog
 from ground.console.feed import Feed
 from ground.console.help import HelpScreen
 from ground.console.history import CommandHistory
+from ground.console.palette import DictionaryCommands
 from ground.console.parse import CommandLineError
 from ground.console.plots import PlotPanel
 from ground.console.sequence import SequencePanel
@@ -55,10 +57,16 @@ class ConsoleApp(App[int]):
         Binding("q", "quit", "Quit", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
+    #: ctrl+p: the dictionary's commands (searched by name) in Textual's command palette.
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {DictionaryCommands}
 
+    # The telemetry and the side panel take 3/5 of what the status line, the command line and
+    # the footer leave; the command history and the event log 1/5 each (at 80x24: 12, 4, 4
+    # rows; at 120x40: 22, 7, 7).
     CSS = """
     #main {
-        height: 1fr;
+        height: 3fr;
+        min-height: 8;
     }
     #boards {
         width: 1fr;
@@ -86,8 +94,12 @@ class ConsoleApp(App[int]):
         client: GroundClient,
         refresh_hz: float = REFRESH_HZ,
         plots: Sequence[str] = DEFAULT_PLOTS,
+        owns_stack: bool = False,
     ) -> None:
+        """``owns_stack``: quitting the console stops the vehicle too (``isru sil``), so the
+        console asks first."""
         super().__init__()
+        self.owns_stack = owns_stack
         self.client = client
         self.dictionary: Dictionary = client.dictionary or client.expected
         self.refresh_hz = refresh_hz
@@ -103,7 +115,13 @@ class ConsoleApp(App[int]):
         self.command_history = CommandHistory(id="history")
         self.event_log = EventLog(id="events")
         self.command_bar = CommandBar(self.dictionary, id="command")
-        self.commander = Commander(client, self.dictionary, self.command_history, self.command_bar)
+        self.commander = Commander(
+            client,
+            self.dictionary,
+            self.command_history,
+            self.command_bar,
+            on_uploaded=self.sequence_panel.uploaded,
+        )
         self.feed = Feed(client)
         self._seq_shown: dict[str, Any] | None = None
 
@@ -123,6 +141,7 @@ class ConsoleApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.command_history.border_title = "commands"
         for event in list(self.client.events)[-MAX_EVENTS:]:
             self.event_log.add(event)
         self.feed.attach()
@@ -170,7 +189,40 @@ class ConsoleApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.dictionary))
+
+    async def action_quit(self) -> None:
+        """Quit, asking first while a sequence runs or when quitting stops the SIL stack."""
+        question = self.quit_question()
+        if question is None:
+            self.exit(0)
+            return
+        if isinstance(self.screen, ConfirmScreen):
+            return  # a question is open already: answer it first
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.exit(0)
+            else:
+                self.command_bar.show("not quitting")
+
+        self.push_screen(ConfirmScreen(*question, keys="y: quit    n / escape: stay"), answered)
+
+    def quit_question(self) -> tuple[str, str] | None:
+        """The question and its detail to ask before quitting, or None to quit at once."""
+        status = self.client.sequence_status
+        running = status.get("name") if status.get("state") == "RUNNING" else None
+        if self.owns_stack:
+            detail = "Quitting stops the flight software, the simulator and the broker"
+            if running:
+                detail += f", and sequence {running}, which is running"
+            return "Quit and stop the SIL stack? y/n", detail + "."
+        if running:
+            return (
+                f"Quit while sequence {running} runs? y/n",
+                "It goes on onboard; this console will not show it.",
+            )
+        return None
 
     def action_tab(self, index: int) -> None:
         packets = list(self.packets)
@@ -186,6 +238,14 @@ class ConsoleApp(App[int]):
         if prefix and not line.value:
             line.value = prefix
             line.cursor_position = len(prefix)
+
+    def type_command(self, command: CommandDef) -> None:
+        """Put ``command`` (and its first argument's ``name=``) on the command line."""
+        line = self.command_bar.line
+        first = f" {command.args[0].name}=" if command.args else ""
+        line.value = command.name + first
+        line.cursor_position = len(line.value)
+        line.focus()
 
     def action_focus_telemetry(self) -> None:
         self.active_table().focus()
@@ -210,7 +270,7 @@ class ConsoleApp(App[int]):
         self.status_bar.follow(client)
         if client.sequence_status is not self._seq_shown:
             self._seq_shown = client.sequence_status
-            self.sequence_panel.status = dict(client.sequence_status)
+            self.sequence_panel.follow(dict(client.sequence_status))
         if self.feed.take_telemetry():
             for table in self.tables.values():
                 table.show(client.values)
@@ -234,11 +294,11 @@ class ConsoleApp(App[int]):
         elif verb == "help":
             self.action_help()
         elif verb == "quit":
-            self.exit(0)
+            self.run_worker(self.action_quit(), group="quit", exit_on_error=False)
         elif verb == "seq":
-            parsed, label = self.commander.sequence(rest)
+            request = self.commander.sequence(rest)
             self.run_worker(
-                self.commander.send(parsed, label), group="commands", exit_on_error=False
+                self.commander.send_sequence(request), group="commands", exit_on_error=False
             )
         else:
             raise CommandLineError(f":{verb}: not a local verb (F1 lists them)")

@@ -5,6 +5,8 @@ command line. Nothing here waits on the screen."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,16 @@ from ground.console.parse import CommandLineError, Parsed, parse_command
 ARM_TIMEOUT_S = 10.0
 
 
+@dataclass(frozen=True, slots=True)
+class SequenceRequest:
+    """A ``:seq`` verb as a checked command: what to send, its history label, and for an
+    upload the sequence's name and number of steps."""
+
+    parsed: Parsed
+    label: str
+    upload: tuple[str, int] | None = None
+
+
 class Commander:
     """Sends on behalf of the console; its coroutines run as the app's workers."""
 
@@ -28,11 +40,14 @@ class Commander:
         dictionary: Dictionary,
         history: CommandHistory,
         bar: CommandBar,
+        on_uploaded: Callable[[str, int], None] = lambda name, steps: None,
     ) -> None:
         self.client = client
         self.dictionary = dictionary
         self.history = history
         self.bar = bar
+        #: Called with (name, steps) once a sequence this console uploaded is stored onboard.
+        self.on_uploaded = on_uploaded
         topics = client.topics
         self._topics = {
             "SEQ.UPLOAD": topics.seq_upload,
@@ -79,9 +94,21 @@ class Commander:
             return
         await self.send(parsed)
 
-    def sequence(self, words: list[str]) -> tuple[Parsed, str]:
+    async def send_sequence(self, request: SequenceRequest) -> None:
+        """Send a ``:seq`` verb; an upload that completes is reported to :attr:`on_uploaded`."""
+        command_id = await self.send(request.parsed, request.label)
+        if command_id is None or request.upload is None:
+            return
+        timeout = request.parsed.definition.completion_timeout_s + 5
+        try:
+            await self.client.wait_ack(command_id, timeout_s=timeout)
+        except (CommandRefused, TimeoutError):
+            return  # the history row says what happened
+        self.on_uploaded(*request.upload)
+
+    def sequence(self, words: list[str]) -> SequenceRequest:
         """``:seq upload FILE [NAME]``, ``:seq start NAME`` or ``:seq abort`` as a checked
-        command and its history label; CommandLineError or OSError (the file) if not."""
+        command; CommandLineError or OSError (the file) if not."""
         if words[:1] == ["upload"] and len(words) in (2, 3):
             path = Path(words[1])
             name = words[2] if len(words) == 3 else path.stem
@@ -90,7 +117,7 @@ class Commander:
             except UnicodeDecodeError:
                 raise CommandLineError(f"{path}: not a UTF-8 text file") from None
             try:
-                parse_sequence(text, name=name, dictionary=self.dictionary)
+                checked = parse_sequence(text, name=name, dictionary=self.dictionary)
             except SequenceError as exc:  # checked here, as `isru seq check` would
                 first = exc.problems[0]
                 raise CommandLineError(
@@ -98,13 +125,14 @@ class Commander:
                     + (f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else "")
                 ) from None
             parsed = self._checked("SEQ.UPLOAD", {"name": name, "text": text})
-            return parsed, f"SEQ.UPLOAD name={name} ({len(text.splitlines())} lines)"
+            label = f"SEQ.UPLOAD name={name} ({len(text.splitlines())} lines)"
+            return SequenceRequest(parsed, label, (name, len(checked.steps)))
         if words[:1] == ["start"] and len(words) == 2:
             parsed = self._checked("SEQ.START", {"name": words[1]})
-            return parsed, parsed.text()
+            return SequenceRequest(parsed, parsed.text())
         if words == ["abort"]:
             parsed = self._checked("SEQ.ABORT", {})
-            return parsed, parsed.text()
+            return SequenceRequest(parsed, parsed.text())
         raise CommandLineError("usage: :seq upload FILE [NAME] | :seq start NAME | :seq abort")
 
     def _checked(self, name: str, args: dict[str, Any]) -> Parsed:

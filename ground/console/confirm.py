@@ -1,4 +1,4 @@
-"""The visible confirmation of a hazardous command: ARM and FIRE, y or n."""
+"""A visible y/n question: ARM and FIRE a hazardous command, or quit while it matters."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from textual.widgets import Label
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """``ARM and FIRE SCOOP.DUMP? y/n``: dismissed with True on y, False on n or escape."""
+    """``ARM and FIRE SCOOP.DUMP? y/n``: dismissed with True on y, False on n or escape.
+
+    ``keys`` is the last line, what y and n do."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Arm and fire"),
@@ -30,23 +32,33 @@ class ConfirmScreen(ModalScreen[bool]):
         background: $surface;
         padding: 1 2;
     }
+    ConfirmScreen Label {
+        width: 1fr;
+    }
     ConfirmScreen #question {
         text-style: bold;
         color: $error;
     }
     """
 
-    def __init__(self, question: str, detail: str = "") -> None:
+    def __init__(
+        self,
+        question: str,
+        detail: str = "",
+        *,
+        keys: str = "y: arm and fire    n / escape: cancel",
+    ) -> None:
         super().__init__()
         self.question = question
         self.detail = detail
+        self.keys = keys
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.question, id="question")
             if self.detail:
                 yield Label(self.detail, id="detail")
-            yield Label("y: arm and fire    n / escape: cancel", id="keys")
+            yield Label(self.keys, id="keys")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)

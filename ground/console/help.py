@@ -1,28 +1,35 @@
-"""The help screen: the keys, the command syntax and the local verbs."""
+"""The help screen: the keys, every command of the dictionary with its arguments and hazard
+class, the command syntax and the local verbs."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from flight.dictionary import ArgDef, CommandDef, Dictionary
 from ground.console.parse import LOCAL_VERBS
 
 KEYS = (
-    ("F1  ?", "this help"),
+    ("F1  ?", "this help (every command, its arguments and hazard class)"),
     ("F2 F3 F4  1 2 3", "telemetry tabs (scoop, elec, core)"),
     ("F5  p", "plot / unplot the highlighted channel"),
     ("/  :", "go to the command line (':' starts a local verb)"),
     ("escape", "leave the command line for the telemetry table"),
     ("tab  →", "accept the completion in the command line"),
     ("↑ ↓", "recall earlier command lines"),
-    ("ctrl+q  q", "quit (q outside the command line)"),
+    ("ctrl+q  q", "quit (q outside the command line); asks first while a sequence runs"),
 )
+#: Enum choices listed in full up to this many; beyond, the first few and the count.
+CHOICES_SHOWN = 4
+HAZARDOUS = "ARM+FIRE"
 
 
 def help_text() -> str:
@@ -32,12 +39,59 @@ def help_text() -> str:
         "",
         "[b]Commands[/b]  NAME arg=value ...   e.g. SCOOP.DIG depth_mm=30",
         "  arguments are checked against the dictionary before sending;",
-        "  hazardous ones ask y/n, then send CORE.ARM command=NAME and the command.",
+        f"  {HAZARDOUS} commands ask y/n, then send CORE.ARM command=NAME and the command.",
         "",
         "[b]Local verbs[/b]",
     ]
     lines += [f"  [b]:{verb:<7}[/b] {escape(what)}" for verb, what in LOCAL_VERBS.items()]
     return "\n".join(lines)
+
+
+def argument_text(arg: ArgDef) -> str:
+    """``depth_mm=<5..100 mm>``, ``joint=<BOOM|SCOOP>``, ``open=<true|false>``..."""
+    if arg.type == "enum":
+        shown = "|".join(arg.choices[:CHOICES_SHOWN])
+        if len(arg.choices) > CHOICES_SHOWN:
+            shown += f"|… ({len(arg.choices)} choices)"
+    elif arg.type == "bool":
+        shown = "true|false"
+    elif arg.type == "str":
+        shown = "text" + (f" ≤{arg.max_length}" if arg.max_length else "")
+    else:
+        low = "" if arg.min is None else f"{arg.min:g}"
+        high = "" if arg.max is None else f"{arg.max:g}"
+        shown = f"{arg.type} {low}..{high}" if low or high else arg.type
+        shown += f" {arg.unit}" if arg.unit else ""
+    return f"{arg.name}=<{shown}>"
+
+
+def hazard_text(command: CommandDef) -> str:
+    """The hazard class: ``ARM+FIRE``, ``ARM+FIRE if current_a > 5 A``, or ``-``."""
+    if command.hazardous:
+        return HAZARDOUS
+    if command.hazardous_above:
+        units = {a.name: a.unit for a in command.args}
+        return ", ".join(
+            f"{HAZARDOUS} if {name} > {limit:g}" + (f" {units[name]}" if units.get(name) else "")
+            for name, limit in command.hazardous_above.items()
+        )
+    return "-"
+
+
+def command_table(dictionary: Dictionary) -> Table:
+    """Every command of the dictionary: its name, its arguments and its hazard class."""
+    table = Table(box=None, padding=(0, 1), expand=True, header_style="bold")
+    table.add_column("command", no_wrap=True)
+    table.add_column("arguments", ratio=1, overflow="fold")
+    table.add_column("hazard", no_wrap=True)
+    for command in dictionary.commands:
+        hazard = hazard_text(command)
+        table.add_row(
+            Text(command.name, style="bold"),
+            Text(" ".join(argument_text(a) for a in command.args) or "-"),
+            Text(hazard, style="bold black on yellow" if hazard != "-" else "dim"),
+        )
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
@@ -52,17 +106,30 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > VerticalScroll {
-        width: 78;
-        max-height: 22;
+        width: 100%;
+        max-width: 110;
+        height: 100%;
+        max-height: 50;
         border: thick $primary;
         background: $surface;
         padding: 0 1;
     }
     """
 
+    def __init__(self, dictionary: Dictionary) -> None:
+        super().__init__()
+        self.dictionary = dictionary
+        self.commands = command_table(dictionary)
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(help_text())
+            yield Static(help_text(), id="help-keys")
+            yield Static(
+                f"\n[b]Every command[/b] ({len(self.dictionary.commands)}; "
+                f"{HAZARDOUS}: asks y/n, then arms and fires)",
+                id="help-commands-title",
+            )
+            yield Static(self.commands, id="help-commands")
 
     def action_close(self) -> None:
         self.dismiss(None)

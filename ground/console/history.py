@@ -1,17 +1,24 @@
-"""The command history: each command's verification stages as they arrive."""
+"""The command history: each command's verification stages as they arrive, and the whole
+reason of a refusal on a line of its own."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
 from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
 
-from ground.console.tables import BoundedTable
 from ground.messages import Ack
 
 MAX_COMMANDS = 200
-_COLUMNS = ("time", "command", "stages", "reason")
+#: Columns of a row: the time, the command (what is left of the width), the stages (as wide as
+#: they are, at the right edge).
+TIME_WIDTH = 8
 _STAGE_STYLES = {"COMPLETED": "bold green", "FAILED": "bold white on red", "SENT": "dim"}
 
 
@@ -30,24 +37,76 @@ class Entry:
         return self.stages[-1] if self.stages else "SENT"
 
 
-class CommandHistory(BoundedTable):
-    """A row per command, newest at the bottom, the last :data:`MAX_COMMANDS` kept."""
+class EntryView(Static):
+    """One command's row: ``time  command  stages``, the command wrapped in its column, and
+    under it, for FAILED, ``REASON: detail`` in red, wrapped over the whole width."""
 
     DEFAULT_CSS = """
-    CommandHistory {
-        height: 4;
+    EntryView {
+        height: auto;
+        padding: 0 1 0 0;
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(show_cursor=False, id=id)
-        self.entries: OrderedDict[str, Entry] = OrderedDict()
+    def __init__(self, entry: Entry) -> None:
+        super().__init__(render_entry(entry))
+        self.entry = entry
 
-    def on_mount(self) -> None:
-        self.add_column("time", key="time", width=8)
-        self.add_column("command", key="command", width=24)
-        self.add_column("stages", key="stages", width=26)
-        self.add_column("reason", key="reason")
+    def show(self) -> None:
+        self.update(render_entry(self.entry))
+
+    def lines(self) -> list[str]:
+        """What the row shows now, as plain text lines (trailing blanks removed)."""
+        width, height = self.size
+        if not width:
+            return []
+        return [s.text.rstrip() for s in self.render_lines(self.region.reset_offset)][:height]
+
+
+def render_entry(entry: Entry) -> RenderableType:
+    """The renderable of one entry (see :class:`EntryView`)."""
+    stages = stages_text(entry.stages)
+    row = Table.grid(padding=(0, 1), expand=True)
+    row.add_column(width=TIME_WIDTH, no_wrap=True)
+    row.add_column(ratio=1, overflow="fold")
+    row.add_column(width=stages.cell_len, no_wrap=True)
+    row.add_row(Text(entry.time, style="dim"), Text(entry.text), stages)
+    if not entry.reason:
+        return row
+    reason = Text(entry.reason, style="red", overflow="fold")
+    return Group(row, Padding(reason, (0, 0, 0, TIME_WIDTH + 1)))
+
+
+def stages_text(stages: list[str]) -> Text:
+    text = Text()
+    for i, stage in enumerate(stages or ["SENT"]):
+        if i:
+            text.append("→", "dim")
+        text.append(stage, _STAGE_STYLES.get(stage, ""))
+    return text
+
+
+class CommandHistory(VerticalScroll):
+    """A row per command, newest at the bottom, the last :data:`MAX_COMMANDS` kept.
+
+    A row is redrawn only when its command changes; a new row scrolls the history to the end.
+    """
+
+    DEFAULT_CSS = """
+    CommandHistory {
+        height: 1fr;
+        min-height: 3;
+        border-top: solid $primary-darken-2;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    can_focus = False
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.entries: OrderedDict[str, Entry] = OrderedDict()
+        self._views: dict[str, EntryView] = {}
 
     def sent(self, command_id: str, text: str, time: str = "") -> None:
         """A command this console sent (its acks may already be here)."""
@@ -73,30 +132,22 @@ class CommandHistory(BoundedTable):
             (e for e in reversed(self.entries.values()) if e.text.split(" ")[0] == name), None
         )
 
-    def row_texts(self, command_id: str) -> list[str]:
-        """The cells of a command's row as plain text."""
-        return [cell.plain for cell in self.get_row(command_id)]
+    def view(self, command_id: str) -> EntryView:
+        return self._views[command_id]
 
     def _entry(self, command_id: str, text: str) -> Entry:
         entry = self.entries.get(command_id)
         if entry is None:
             entry = self.entries[command_id] = Entry(command_id, text)
-            self.add_row(*self._cells(entry), key=command_id)
+            view = self._views[command_id] = EntryView(entry)
+            self.mount(view)
             while len(self.entries) > MAX_COMMANDS:
                 old, _ = self.entries.popitem(last=False)
-                self.remove_row(old)
-            self.scroll_end(animate=False, immediate=False)
+                self._views.pop(old).remove()
         return entry
 
     def _show(self, entry: Entry) -> None:
-        for column, cell in zip(_COLUMNS, self._cells(entry), strict=True):
-            self.update_cell(entry.id, column, cell)
-
-    @staticmethod
-    def _cells(entry: Entry) -> tuple[Text, Text, Text, Text]:
-        stages = Text()
-        for i, stage in enumerate(entry.stages or ["SENT"]):
-            if i:
-                stages.append("→", "dim")
-            stages.append(stage, _STAGE_STYLES.get(stage, ""))
-        return Text(entry.time), Text(entry.text), stages, Text(entry.reason, style="red")
+        self._views[entry.id].show()
+        if entry is next(reversed(self.entries.values())):
+            # The newest row is new or grew (a reason): keep the end in sight.
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)

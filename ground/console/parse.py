@@ -12,7 +12,7 @@ from flight.dictionary import ArgDef, ArgumentError, CommandDef, Dictionary
 
 #: Local verbs (typed after ``:``) and what they take, for completion and help.
 LOCAL_VERBS = {
-    "plot": "CHANNEL  add a sparkline of a channel (again: remove it)",
+    "plot": "CHANNEL  add a sparkline of a channel",
     "unplot": "CHANNEL  remove a sparkline",
     "seq": "upload FILE [NAME] | start NAME | abort",
     "help": "show the keys and the command syntax",

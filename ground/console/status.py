@@ -17,7 +17,8 @@ _MODE_STYLES = {"SAFE": "bold cyan", "IDLE": "bold green", "OPERATING": "bold wh
 
 
 class StatusBar(Widget):
-    """One line: ``sil ● ONLINE  SAFE  dict ok  heard 0.2 s ago  ARMED SCOOP.DUMP``."""
+    """One line: ``sil ● ONLINE  SAFE  ARMED SCOOP.DUMP  dict ok  heard 0.2 s ago`` and the
+    broker's URL at the right (after a space on a line too narrow for it)."""
 
     DEFAULT_CSS = """
     StatusBar {
@@ -27,6 +28,7 @@ class StatusBar(Widget):
     """
 
     vehicle: reactive[str] = reactive("")
+    broker: reactive[str] = reactive("")
     state: reactive[str] = reactive("unknown")
     mode: reactive[str] = reactive("?")
     dict_state: reactive[str] = reactive("?")
@@ -40,6 +42,7 @@ class StatusBar(Widget):
         """Take the client's latest state (reactives: the bar redraws only on a change)."""
         values = client.values
         self.vehicle = client.vehicle
+        self.broker = client.broker
         self.state = str(client.status.get("state", "unknown"))
         self.mode = str(client.status.get("mode") or values.get("core.mode") or "?")
         self.dict_state = dictionary_state(client)
@@ -54,6 +57,9 @@ class StatusBar(Widget):
         line.append("● ONLINE" if online else f"● {self.state.upper()}", _state_style(self.state))
         line.append("  ")
         line.append(f" {self.mode} ", _MODE_STYLES.get(self.mode, "bold"))
+        if self.armed:
+            line.append("  ")
+            line.append(f" ARMED {self.armed} ", "bold black on yellow")
         line.append("  dict ")
         if self.dict_state == "ok":
             line.append("ok", "green")
@@ -67,9 +73,10 @@ class StatusBar(Widget):
         else:
             style = "red" if self.heard_s > LOST_S else "yellow" if self.heard_s > STALE_S else ""
             line.append(f"{self.heard_s:.1f} s ago", style)
-        if self.armed:
-            line.append("  ")
-            line.append(f" ARMED {self.armed} ", "bold black on yellow")
+        if self.broker:
+            gap = self.size.width - line.cell_len - len(self.broker) - 1
+            line.append(" " * max(2, gap))
+            line.append(self.broker, "dim")
         return line
 
 
