@@ -10,6 +10,7 @@ fault injection would.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,11 @@ from flight.dispatcher import Reason, Stage
 from flight.events import Event
 from flight.handlers import CELL_CURRENT_TOLERANCE_A, JOINT_TOLERANCE_DEG, not_older
 from hal import Joint, Valve
+from isru.broker import Mosquitto
+from sim.child import SimChild
 from tests.flightstack import Stack, flight_stack
+from tests.ground_probe import Received, ground_probe
+from tests.test_flight_cli import start_flight, write_config
 
 WRAP = 1 << 32
 
@@ -252,3 +257,56 @@ async def test_board_host_timeout_after_a_freeze_is_reported_safed_and_cleared(
         await stack.ok("MODE.IDLE")
         await stack.ok("ELEC.START", current_a=2.0)
         assert stack.app.modes.mode is Mode.OPERATING
+
+
+def event_of(board: str, event_id: str) -> Callable[[Received], bool]:
+    return lambda m: (
+        m.topic.endswith("/evr")
+        and m.payload.get("id") == event_id
+        and m.payload["args"].get("board") == board
+    )
+
+
+async def test_board_host_timeout_after_sigstop_of_isru_flight(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    async with (
+        SimChild(args=["--link-dir", str(tmp_path)]) as sim,
+        ground_probe(mosquitto.host, mosquitto.port, "cli-test") as ground,
+    ):
+        config = write_config(
+            tmp_path / "flight.toml", sim.urls, tmp_path / "state", broker=mosquitto.url
+        )
+        process = await start_flight(config)
+        assert process.stderr is not None
+        log = asyncio.ensure_future(process.stderr.read())  # drained all along
+        try:
+            await ground.wait_for(  # a whole elec packet: the interlocks have their values
+                lambda m: m.topic.endswith("/tm/elec") and "elec.state" in m.payload["values"]
+            )
+            for name, args in (("MODE.IDLE", {}), ("ELEC.START", {"current_a": 2.0})):
+                ack = await ground.final_ack(await ground.command(name, args))
+                assert ack["stage"] == "COMPLETED", (ack.get("reason"), ack.get("detail"))
+            process.send_signal(signal.SIGSTOP)
+            await asyncio.sleep(3.5)  # the freeze itself, longer than the boards' 3 s watchdog
+            process.send_signal(signal.SIGCONT)
+            for board in ("scoop", "elec"):
+                fault = await ground.wait_for(event_of(board, "BOARD_FAULT"))
+                assert fault.payload["args"]["cause"] == "HOST_TIMEOUT"
+                await ground.wait_for(event_of(board, "BOARD_FAULT_CLEARED"))
+            await ground.wait_for(
+                lambda m: (
+                    m.topic.endswith("/tm/core") and m.payload["values"]["core.mode"] == "SAFE"
+                )
+            )
+            for name, args in (("MODE.IDLE", {}), ("ELEC.START", {"current_a": 2.0})):
+                ack = await ground.final_ack(await ground.command(name, args))
+                assert ack["stage"] == "COMPLETED", (ack.get("reason"), ack.get("detail"))
+        finally:
+            process.send_signal(signal.SIGCONT)
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(20):
+                stderr = (await log).decode()
+                code = await process.wait()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
