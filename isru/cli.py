@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "seq": ("flight.sequence_cli", "check sequence files against the dictionary"),
     "key": ("flight.key_cli", "make a command-signing key file, or show its fingerprint"),
     "ground": ("ground.cli", "command and watch a vehicle from a shell; no verb: the console"),
+    "conform": ("isru.conform.cli", "check a board's firmware against every ICD rule"),
 }
 
 

@@ -1,0 +1,6 @@
+"""``isru conform``: the host side of every ICD rule, run against one board on a port."""
+
+from isru.conform.kit import run
+from isru.conform.rules import RULES, Outcome, Report, Rule, rules_for
+
+__all__ = ["RULES", "Outcome", "Report", "Rule", "rules_for", "run"]

@@ -1,0 +1,163 @@
+"""The run: one board's steps in order, each deciding its rules, then the whole-run rules.
+
+A step that cannot go on (no reply, the board not in the state it needs) fails the rules it
+had yet to decide and the run goes on with the next step from a clean state; a board that
+stops answering altogether ends the run, and every rule not decided is a FAIL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from hal.errors import PortError
+from isru.conform import common, elec, scoop
+from isru.conform.common import Board, Step
+from isru.conform.context import Context, StepFailed
+from isru.conform.rules import Outcome, Report, rules_for
+from isru.conform.wire import BoardWire
+
+COMMON_FIRST = (
+    Step("identity", ("INFO-BOARD",), common.identity),
+    Step(
+        "framing",
+        (
+            "FRAME-CRC",
+            "FRAME-COBS",
+            "FRAME-SHORT",
+            "FRAME-IDLE",
+            "FRAME-OVERSIZE",
+            "FRAME-MAX",
+            "FRAME-TRAILING",
+            "OTHER-TYPES",
+        ),
+        common.framing,
+    ),
+    Step(
+        "header",
+        (
+            "VERSION-NACK",
+            "VERSION-FIRST",
+            "UNKNOWN",
+            "LENGTH",
+            "NACK-ORDER",
+            "DUP-NACK",
+            "DUP-BODY",
+        ),
+        common.header,
+    ),
+    Step("ranges", ("RANGE-EDGES", "JOINT-LIMITS"), common.ranges),
+    Step("telemetry", ("TM-RATE", "TM-STATUS", "TM-OFF"), common.telemetry),
+)
+COMMON_LAST = (
+    Step(
+        "watchdog",
+        ("WDG-TRIP", "DUP-STALE", "FAULT-ALLOWED", "NACK-ORDER", "FAULT-CLEAR"),
+        common.watchdog,
+    ),
+    Step("watchdog feed", ("WDG-FEED",), common.watchdog_feed),
+    Step(
+        "watchdog after RESET",
+        ("WDG-RESET", "FAULT-ALLOWED", "FAULT-CLEAR"),
+        common.watchdog_reset,
+    ),
+)
+RESET = Step("reset", ("RESET-DEAF", "DUP-ONCE", "RESET-BOOT", "NOT-HOMED"), common.reset)
+
+PLANS: dict[str, tuple[Board, tuple[Step, ...]]] = {
+    "scoop": (
+        scoop.BOARD,
+        (
+            *COMMON_FIRST,
+            Step("home", ("HOME",), scoop.home),
+            RESET,
+            Step("busy", ("BUSY", "DUP-NACK"), scoop.busy),
+            Step("home again", ("HOME",), scoop.home),
+            Step("move", ("MOVE", "STOP-MOTION"), scoop.move),
+            Step("sample", ("TARE", "DIG", "WEIGH", "DUMP"), scoop.sample),
+            *COMMON_LAST,
+        ),
+    ),
+    "elec": (
+        elec.BOARD,
+        (
+            *COMMON_FIRST,
+            RESET,
+            Step("start", ("START", "START-AGAIN"), elec.start),
+            Step("heater", ("HEATER",), elec.heater),
+            Step("valves", ("VALVES",), elec.valves),
+            Step("stop", ("STOP-CELL",), elec.stop),
+            *COMMON_LAST,
+        ),
+    ),
+}
+
+
+async def run(url: str, board_name: str, *, baudrate: int = 115200) -> Report:
+    """Check every rule of ``board_name`` against the board at ``url``.
+
+    Raises :class:`PortError` when the port cannot be opened."""
+    if board_name not in PLANS:
+        raise ValueError(f"board: must be scoop or elec, got {board_name!r}")
+    board, steps = PLANS[board_name]
+    wire = BoardWire(
+        url, baudrate=baudrate, packet_id=board.packet_id, telemetry_class=board.telemetry_class
+    )
+    await wire.open()
+    ctx = Context(wire, board_name)
+    stopped = ""
+    try:
+        for step in steps:
+            if stopped:
+                break
+            try:
+                await step.run(ctx, board)
+            except (StepFailed, ConnectionError) as exc:
+                _fail_open(ctx, step, f"{step.name}: {exc}")
+                if step.name == "identity":
+                    stopped = str(exc)
+                    break
+                stopped = await _recover(ctx, board)
+        if not stopped:
+            common.whole_run(ctx, board)
+    finally:
+        if not stopped and not wire.lost:
+            with contextlib.suppress(StepFailed, ConnectionError):
+                await board.clean(ctx)
+        wire.close()
+    outcomes = []
+    for rule in rules_for(board_name):
+        verdict = ctx.verdict(rule)
+        if verdict is None:
+            reason = f"not checked: {stopped}" if stopped else "not checked"
+            verdict = Outcome(rule, False, reason)
+        outcomes.append(verdict)
+    return Report(board_name, url, _identity(ctx), tuple(outcomes))
+
+
+def _fail_open(ctx: Context, step: Step, reason: str) -> None:
+    for rule_id in step.covers:
+        rule = next((r for r in rules_for(ctx.board) if r.id == rule_id), None)
+        if rule is not None and ctx.verdict(rule) is None:
+            ctx.fail(rule_id, reason)
+
+
+async def _recover(ctx: Context, board: Board) -> str:
+    """Back to a clean state after a failed step; why the run must stop, or ''."""
+    try:
+        await board.clean(ctx)
+    except (StepFailed, ConnectionError) as exc:
+        return f"the board stopped answering ({exc})"
+    return ""
+
+
+def _identity(ctx: Context) -> str:
+    info = ctx.info
+    if info is None:
+        return "no BoardInfo: the board did not identify itself"
+    return (
+        f"firmware {info.fw_major}.{info.fw_minor}, protocol {info.protocol_version}, "
+        f"boot_count {info.boot_count}; board clock {ctx.scale:.2f} s per wall s"
+    )
+
+
+__all__ = ["PLANS", "PortError", "run"]

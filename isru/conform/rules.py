@@ -1,0 +1,334 @@
+"""The rules `isru conform` checks, each tied to the section of docs/icd.md that states it.
+
+:data:`RULES` is the one list: the kit's report, its steps and the rule table in ICD §11 are
+all checked against it (``tests/test_conform.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BOARDS = ("scoop", "elec")
+BOTH = frozenset(BOARDS)
+SCOOP = frozenset({"scoop"})
+ELEC = frozenset({"elec"})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One ICD rule the kit checks from the host side."""
+
+    id: str
+    section: str
+    boards: frozenset[str]
+    text: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("INFO-BOARD", "§5.1", BOTH, "GET_INFO names this board and protocol version 1"),
+    Rule("FRAME-CRC", "§2.3", BOTH, "a frame with a bad CRC is dropped: no reply, not executed"),
+    Rule("FRAME-COBS", "§2.3", BOTH, "a frame that is not valid COBS is dropped: no reply"),
+    Rule("FRAME-SHORT", "§2.3", BOTH, "a payload of 0, 1 or 2 bytes is ignored: no reply"),
+    Rule(
+        "FRAME-IDLE",
+        "§2.3",
+        BOTH,
+        "0x00 fill, a flushed partial frame and a frame split across writes are fine",
+    ),
+    Rule(
+        "FRAME-OVERSIZE",
+        "§2.3",
+        BOTH,
+        "over 255 bytes without 0x00 are discarded; the next frame is answered",
+    ),
+    Rule(
+        "FRAME-MAX",
+        "§2.2",
+        BOTH,
+        "a 254-byte frame (one 0xFF COBS block) is decoded: its 249-byte body gets BAD_LENGTH",
+    ),
+    Rule(
+        "FRAME-TRAILING",
+        "§2.2",
+        BOTH,
+        "the same frame with a trailing empty COBS block (256 bytes) is dropped",
+    ),
+    Rule("OTHER-TYPES", "§3", BOTH, "ACK, NACK, TELEMETRY or unknown-type frames get no reply"),
+    Rule(
+        "REPLY-FORMAT",
+        "§3",
+        BOTH,
+        "replies are version 1 ACK/NACK; NACK body 2 bytes; ACK bodies as catalogued",
+    ),
+    Rule(
+        "REPLY-ONE",
+        "§4.2",
+        BOTH,
+        "every intact request gets exactly one reply with its seq and id, nothing else",
+    ),
+    Rule("REPLY-TIME", "§4.2", BOTH, "every reply within the host's 200 ms (20 ms recommended)"),
+    Rule(
+        "VERSION-FIRST",
+        "§4.1",
+        BOTH,
+        "the version check precedes the duplicate check; BAD_VERSION is never cached",
+    ),
+    Rule(
+        "DUP-ONCE",
+        "§4.3",
+        BOTH,
+        "a retried RESET (same seq, id, body) gets the identical ACK; one reboot",
+    ),
+    Rule("DUP-BODY", "§4.3", BOTH, "same seq and id with another body is a new request"),
+    Rule(
+        "DUP-NACK",
+        "§4.3",
+        BOTH,
+        "a NACK is cached too: a retry gets the identical NACK (scoop: even after BUSY ends)",
+    ),
+    Rule(
+        "DUP-STALE",
+        "§4.3",
+        BOTH,
+        "a retry is answered from the cache whatever the state: old reply, even in FAULT",
+    ),
+    Rule(
+        "VERSION-NACK",
+        "§4.4",
+        BOTH,
+        "version != 1 gets NACK BAD_VERSION (v1 header, same seq, id) and is not executed",
+    ),
+    Rule(
+        "UNKNOWN",
+        "§4.4",
+        BOTH,
+        "unknown ids and the other board's commands get UNKNOWN_COMMAND, arg 0xFF",
+    ),
+    Rule("LENGTH", "§4.4", BOTH, "a body shorter or longer than the arguments gets BAD_LENGTH"),
+    Rule(
+        "NACK-ORDER",
+        "§4.4",
+        BOTH,
+        "checks in table order: unknown, length, range, FAULT, then the board's state",
+    ),
+    Rule("NOT-HOMED", "§4.4", SCOOP, "DIG before a HOME since boot gets NOT_HOMED"),
+    Rule(
+        "BUSY",
+        "§4.4",
+        SCOOP,
+        "HOME, MOVE_JOINT, DIG, DUMP, TARE, WEIGH during a motion get BUSY (before NOT_HOMED)",
+    ),
+    Rule(
+        "RANGE-EDGES",
+        "§4.5",
+        BOTH,
+        "both ends of every range accepted; next f32 outside, NaN, inf, non-members refused",
+    ),
+    Rule(
+        "JOINT-LIMITS",
+        "§4.5",
+        SCOOP,
+        "MOVE_JOINT within JOINT_LIMITS_DEG inclusive; beyond: OUT_OF_RANGE on argument 1",
+    ),
+    Rule(
+        "TM-STATUS",
+        "§5.1",
+        BOTH,
+        "GET_STATUS replies with the current packet and takes no telemetry seq",
+    ),
+    Rule(
+        "STOP-MOTION",
+        "§5.2",
+        SCOOP,
+        "STOP mid-motion: motors off and IDLE in the next packet; the joint stays; HOMED kept",
+    ),
+    Rule(
+        "START-AGAIN",
+        "§5.3",
+        ELEC,
+        "START while RUNNING is ACKed; SET_CURRENT while RUNNING applies within 1 s",
+    ),
+    Rule("TM-FRAMES", "§6.1", BOTH, "every telemetry frame intact, v1, this board's id and size"),
+    Rule(
+        "TM-RATE",
+        "§6.2",
+        BOTH,
+        "SET_TM_RATE R: first packet within 1/R + 100 ms, then every 1/R +- 10 %, seq + 1",
+    ),
+    Rule("TM-OFF", "§6.2", BOTH, "rate 0 stops the stream; GET_STATUS still answers"),
+    Rule(
+        "STATE-FLAGS",
+        "§6.3",
+        BOTH,
+        "state FAULT exactly when a fault flag is latched; activity flags match the state",
+    ),
+    Rule(
+        "HOME-SWITCH",
+        "§6.3",
+        SCOOP,
+        "BOOM_/SCOOP_HOME_SWITCH set exactly when the joint is within +-0.5 deg of 0",
+    ),
+    Rule("WATER-LOW", "§6.3", ELEC, "WATER_LOW set exactly when water_mass_g < 20 g"),
+    Rule(
+        "OFF-READINGS",
+        "§6.4",
+        BOTH,
+        "actuators off: currents under 0.05 A, cell voltage and heater power 0",
+    ),
+    Rule(
+        "RESET-BOOT",
+        "§7.2",
+        BOTH,
+        "RESET: ACK, boot_count + 1, uptime and seq from 0, 10 Hz, all off (scoop: not homed)",
+    ),
+    Rule(
+        "RESET-DEAF",
+        "§7.2",
+        BOTH,
+        "after the RESET ACK the board answers within the host's 4 x 200 ms",
+    ),
+    Rule(
+        "WDG-TRIP",
+        "§7.4",
+        BOTH,
+        "3 s without a request: actuators off, HOST_TIMEOUT, FAULT (3.0 to 3.5 s)",
+    ),
+    Rule(
+        "WDG-FEED",
+        "§7.4",
+        BOTH,
+        "bad-CRC frames, BAD_VERSION requests and other frame types do not feed the watchdog",
+    ),
+    Rule(
+        "WDG-RESET",
+        "§7.4",
+        BOTH,
+        "the watchdog stays armed across RESET: silence after it trips 3.0 to 3.5 s later",
+    ),
+    Rule(
+        "FAULT-ALLOWED",
+        "§7.5",
+        BOTH,
+        "in FAULT: STOP, RESET, GET_*, SET_TM_RATE, SET_VALVE ACKed; the rest NACK FAULT",
+    ),
+    Rule(
+        "FAULT-CLEAR",
+        "§7.5",
+        BOTH,
+        "STOP clears a HOST_TIMEOUT FAULT: IDLE, fault flags clear (scoop: HOMED kept)",
+    ),
+    Rule(
+        "HOME",
+        "§8",
+        SCOOP,
+        "HOME: IDLE with HOMED and both switches, joints at 0 +- 0.5 deg, within 30 s",
+    ),
+    Rule(
+        "MOVE",
+        "§8",
+        SCOOP,
+        "MOVE_JOINT: IDLE with the joint within tolerance of the target, within 60 s",
+    ),
+    Rule("TARE", "§8", SCOOP, "TARE: load_mass_g within +-2 g of 0 within 5 s"),
+    Rule(
+        "DIG",
+        "§8",
+        SCOOP,
+        "DIG d: DIGGING to depth d +- 1 mm, then IDLE within 60 s (about d/5 + 3 s)",
+    ),
+    Rule("WEIGH", "§8", SCOOP, "WEIGH: ACK mass in sample_mass_g (+-0.01 g) within 5 s"),
+    Rule(
+        "DUMP",
+        "§8",
+        SCOOP,
+        "DUMP: IDLE, load under 5 g, scoop back at 0 +- 1 deg, boom unmoved, within 60 s",
+    ),
+    Rule(
+        "START",
+        "§8",
+        ELEC,
+        "SET_CURRENT + START: RUNNING at the setpoint within tolerance, within 10 s",
+    ),
+    Rule(
+        "STOP-CELL",
+        "§8",
+        ELEC,
+        "STOP: CURRENT_ON clear, current within tolerance of 0, heater off, valves kept",
+    ),
+    Rule(
+        "HEATER",
+        "§8",
+        ELEC,
+        "SET_HEATER: setpoint echoed, HEATER_ON below setpoint - 0.5 degC, off when disabled",
+    ),
+    Rule("VALVES", "§8", ELEC, "SET_VALVE: each valve's flag follows within 5 s"),
+)
+
+BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
+
+
+def rules_for(board: str) -> tuple[Rule, ...]:
+    """The rules that apply to ``board``, in report order."""
+    return tuple(rule for rule in RULES if board in rule.boards)
+
+
+def render_rule_table() -> str:
+    """The ICD's rule table (§11), as Markdown."""
+    lines = ["| rule | boards | ICD | requirement |", "|---|---|---|---|"]
+    for rule in RULES:
+        boards = "both" if rule.boards == BOTH else next(iter(rule.boards))
+        lines.append(f"| `{rule.id}` | {boards} | {rule.section} | {rule.text} |")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the kit found for one rule."""
+
+    rule: Rule
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The result of one run against one board."""
+
+    board: str
+    url: str
+    identity: str
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if not o.passed)
+
+    def outcome(self, rule_id: str) -> Outcome:
+        for outcome in self.outcomes:
+            if outcome.rule.id == rule_id:
+                return outcome
+        raise KeyError(rule_id)
+
+    def table(self) -> str:
+        """The pass/fail table, one rule a line, as the kit prints it."""
+        width = max(len(o.rule.id) for o in self.outcomes)
+        lines = [
+            f"isru conform: {self.board} board at {self.url}",
+            self.identity,
+            "",
+            f"{'result':<6}  {'rule':<{width}}  {'ICD':<5}  requirement / measured",
+        ]
+        for o in self.outcomes:
+            mark = "PASS" if o.passed else "FAIL"
+            lines.append(f"{mark:<6}  {o.rule.id:<{width}}  {o.rule.section:<5}  {o.rule.text}")
+            lines.append(f"{'':<6}  {'':<{width}}  {'':<5}  -> {o.detail}")
+        failed = len(self.failed)
+        lines += [
+            "",
+            f"{len(self.outcomes)} rules: {len(self.outcomes) - failed} pass, {failed} fail",
+        ]
+        return "\n".join(lines) + "\n"
