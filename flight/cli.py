@@ -7,15 +7,17 @@ import asyncio
 import contextlib
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flight.app import FlightApp
 from flight.auth import Authenticator, KeyFileError, fingerprint, load_key
+from flight.clock import ScaledClock, SystemClock, mission_clock
 from flight.config import OUTBOX_FILE_NAME, ConfigError, FlightConfig, load_config
 from flight.events import Event
 from flight.outbox import Outbox, OutboxError
 from flight.service import Notifier, run_watchdog, watchdog_interval_s
-from flight.state import StateError
+from flight.state import MissionClockAnchor, StateError, peek_state
 from flight.uplink import Uplink
 
 #: sysexits EX_CONFIG: the unit file does not restart on it (RestartPreventExitStatus=78).
@@ -124,6 +126,7 @@ async def _run_linked(
     ):
         if outbox.warning:
             app.events.emit("OUTBOX_DROPPED", detail=outbox.warning)
+        _anchor_mission_clock(app)
         boards = ("scoop", "elec")
         # Wait for the boards, but a SIGTERM in the meantime stops us at once.
         boards_up = asyncio.ensure_future(
@@ -148,6 +151,25 @@ async def _run_linked(
         notifier.stopping(status="safing actuators, flushing state")
         if watchdog is not None:
             watchdog.cancel()
+
+
+def _clock(config: FlightConfig) -> SystemClock | ScaledClock:
+    """The mission clock, going on from where the last run's stood (see flight.clock)."""
+    last = peek_state(config.state.dir)
+    anchor = last.mission_clock if last is not None else None
+    return mission_clock(
+        config.time_scale,
+        last=None if anchor is None else (anchor.utc, anchor.wall_utc, anchor.scale),
+    )
+
+
+def _anchor_mission_clock(app: FlightApp) -> None:
+    """Write where the mission clock stands now, for the next start to go on from."""
+    app.state.update(
+        mission_clock=MissionClockAnchor(
+            utc=app.clock.utc(), wall_utc=datetime.now(UTC), scale=app.config.time_scale
+        )
+    )
 
 
 def _key(config: FlightConfig) -> bytes | None:
@@ -177,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     notifier = Notifier.from_environ()
     try:
-        asyncio.run(_serve(FlightApp(config=config), notifier, key))
+        asyncio.run(_serve(FlightApp(config=config, clock=_clock(config)), notifier, key))
     except (StateError, OutboxError) as exc:
         print(f"isru flight: {exc}", file=sys.stderr)
         return 1

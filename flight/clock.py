@@ -1,4 +1,9 @@
-"""Mission time for the flight software: the system clock, a faster one for SIL, a manual one."""
+"""Mission time for the flight software: the system clock, a faster one for SIL, a manual one.
+
+Mission time never runs backwards across restarts: ``isru flight`` keeps where its clock
+stood (mission time, system time and scale, in the state file) and the next start goes on
+from there with :func:`continued_utc` (see :func:`mission_clock`).
+"""
 
 from __future__ import annotations
 
@@ -36,14 +41,19 @@ class SystemClock:
 
 
 class ScaledClock:
-    """Time that runs ``scale`` times faster than real time, for a simulator run at that speed."""
+    """Time that runs ``scale`` times faster than real time, for a simulator run at that speed.
 
-    def __init__(self, *, scale: float = 1.0) -> None:
+    Its UTC starts at ``start_utc`` (default: the system clock now).
+    """
+
+    def __init__(self, *, scale: float = 1.0, start_utc: datetime | None = None) -> None:
         if scale <= 0:
             raise ValueError(f"scale: must be positive, got {scale}")
+        if start_utc is not None and start_utc.tzinfo is None:
+            raise ValueError(f"start_utc: must be timezone-aware, got {start_utc}")
         self.scale = scale
         self._real0 = time.monotonic()
-        self._utc0 = datetime.now(UTC)
+        self._utc0 = start_utc or datetime.now(UTC)
 
     def monotonic(self) -> float:
         return (time.monotonic() - self._real0) * self.scale
@@ -53,6 +63,45 @@ class ScaledClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.scale)
+
+
+def continued_utc(*, utc: datetime, wall_utc: datetime, scale: float, now: datetime) -> datetime:
+    """Mission time at system time ``now`` of a clock that read ``utc`` at system time
+    ``wall_utc`` and runs ``scale`` times as fast as real time, as if it had run all along.
+
+    Never earlier than ``utc`` (the system clock may have been set back meanwhile) nor than
+    ``now``: whatever the earlier clock published, the next one starts after it.
+    """
+    if scale <= 0:
+        raise ValueError(f"scale: must be positive, got {scale}")
+    elapsed = max(0.0, (now - wall_utc).total_seconds())
+    return max(now, utc + timedelta(seconds=elapsed * scale))
+
+
+def mission_clock(
+    scale: float,
+    *,
+    last: tuple[datetime, datetime, float] | None = None,
+    now: datetime | None = None,
+) -> SystemClock | ScaledClock:
+    """The flight software's clock at ``scale``.
+
+    At 1 the system clock (NTP or the RTC keep it right; it is not changed here). Faster, a
+    :class:`ScaledClock` that starts where the last one would stand now (``last`` = its
+    mission UTC, system UTC and scale at some instant, see :func:`continued_utc`), so
+    telemetry, event and ack times never step back across a restart; without ``last``, at the
+    system clock.
+    """
+    if scale <= 0:
+        raise ValueError(f"scale: must be positive, got {scale}")
+    if scale == 1:
+        return SystemClock()
+    now = now or datetime.now(UTC)
+    start = now
+    if last is not None:
+        utc, wall_utc, last_scale = last
+        start = continued_utc(utc=utc, wall_utc=wall_utc, scale=last_scale, now=now)
+    return ScaledClock(scale=scale, start_utc=start)
 
 
 class ManualClock:

@@ -5,11 +5,12 @@ write: a temp file in the same directory is written, flushed and fsynced, ``os.r
 the old one, and the directory is fsynced. A power cut leaves either the old or the new file.
 
 Write policy: :meth:`StateStore.update` and :meth:`StateStore.bump_boot` write at once
-(boot count, scoop cycles, the running sequence and the command counter change seldom and
-must not be lost). Cell charge arrives every telemetry sample, so :meth:`StateStore.add_cell_ah`
-adds it in memory and writes only when ``flush_interval_s`` has passed since the last write;
-call :meth:`StateStore.flush` at shutdown. On power loss at most the charge of the last flush
-interval is lost. A write costs a few milliseconds (two fsyncs), fine every few seconds.
+(boot count, scoop cycles, the running sequence, the command counter and the mission clock's
+anchor change seldom and must not be lost). Cell charge arrives every telemetry sample, so
+:meth:`StateStore.add_cell_ah` adds it in memory and writes only when ``flush_interval_s``
+has passed since the last write; call :meth:`StateStore.flush` at shutdown. On power loss at
+most the charge of the last flush interval is lost. A write costs a few milliseconds (two
+fsyncs), fine every few seconds.
 
 A file that cannot be parsed never stops the software: it is kept as ``state.json.corrupt-<n>``,
 the state starts from defaults, and :attr:`StateStore.warning` says so (the app raises an
@@ -27,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 FILE_NAME = "state.json"
 SCHEMA = 1
@@ -48,6 +49,18 @@ class RunningSequence(BaseModel):
     started_utc: datetime
 
 
+class MissionClockAnchor(BaseModel):
+    """Where the mission clock stood at one instant: mission time ``utc`` at system time
+    ``wall_utc``, running ``scale`` times as fast as real time. Written at every start, so the
+    next start goes on from it (``flight.clock.continued_utc``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    utc: AwareDatetime
+    wall_utc: AwareDatetime
+    scale: Annotated[float, Field(gt=0)]
+
+
 class PersistentState(BaseModel):
     """What survives a restart. Unknown keys (from a newer build) are kept, not lost."""
 
@@ -61,6 +74,7 @@ class PersistentState(BaseModel):
     highest_command_counter: Count = 0
     #: The fingerprint of the command key the counter belongs to ("" before one was recorded).
     command_key: str = ""
+    mission_clock: MissionClockAnchor | None = None
 
 
 class StateStore:
@@ -175,6 +189,10 @@ class StateStore:
         return old if recorded else None
 
     @property
+    def mission_clock(self) -> MissionClockAnchor | None:
+        return self._state.mission_clock
+
+    @property
     def dirty(self) -> bool:
         """Whether there is charge in memory that is not on disk yet."""
         return self._pending_ah != 0.0
@@ -184,7 +202,8 @@ class StateStore:
     def update(self, **changes: Any) -> None:
         """Change fields and write now (pending charge goes with them).
 
-        ``running_sequence`` takes a :class:`RunningSequence`, a dict of its fields, or None.
+        ``running_sequence`` takes a :class:`RunningSequence`, a dict of its fields, or None;
+        ``mission_clock`` a :class:`MissionClockAnchor`, a dict of its fields, or None.
         ``highest_command_counter`` may not go down: that would re-open replays.
         """
         unknown = set(changes) - set(PersistentState.model_fields) - {"schema_version"}
@@ -261,6 +280,17 @@ class StateStore:
         for stale in self.path.parent.glob(f".{self.path.name}.tmp-*"):
             with contextlib.suppress(OSError):
                 stale.unlink()
+
+
+def peek_state(directory: Path) -> PersistentState | None:
+    """The state in ``directory`` as it is on disk, or None when there is none or it cannot
+    be read or parsed. Changes nothing: a corrupt file is left for :meth:`StateStore.load`
+    to set aside and report."""
+    try:
+        raw = (Path(directory) / FILE_NAME).read_bytes()
+        return PersistentState.model_validate(json.loads(raw.decode("utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError):
+        return None
 
 
 def corrupt_copy_name(path: Path) -> Path:

@@ -72,6 +72,11 @@ class SimChild:
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process has exited (None while it runs or before start)."""
+        return None if self._process is None else self._process.returncode
+
     async def start(self) -> None:
         """Start the process and wait for its ``ready`` line."""
         self._process = await asyncio.create_subprocess_exec(
@@ -92,6 +97,10 @@ class SimChild:
             await self.kill()
             stderr = await self._drain_stderr()
             raise SimStartError(reason, stderr) from None
+        except BaseException:
+            # Cancelled (the launcher is being stopped) before ready: nobody will stop() it.
+            await self.kill()
+            raise
 
     async def _read_banner(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
@@ -114,6 +123,12 @@ class SimChild:
         if process is None or process.stderr is None:
             return ""
         return (await process.stderr.read()).decode(errors="replace")
+
+    async def wait(self) -> int:
+        """Until the process exits (it must have been started); returns its exit code."""
+        if self._process is None:
+            raise RuntimeError("wait: the simulator was not started")
+        return await self._process.wait()
 
     async def stop(self, *, timeout_s: float = 10.0) -> int | None:
         """SIGTERM, then SIGKILL if it has not exited after ``timeout_s``; returns its code."""

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from flight.schemas import parse_broker
-from tests.ground_probe import ground_probe
+from isru.sil import sil_stack
+from tests.ground_probe import Received, ground_probe
 
 START_S = 60.0
 
@@ -170,3 +174,209 @@ async def test_sil_killed_outright_takes_its_children_with_it() -> None:
     await process.wait()
     for pid in children:
         assert await gone(pid, timeout_s=20), f"child {pid} outlived a killed isru sil"
+
+
+# --- stopping the stack, abort causes, mission time across restarts -------------------------
+
+#: Real seconds within which a stopped `isru sil` has stopped all of its stack.
+STOP_S = 10.0
+#: A sequence that waits (for a scoop that never homes) until something aborts it.
+WAITING = "MODE.IDLE\nWAIT scoop.homed == true TIMEOUT 00:30:00\n"
+#: Makes hydrogen until the red limit of the H2 tank (200 kPa, response SAFE) stops it.
+OVERPRESSURE = (
+    "MODE.IDLE\nELEC.START current_a=2.0\nWAIT elec.h2_pressure_kpa >= 300 TIMEOUT 00:30:00\n"
+)
+
+
+class SilProcess:
+    """`isru sil` as a user starts it, in its own process group (so a test can signal the
+    whole group as `timeout`, a CI runner or a terminal would), with its children's pids."""
+
+    def __init__(self, process: asyncio.subprocess.Process, broker: str) -> None:
+        self.process = process
+        self.host, self.port = parse_broker(broker)
+        self.children = children_of(process.pid)
+
+    def child(self, word: str) -> int:
+        """The pid of the child whose command line has ``word`` (flight, sim, mosquitto)."""
+        for pid in self.children:
+            if word.encode() in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                return pid
+        raise AssertionError(f"no {word} among the children {self.children}")
+
+    async def finish(self) -> tuple[int, str, str]:
+        """Its exit status, stdout and stderr, once it has exited (within STOP_S)."""
+        assert self.process.stdout is not None and self.process.stderr is not None
+        async with asyncio.timeout(STOP_S):
+            out, err = await asyncio.gather(self.process.stdout.read(), self.process.stderr.read())
+            return await self.process.wait(), out.decode(), err.decode()
+
+
+@contextlib.asynccontextmanager
+async def isru_sil(*args: str) -> AsyncIterator[SilProcess]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "isru.cli",
+        "sil",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        lines: dict[str, str] = {}
+        async with asyncio.timeout(START_S):
+            while "flight" not in lines:
+                line = (await process.stdout.readline()).decode()
+                assert line, (await process.stderr.read()).decode()
+                word, _, rest = line.strip().partition(" ")
+                lines[word] = rest.strip()
+        yield SilProcess(process, lines["broker"].split()[0])
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+
+def sequence_running(line: int) -> Callable[[Received], bool]:
+    return lambda m: (
+        m.topic.endswith("/seq/status")
+        and m.payload["state"] == "RUNNING"
+        and m.payload["line"] == line
+    )
+
+
+def sequence_aborted(m: Received) -> bool:
+    return m.topic.endswith("/evr") and m.payload["id"] == "SEQ_ABORTED"
+
+
+@pytest.mark.parametrize(
+    ("mode", "signum", "group", "code"),
+    [
+        ("headless", signal.SIGINT, False, 0),
+        ("run", signal.SIGTERM, False, 128 + signal.SIGTERM),
+        ("run", signal.SIGTERM, True, 128 + signal.SIGTERM),
+        ("lines", signal.SIGINT, True, 0),
+        ("headless", signal.SIGHUP, True, 0),
+    ],
+    ids=[
+        "headless-sigint",
+        "run-sigterm",
+        "run-sigterm-group",
+        "lines-sigint-group",
+        "headless-sighup-group",
+    ],
+)
+async def test_sil_signal_stops_the_whole_stack(
+    tmp_path: Path, mode: str, signum: signal.Signals, group: bool, code: int
+) -> None:
+    seq = tmp_path / "waiting.seq"
+    seq.write_text(WAITING)
+    args = {"headless": ["--headless"], "lines": [], "run": ["--headless", "--run", str(seq)]}
+    async with isru_sil(*args[mode], "--time-scale", "20") as sil:
+        assert len(sil.children) == 3  # broker, simulator, flight
+        async with ground_probe(sil.host, sil.port, "sil") as ground:
+            if mode == "run":
+                await ground.wait_for(sequence_running(2))
+            else:
+                await ground.wait_for(lambda m: m.topic.endswith("/tm/core"))
+            if group:
+                os.killpg(sil.process.pid, signum)
+            else:
+                sil.process.send_signal(signum)
+            offline = await ground.wait_for(
+                lambda m: m.topic.endswith("/status") and m.payload["state"] == "offline"
+            )
+            assert offline.payload["mode"] == "SAFE"  # the flight stopped as it should
+            if mode == "run":
+                aborted = await ground.wait_for(sequence_aborted)
+                assert aborted.payload["args"]["cause"] == "restart"
+        status, out, err = await sil.finish()
+    assert status == code, out + err
+    assert "stopped: flight, simulator and broker closed" in out
+    assert "Traceback" not in err
+    if mode == "run":
+        assert f"stopped by {signum.name} before sequence waiting ended" in err
+    assert not [pid for pid in sil.children if alive(pid)], "a child process was left running"
+
+
+@pytest.mark.parametrize("cause", ["command", "limit", "restart"])
+async def test_sil_run_reports_what_aborted_the_sequence(tmp_path: Path, cause: str) -> None:
+    seq = tmp_path / f"by-{cause}.seq"
+    seq.write_text(OVERPRESSURE if cause == "limit" else WAITING)
+    report_file = tmp_path / "report.json"
+    run = ["--headless", "--run", str(seq), "--report-json", str(report_file)]
+    async with isru_sil(*run, "--time-scale", "50") as sil:
+        async with ground_probe(sil.host, sil.port, "sil") as ground:
+            if cause == "command":
+                await ground.wait_for(sequence_running(2))
+                await ground.command("SEQ.ABORT")
+            elif cause == "restart":
+                await ground.wait_for(sequence_running(2))
+                os.kill(sil.child("flight"), signal.SIGTERM)  # as systemctl restart would
+            aborted = await ground.wait_for(sequence_aborted)
+            status = await ground.wait_for(
+                lambda m: m.topic.endswith("/seq/status") and m.payload.get("outcome") == "ABORTED"
+            )
+        code, out, err = await sil.finish()
+    assert code == 1, out + err
+    reason = aborted.payload["args"]["reason"]
+    assert aborted.payload["args"]["cause"] == cause
+    assert reason.startswith(f"{cause}: ")
+    assert status.payload["reason"] == reason
+    assert f"sequence   by-{cause}: ABORTED ({reason})" in out
+    report = json.loads(report_file.read_text())
+    assert (report["outcome"], report["cause"], report["reason"]) == ("ABORTED", cause, reason)
+    expected = {
+        "command": "command: SEQ.ABORT from mqtt",
+        "limit": "limit: elec.h2_pressure_kpa = ",
+        "restart": "restart: flight software stopped",
+    }
+    assert reason.startswith(expected[cause])
+
+
+async def test_sil_flight_restarts_keep_mission_time_monotonic() -> None:
+    """At 50 times real speed mission time runs far ahead of the system clock: a restarted
+    flight (stopped, then killed outright) goes on from there, never back. A sequence cut
+    short by the crash is reported ABORTED by a restart once the flight is back."""
+    async with sil_stack(time_scale=50) as stack:
+        host, port = parse_broker(stack.broker)
+        async with ground_probe(host, port, stack.vehicle) as ground:
+
+            def core_of_boot(boot: int, uptime_s: float = 0.0) -> Callable[[Received], bool]:
+                return lambda m: (
+                    m.topic.endswith("/tm/core")
+                    and m.payload["values"]["core.boot_count"] == boot
+                    and m.payload["values"]["core.uptime_s"] >= uptime_s
+                )
+
+            await ground.wait_for(core_of_boot(1, uptime_s=100))  # 2 s: 100 s ahead
+            await stack.restart_flight()
+            await ground.wait_for(core_of_boot(2, uptime_s=100))
+            await ground.command("SEQ.UPLOAD", {"name": "cut", "text": WAITING})
+            await ground.command("SEQ.START", {"name": "cut"})
+            await ground.wait_for(sequence_running(2))
+            await stack.restart_flight(kill=True)
+            await ground.wait_for(core_of_boot(3))
+            status = await ground.wait_for(
+                lambda m: m.topic.endswith("/seq/status") and m.payload.get("outcome") == "ABORTED"
+            )
+    assert status.payload["name"] == "cut"
+    assert status.payload["reason"] == "restart: interrupted at line 2 by a restart; not resumed"
+    times: dict[int, list[datetime]] = {1: [], 2: [], 3: []}
+    for m in ground.received:
+        if m.topic.endswith("/tm/core"):
+            times[m.payload["values"]["core.boot_count"]].append(_time(m))
+        elif m.topic.endswith("/evr") and m.payload["id"] == "BOOT":
+            times[m.payload["args"]["boot_count"]].append(_time(m))
+    assert all(times.values())
+    assert max(times[1]) < min(times[2]), "mission time stepped back after a restart"
+    assert max(times[2]) < min(times[3]), "mission time stepped back after a crash"
+
+
+def _time(message: Received) -> datetime:
+    return datetime.fromisoformat(message.payload["time"])

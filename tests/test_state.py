@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from flight.state import FILE_NAME, RunningSequence, StateError, StateStore
+from flight.state import (
+    FILE_NAME,
+    MissionClockAnchor,
+    RunningSequence,
+    StateError,
+    StateStore,
+    peek_state,
+)
 
 
 class FakeClock:
@@ -169,3 +176,36 @@ def test_state_update_rejects_bad_input(tmp_path: Path) -> None:
         store.add_cell_ah(float("nan"))
     with pytest.raises(ValueError, match="flush_interval_s: must be positive"):
         StateStore(tmp_path / "s.json", flush_interval_s=0)
+
+
+def test_state_mission_clock_anchor_survives_reload(tmp_path: Path) -> None:
+    store = store_in(tmp_path)
+    anchor = MissionClockAnchor(
+        utc=datetime(2026, 3, 1, 12, tzinfo=UTC),
+        wall_utc=datetime(2026, 1, 1, tzinfo=UTC),
+        scale=50.0,
+    )
+    store.update(mission_clock=anchor)
+    assert store_in(tmp_path).mission_clock == anchor
+    assert peek_state(tmp_path) == store.snapshot()
+
+
+def test_state_mission_clock_anchor_needs_aware_times_and_a_positive_scale(
+    tmp_path: Path,
+) -> None:
+    store = store_in(tmp_path)
+    naive = {"utc": "2026-01-01T00:00:00", "wall_utc": "2026-01-01T00:00:00Z", "scale": 5}
+    with pytest.raises(ValidationError, match="timezone"):
+        store.update(mission_clock=naive)
+    with pytest.raises(ValidationError, match="greater than 0"):
+        store.update(mission_clock={**naive, "utc": "2026-01-01T00:00:00Z", "scale": 0})
+    assert store.mission_clock is None
+
+
+def test_state_peek_leaves_a_corrupt_file_for_load_to_report(tmp_path: Path) -> None:
+    assert peek_state(tmp_path) is None  # no file yet
+    (tmp_path / FILE_NAME).write_bytes(b"{not json")
+    assert peek_state(tmp_path) is None
+    assert (tmp_path / FILE_NAME).exists()
+    warning = StateStore.in_dir(tmp_path).load()
+    assert warning is not None and "was corrupt" in warning
