@@ -6,24 +6,32 @@ widgets show; nothing sleeps a fixed time.
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widget import Widget
 
 from flight.catalog import DICTIONARY
 from ground.console import ConsoleApp
 from ground.console.confirm import ConfirmScreen
-from ground.console.help import HelpScreen
+from ground.console.events import StartupBacklog
+from ground.console.help import HelpScreen, argument_text, command_table
 from ground.console.levels import format_value, level
 from ground.console.parse import CommandLineError, complete, parse_command
 from ground.messages import Event
+from isru.sil import die_with_parent
 from isru.testing import Sil
 
 SIZE = (80, 24)
+WAITING = "WAIT core.mode == OPERATING TIMEOUT 00:05:00\nR00:00:00 CORE.NOOP\n"
 
 
 async def until(
@@ -133,6 +141,7 @@ async def test_status_bar_shows_online_and_safe(sil: Sil) -> None:
         await until(pilot, lambda: bar.heard_s is not None and bar.heard_s < 2, "last heard")
         text = bar.text().plain
         assert "ONLINE" in text and "SAFE" in text and "dict ok" in text
+        assert sil.stack.broker in flat(shown(app, bar))  # on screen, whole
         table = app.table_of("elec.h2_pressure_kpa")
         await until(pilot, lambda: table.value_text("elec.h2_pressure_kpa") != "-", "telemetry")
         assert table.level_of("elec.h2_pressure_kpa") == "green"
@@ -156,6 +165,7 @@ async def test_layout_fits_80x24_with_every_panel_visible(sil: Sil) -> None:
             assert region.height >= 1 and region.width >= 20, widget
             assert screen.contains_region(region), widget
         assert app.active_table().region.height >= 6
+        assert app.command_history.region.height >= 3 and app.event_log.region.height >= 3
         assert app.plot_panel.channels == [
             "elec.h2_pressure_kpa",
             "elec.cell_current_a",
@@ -311,11 +321,16 @@ async def test_sequence_panel_follows_upload_start_and_completion(sil: Sil, tmp_
         await until(pilot, lambda: "COMPLETED" in stages(app, "SEQ.UPLOAD"), "the upload")
         upload = app.command_history.latest("SEQ.UPLOAD")
         assert upload is not None and upload.text == "SEQ.UPLOAD name=twice (2 lines)"
-        await enter(pilot, ":seq start twice")
         panel = app.sequence_panel
+        await until(pilot, lambda: panel.ready == ("twice", 2), "the upload in the panel")
+        ready = flat(shown(app, panel))
+        assert "seq twice uploaded, 2 steps" in ready and "READY" in ready
+        assert "uploaded: twice" in ready
+        await enter(pilot, ":seq start twice")
         await until(pilot, lambda: panel.status.get("outcome") == "COMPLETED", "completion")
         text = panel.text().plain
         assert "twice" in text and "step 2/2" in text and "COMPLETED" in text
+        assert panel.ready is None and "READY" not in text
 
 
 async def test_keys_help_tabs_and_quit(sil: Sil) -> None:
@@ -349,3 +364,170 @@ async def test_event_log_colours_by_severity_and_stays_bounded(sil: Sil) -> None
         assert len(app.event_log.entries) == 500
         assert app.event_log.texts()[-1].endswith("e699")
         assert len(app.event_log.lines) <= 1000
+
+
+async def test_layout_at_120x40_gives_history_and_events_room(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        history, events = app.command_history.region, app.event_log.region
+        assert history.height >= 6 and events.height >= 6, (history, events)
+        assert app.active_table().region.height >= 15
+        assert history.width == events.width == 120
+        assert app.sequence_panel.region.height == 3
+
+
+async def test_palette_lists_commands_and_puts_the_chosen_one_on_the_line(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*"scoop.dig")
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+
+        def highlighted() -> str:
+            options = palette.query_one(CommandList)
+            index = options.highlighted
+            return "" if index is None else str(options.get_option_at_index(index).prompt)
+
+        await until(pilot, lambda: "SCOOP.DIG" in highlighted(), "SCOOP.DIG offered")
+        await pilot.press("enter")
+        line = app.command_bar.line
+        await until(pilot, lambda: line.value == "SCOOP.DIG depth_mm=", "the command on the line")
+        assert app.focused is line
+
+
+def test_command_table_lists_every_command_with_arguments_and_hazard() -> None:
+    console = Console(width=110, record=True)
+    console.print(command_table(DICTIONARY))
+    rows = {
+        line.split()[0]: line.rstrip()
+        for line in console.export_text().splitlines()
+        if line.strip()
+    }
+    assert set(DICTIONARY.command_index) <= rows.keys()
+    assert "depth_mm=<float 5..100 mm>" in rows["SCOOP.DIG"] and rows["SCOOP.DIG"].endswith("-")
+    assert "joint=<BOOM|SCOOP>" in rows["SCOOP.MOVE"]
+    assert rows["SCOOP.DUMP"].endswith("ARM+FIRE")
+    assert rows["ELEC.START"].endswith("ARM+FIRE if current_a > 5 A")
+    assert "open=<true|false>" in rows["ELEC.WATER"]
+    assert "name=<text ≤64>" in rows["SEQ.START"]
+    assert "channel=<scoop.boom_current_a|" in rows["LIMIT.ENABLE"]
+    assert "(13 choices)" in argument_text(DICTIONARY.command_index["LIMIT.ENABLE"].args[0])
+    assert "command=<SCOOP.DUMP|ELEC.START|" in rows["CORE.ARM"]  # all five, wrapped
+
+
+async def test_help_screen_shows_every_command(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        table = app.screen.query_one("#help-commands", Widget)
+        text = "\n".join(line.text for line in table.render_lines(table.region.reset_offset))
+        for name in DICTIONARY.command_index:
+            assert name in text, name
+        assert "ARM+FIRE if current_a > 5 A" in text
+
+
+async def test_quit_while_a_sequence_runs_asks_first(sil: Sil) -> None:
+    await sil.client.upload_sequence("waiting", WAITING)
+    await sil.client.start_sequence("waiting")
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "RUNNING" in app.sequence_panel.text().plain, "RUNNING")
+        await pilot.press("escape", "q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question == "Quit while sequence waiting runs? y/n"
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "dismissal")
+        assert app.is_running and app.command_bar.feedback_text == "not quitting"
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question again")
+        await pilot.press("y")
+    assert app.return_code == 0
+
+
+async def test_quit_when_the_console_owns_the_sil_stack_asks_first(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client, owns_stack=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await enter(pilot, ":quit")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question == "Quit and stop the SIL stack? y/n"
+        assert "flight software, the simulator and the broker" in app.screen.detail
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "dismissal")
+        assert app.is_running
+        await pilot.press("escape", "q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question again")
+        await pilot.press("y")
+    assert app.return_code == 0
+
+
+def replayed_marks(events: list[Event]) -> list[bool]:
+    backlog = StartupBacklog()
+    return [backlog.shows_replayed(e) for e in events]
+
+
+def ev(seq: int, event_id: str = "X", *, replayed: bool = False) -> Event:
+    return Event("2026-01-01T00:00:00Z", seq, "INFO", event_id, "", replayed=replayed)
+
+
+def test_startup_backlog_is_not_called_replayed() -> None:
+    # What a clean start sends (captured): the connection live, then the events made before it.
+    clean = [ev(2, "BROKER_CONNECTED"), ev(1, "BOOT", replayed=True), ev(3, "REPLAY_DONE")]
+    assert replayed_marks(clean) == [False, False, False]
+    # A broker outage later in the run: what waited in the outbox is replayed.
+    outage = [
+        *clean,
+        ev(4, "MODE_CHANGED"),
+        ev(7, "BROKER_CONNECTED"),
+        ev(5, "BROKER_LOST", replayed=True),
+        ev(6, "LIMIT_RED", replayed=True),
+    ]
+    assert replayed_marks(outage)[3:] == [False, False, True, True]
+    # The broker was not there when the vehicle started: its backlog is an outage.
+    late = [
+        ev(3, "BROKER_CONNECTED"),
+        ev(1, "BOOT", replayed=True),
+        ev(2, "BROKER_LOST", replayed=True),
+    ]
+    assert replayed_marks(late) == [False, False, True]
+    # The vehicle restarted while the console watched: a new run, a new start-up.
+    restart = [*outage, ev(2, "BROKER_CONNECTED"), ev(1, "BOOT", replayed=True)]
+    assert replayed_marks(restart)[-2:] == [False, False]
+    # Messages of a previous run left in the outbox keep their (higher) numbers: replayed.
+    leftover = [ev(2, "BROKER_CONNECTED"), ev(1, "BOOT", replayed=True), ev(40, replayed=True)]
+    assert replayed_marks(leftover) == [False, False, True]
+
+
+async def test_event_log_flight_restart_shows_no_replayed(sil: Sil) -> None:
+    app = ConsoleApp(client=sil.client)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.status_bar.state == "online", "online")
+        flight = sil.stack.flight
+        assert flight is not None
+        flight.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(flight.wait(), 30)
+        await until(pilot, lambda: app.status_bar.state == "offline", "offline")
+        with sil.stack.flight_log.open("ab") as log:
+            sil.stack.flight = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "isru.cli", "flight"),
+                *("--config", str(sil.stack.workdir / "flight.toml")),
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # the fixture stops it (sil.stack.flight)
+            )
+        log = app.event_log
+
+        def boot_shown() -> bool:
+            boots = [i for i, e in enumerate(log.entries) if e.id == "BOOT"]
+            return bool(boots) and log.entries[boots[-1]].args.get("boot_count") == 2
+
+        await until(pilot, boot_shown, "the new run's BOOT", 30)
+        boot = next(e for e in reversed(log.entries) if e.id == "BOOT")
+        assert boot.replayed  # it came from the outbox...
+        text = next(t for t in reversed(log.texts()) if " BOOT " in t)
+        assert "(replayed)" not in text  # ...but nothing was lost: not called replayed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -16,6 +17,7 @@ import pytest
 import ground.cli
 from flight.catalog import DICTIONARY
 from ground.cli import main
+from ground.cli_args import severity
 from isru.testing import Sil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +123,8 @@ async def test_watch_and_events_stream_what_was_asked(sil: Sil, cli: GroundCli) 
     assert code == 2 and "'elec.h2_pressure'" in err and "Traceback" not in err
 
     everything = await cli.start("events", "--count", "1")
-    warnings = await cli.start("events", "--count", "1", "--min-severity", "WARNING", "--json")
+    # The severity as the console prints it (WARN), in any case.
+    warnings = await cli.start("events", "--count", "1", "--min-severity", "warn", "--json")
     endless = await cli.start("watch", "core.mode")
     for process in (everything, warnings, endless):
         await cli.subscribed(process)
@@ -155,11 +158,18 @@ async def test_seq_verbs_check_upload_start_status_abort(cli: GroundCli, tmp_pat
     code, out, err = await cli.run("seq", "upload", str(good))
     assert (code, err) == (0, ""), err
     assert out.splitlines()[-1].startswith("COMPLETED")
-    assert (await cli.run("seq", "start", "waiting"))[0] == 0
+    code, out, err = await cli.run("seq", "upload", str(good), "--name", "again", "--json")
+    assert (code, err) == (0, ""), err
+    acks = [json.loads(line) for line in out.splitlines()]  # one JSON object a line: an ack
+    assert [a["stage"] for a in acks] == ["ACCEPTED", "STARTED", "COMPLETED"]
+    assert {a["name"] for a in acks} == {"SEQ.UPLOAD"} and len({a["id"] for a in acks}) == 1
+    code, out, _ = await cli.run("seq", "start", "waiting", "--json")
+    assert code == 0 and json.loads(out.splitlines()[-1])["stage"] == "COMPLETED"
     code, out, _ = await cli.run("seq", "status")
     assert code == 0 and "state=RUNNING" in out and "name=waiting" in out
-    code, out, _ = await cli.run("seq", "abort")
-    assert code == 0 and "COMPLETED" in out
+    code, out, _ = await cli.run("seq", "abort", "--json")
+    assert code == 0
+    assert [json.loads(line)["name"] for line in out.splitlines()] == ["SEQ.ABORT"] * 3
     code, out, _ = await cli.run("seq", "status", "--json")
     assert json.loads(out)["outcome"] == "ABORTED"
     code, _, err = await cli.run("seq", "start", "nothing")
@@ -196,6 +206,11 @@ def test_ground_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["--broker", "http://x", "watch"]) == 2
     assert main(["send", "CORE.NOOP", "depth=1", "depth=2"]) == 2
     assert main(["send", "CORE.NOOP", "--wait", "soon"]) == 2
+    capsys.readouterr()
+    assert main(["events", "--min-severity", "loud"]) == 2
+    err = capsys.readouterr().err
+    assert "'loud' is not a severity (one of DIAGNOSTIC, INFO, WARNING, ERROR, FATAL)" in err
+    assert "Severity." not in err
     assert main(["seq", "check", str(tmp_path / "missing.seq")]) == 2
     assert "cannot read" in capsys.readouterr().err
 
@@ -216,3 +231,17 @@ def test_ground_cli_hands_archive_verbs_to_the_archive(
     missing = tmp_path / "none.db"
     assert main(["--vehicle", "sil", "archive", "gaps", "--archive", str(missing)]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [("WARNING", "WARNING"), ("warn", "WARNING"), ("ERRO", "ERROR"), ("Diag", "DIAGNOSTIC")],
+)
+def test_severity_takes_names_as_printed_in_any_case(given: str, meant: str) -> None:
+    assert severity(given) == meant
+
+
+def test_severity_unknown_or_empty_is_refused() -> None:
+    for word in ("", "X", "WARNINGS"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a severity"):
+            severity(word)

@@ -27,8 +27,8 @@ KEYS = (
     ("↑ ↓", "recall earlier command lines"),
     ("ctrl+q  q", "quit (q outside the command line); asks first while a sequence runs"),
 )
-#: Enum choices listed in full up to this many; beyond, the first few and the count.
-CHOICES_SHOWN = 4
+#: Enum choices listed in full up to this many; beyond, the first three and the count.
+CHOICES_SHOWN = 5
 HAZARDOUS = "ARM+FIRE"
 
 
@@ -50,9 +50,10 @@ def help_text() -> str:
 def argument_text(arg: ArgDef) -> str:
     """``depth_mm=<5..100 mm>``, ``joint=<BOOM|SCOOP>``, ``open=<true|false>``..."""
     if arg.type == "enum":
-        shown = "|".join(arg.choices[:CHOICES_SHOWN])
-        if len(arg.choices) > CHOICES_SHOWN:
-            shown += f"|… ({len(arg.choices)} choices)"
+        if len(arg.choices) <= CHOICES_SHOWN:
+            shown = "|".join(arg.choices)
+        else:
+            shown = "|".join(arg.choices[:3]) + f"|… ({len(arg.choices)} choices)"
     elif arg.type == "bool":
         shown = "true|false"
     elif arg.type == "str":
