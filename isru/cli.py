@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "sim": ("sim.cli", "run the emulated scoop and electrolysis boards on ptys or TCP"),
     "flight": ("flight.cli", "run the onboard application (as a service on the board)"),
     "dict": ("flight.dict_cli", "export the command/telemetry/event dictionary as JSON"),
+    "schemas": ("flight.schema_export", "write or check the JSON Schemas of every MQTT message"),
     "seq": ("flight.sequence_cli", "check sequence files against the dictionary"),
     "key": ("flight.key_cli", "make a command-signing key file, or show its fingerprint"),
     "ground": ("ground.cli", "command and watch a vehicle from a shell; no verb: the console"),
