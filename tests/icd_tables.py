@@ -1,7 +1,9 @@
-"""Renders the ICD's generated Markdown tables from the hal catalogue; ``--write`` updates the doc.
+"""Renders the ICD's generated Markdown tables from the hal catalogue and the conformance
+kit's rules; ``--write`` updates the doc.
 
-Run ``python -m tests.icd_tables`` to print the tables, or ``python -m tests.icd_tables --write``
-to replace the generated block of ``docs/icd.md``.
+Run ``python -m tests.icd_tables`` to print the catalogue tables, or
+``python -m tests.icd_tables --write`` to replace both generated blocks of ``docs/icd.md``
+(the catalogue of §9 and the rule table of §11).
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ from hal.telemetry import (
     ScoopFlags,
     ScoopState,
 )
+from isru.conform.rules import render_rule_table
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "icd.md"
 BEGIN = "<!-- generated:begin -->"
 END = "<!-- generated:end -->"
+RULES_BEGIN = "<!-- conform:begin -->"
+RULES_END = "<!-- conform:end -->"
 REGENERATE = "python -m tests.icd_tables --write"
 
 ENUMS: tuple[type[enum.IntEnum], ...] = (
@@ -183,21 +188,26 @@ def render() -> str:
     return "\n\n".join("\n".join(p) for p in parts) + "\n"
 
 
-def generated_block(text: str) -> str:
+def generated_block(text: str, begin: str = BEGIN, end: str = END) -> str:
     """The text between the markers of ``text``; ValueError when they are missing."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"markers {BEGIN!r} ... {END!r} not found")
-    return text[start + len(BEGIN) : end].strip("\n") + "\n"
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise ValueError(f"markers {begin!r} ... {end!r} not found")
+    return text[start + len(begin) : stop].strip("\n") + "\n"
+
+
+def _replace(text: str, begin: str, end: str, block: str) -> str:
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise SystemExit(f"{DOC}: markers {begin!r} ... {end!r} not found")
+    return f"{text[: start + len(begin)]}\n{block}{text[stop:]}"
 
 
 def write(doc: Path = DOC) -> None:
     text = doc.read_text(encoding="utf-8")
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise SystemExit(f"{doc}: markers {BEGIN!r} ... {END!r} not found")
-    head, tail = text[: start + len(BEGIN)], text[end:]
-    doc.write_text(f"{head}\n{render()}{tail}", encoding="utf-8")
+    text = _replace(text, BEGIN, END, render())
+    text = _replace(text, RULES_BEGIN, RULES_END, render_rule_table())
+    doc.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:

@@ -13,7 +13,7 @@ import sys
 from typing import NoReturn
 
 from hal.errors import PortError
-from isru.conform.kit import run
+from isru.conform.kit import run, select
 
 PROG = "isru conform"
 
@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--board", required=True, choices=("scoop", "elec"), help="which board it is")
     p.add_argument("--baud", type=int, default=115200, metavar="N", help="baud rate (115200)")
+    p.add_argument(
+        "--rules",
+        metavar="ID,ID",
+        help="check only these rules (and the steps they need), e.g. WDG-TRIP,DUP-ONCE",
+    )
     return p
 
 
@@ -44,8 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.baud <= 0:
         print(f"{PROG}: error: argument --baud: must be positive, got {args.baud}", file=sys.stderr)
         return 2
+    only = None if args.rules is None else [r.strip() for r in args.rules.split(",") if r.strip()]
     try:
-        report = asyncio.run(run(args.port, args.board, baudrate=args.baud))
+        select(args.board, only)
+    except ValueError as exc:
+        print(f"{PROG}: error: argument --{exc}", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(run(args.port, args.board, baudrate=args.baud, only=only))
     except PortError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

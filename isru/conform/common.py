@@ -53,6 +53,8 @@ class Step:
     name: str
     covers: tuple[str, ...]
     run: Callable[[Context, Board], Awaitable[None]]
+    #: Steps that must have run before this one (when rules are selected).
+    needs: tuple[str, ...] = ()
 
 
 class Board:
@@ -275,11 +277,11 @@ async def header(ctx: Context, board: Board) -> None:
     boot = (await ctx.get_info()).boot_count
     results = []
     for version in (0, 2, 15):
-        exchange = await ctx.send("GET_INFO", version=version)
+        exchange = await ctx.ask("GET_INFO", version=version)
         ok = exchange.nack == (NackCode.BAD_VERSION, NO_ARG)
         ctx.check("VERSION-NACK", ok, f"GET_INFO v{version}: {describe_nack(exchange)}")
         results.append(ok)
-    exchange = await ctx.send("RESET", version=2)
+    exchange = await ctx.ask("RESET", version=2)
     after = (await ctx.get_info()).boot_count
     ctx.check(
         "VERSION-NACK",
@@ -287,9 +289,9 @@ async def header(ctx: Context, board: Board) -> None:
         f"RESET v2: {describe_nack(exchange)}, boot_count {boot} -> {after}",
     )
 
-    first = await ctx.send("GET_INFO")
+    first = await ctx.ask("GET_INFO")
     await asyncio.sleep(0.05)
-    v2 = await ctx.send("GET_INFO", seq=first.seq, version=2)
+    v2 = await ctx.ask("GET_INFO", seq=first.seq, version=2)
     again = await ctx.wire.request(first.msg_id, seq=first.seq, frame=first.frame)
     same = again.reply is not None and first.reply is not None
     same = same and again.reply.payload == first.reply.payload  # type: ignore[union-attr]
@@ -301,13 +303,13 @@ async def header(ctx: Context, board: Board) -> None:
     )
 
     for msg_id in (0x00, 0x06, 0x0F, 0x30, 0xFF):
-        exchange = await ctx.send(f"0x{msg_id:02X}", msg_id=msg_id)
+        exchange = await ctx.ask(f"0x{msg_id:02X}", msg_id=msg_id)
         ok = exchange.nack == (NackCode.UNKNOWN_COMMAND, NO_ARG)
         ctx.check("UNKNOWN", ok, f"id 0x{msg_id:02X}: {describe_nack(exchange)}")
     for name in board.foreign:
         spec = BY_NAME[name]
         body = b"" if spec.args is None else bytes(layout_of(spec.args).size)
-        exchange = await ctx.send(name, body=body)
+        exchange = await ctx.ask(name, body=body)
         ok = exchange.nack == (NackCode.UNKNOWN_COMMAND, NO_ARG)
         ctx.check("UNKNOWN", ok, f"{name}: {describe_nack(exchange)}")
 
@@ -316,14 +318,14 @@ async def header(ctx: Context, board: Board) -> None:
         for length in sorted({size + 1, max(0, size - 1)} - {size}):
             if spec.name == "RESET" and length == 0:
                 continue
-            exchange = await ctx.send(spec.name, body=bytes([0x41]) * length)
+            exchange = await ctx.ask(spec.name, body=bytes([0x41]) * length)
             ok = exchange.nack == (NackCode.BAD_LENGTH, NO_ARG)
             ctx.check("LENGTH", ok, f"{spec.name} with {length} bytes: {describe_nack(exchange)}")
 
-    unknown = await ctx.send("0x30", msg_id=0x30, body=b"\x41" * 5)
+    unknown = await ctx.ask("0x30", msg_id=0x30, body=b"\x41" * 5)
     nan_rate = TelemetryRate(math.nan)
     long_nan = layout_of(TelemetryRate).pack(nan_rate) + b"\x41"
-    length_first = await ctx.send("SET_TM_RATE", body=long_nan)
+    length_first = await ctx.ask("SET_TM_RATE", body=long_nan)
     ctx.check(
         "NACK-ORDER",
         unknown.nack == (NackCode.UNKNOWN_COMMAND, NO_ARG)
@@ -333,7 +335,7 @@ async def header(ctx: Context, board: Board) -> None:
     )
 
     bad = layout_of(TelemetryRate).pack(TelemetryRate(-1.0))
-    nack1 = await ctx.send("SET_TM_RATE", body=bad)
+    nack1 = await ctx.ask("SET_TM_RATE", body=bad)
     nack2 = await ctx.wire.request(nack1.msg_id, seq=nack1.seq, frame=nack1.frame)
     same = nack1.reply is not None and nack2.reply is not None
     same = same and nack1.reply.payload == nack2.reply.payload  # type: ignore[union-attr]
@@ -344,9 +346,9 @@ async def header(ctx: Context, board: Board) -> None:
     )
 
     body = layout_of(TelemetryRate).pack(TelemetryRate(2000.0))
-    refused = await ctx.send("SET_TM_RATE", body=body)
+    refused = await ctx.ask("SET_TM_RATE", body=body)
     good = layout_of(TelemetryRate).pack(TelemetryRate(KIT_RATE_HZ))
-    accepted = await ctx.send("SET_TM_RATE", body=good, seq=refused.seq)
+    accepted = await ctx.ask("SET_TM_RATE", body=good, seq=refused.seq)
     ctx.check(
         "DUP-BODY",
         refused.nack == (NackCode.OUT_OF_RANGE, 0) and accepted.acked,
@@ -373,7 +375,7 @@ async def ranges(ctx: Context, board: Board) -> None:
         for index, (field, wire) in enumerate(zip(layout.fields, layout.wires, strict=True)):
             for text, value, accept in _edge_cases(hints[field.name], wire):
                 args = dataclasses.replace(base, **{field.name: value})  # type: ignore[type-var]
-                exchange = await ctx.send(spec.name, body=layout.pack(args))
+                exchange = await ctx.ask(spec.name, body=layout.pack(args))
                 nack = exchange.nack
                 if accept:
                     ok = nack is None or nack[0] not in (NackCode.OUT_OF_RANGE, NackCode.BAD_LENGTH)
@@ -615,18 +617,18 @@ async def watchdog(ctx: Context, board: Board) -> None:
 async def fault_rules(ctx: Context, board: Board) -> None:
     """In FAULT: what is allowed, what is refused, and the order of the checks."""
     for name in ("GET_STATUS", "GET_INFO"):
-        exchange = await ctx.send(name)
+        exchange = await ctx.ask(name)
         ctx.check("FAULT-ALLOWED", exchange.acked, f"{name}: {describe_nack(exchange)}")
-    exchange = await ctx.send("SET_TM_RATE", TelemetryRate(KIT_RATE_HZ))
+    exchange = await ctx.ask("SET_TM_RATE", TelemetryRate(KIT_RATE_HZ))
     ctx.check("FAULT-ALLOWED", exchange.acked, f"SET_TM_RATE: {describe_nack(exchange)}")
     await board.allowed_in_fault(ctx)
     for name in board.refused_in_fault:
-        exchange = await ctx.send(name, board.valid_args.get(name))
+        exchange = await ctx.ask(name, board.valid_args.get(name))
         ok = exchange.nack == (NackCode.FAULT, NO_ARG)
         ctx.check("FAULT-ALLOWED", ok, f"{name}: {describe_nack(exchange)}")
     name, body, index = board.out_of_range
-    exchange = await ctx.send(name, body=body)
-    stop_body = await ctx.send("STOP", body=b"\x00")
+    exchange = await ctx.ask(name, body=body)
+    stop_body = await ctx.ask("STOP", body=b"\x00")
     ctx.check(
         "NACK-ORDER",
         exchange.nack == (NackCode.OUT_OF_RANGE, index)

@@ -131,22 +131,38 @@ class Context:
     ) -> Exchange:
         """One request with the host's retry policy; ``body``/``msg_id`` override the
         catalogue (for malformed requests). Raises :class:`StepFailed` without a reply."""
+        exchange = await self.ask(
+            name, args, body=body, msg_id=msg_id, seq=seq, version=version, attempts=attempts
+        )
+        if exchange.reply is None:
+            raise StepFailed(f"no reply to {name} after {exchange.attempts} attempt(s) of 200 ms")
+        return exchange
+
+    async def ask(
+        self,
+        name: str,
+        args: object | None = None,
+        *,
+        body: bytes | None = None,
+        msg_id: int | None = None,
+        seq: int | None = None,
+        version: int = 1,
+        attempts: int = 4,
+    ) -> Exchange:
+        """As :meth:`send`, but a missing reply is the rule's failure, not the step's."""
         spec = BY_NAME.get(name)
         if msg_id is None:
             assert spec is not None, name
             msg_id = spec.id
         if body is None:
             body = b"" if args is None else layout_of(type(args)).pack(args)  # type: ignore[type-var]
-        exchange = await self.wire.request(
+        return await self.wire.request(
             msg_id,
             body,
             seq=self.next_seq() if seq is None else seq,
             version=version,
             attempts=attempts,
         )
-        if exchange.reply is None:
-            raise StepFailed(f"no reply to {name} after {exchange.attempts} attempt(s) of 200 ms")
-        return exchange
 
     async def ack(self, name: str, args: object | None = None) -> Exchange:
         """A request that must be ACKed; :class:`StepFailed` naming the NACK otherwise."""

@@ -76,7 +76,7 @@ class ElecBoard(Board):
         return problems
 
     async def allowed_in_fault(self, ctx: Context) -> None:
-        exchange = await ctx.send("SET_VALVE", ValveCommand(Valve.H2_VENT, 1))
+        exchange = await ctx.ask("SET_VALVE", ValveCommand(Valve.H2_VENT, 1))
         opened = await ctx.wait_tm(lambda t: bool(t.flags & ElecFlags.H2_VENT_OPEN), 2.0)
         ctx.check(
             "FAULT-ALLOWED",
@@ -84,7 +84,7 @@ class ElecBoard(Board):
             f"SET_VALVE H2 vent open: {describe_nack(exchange)}, "
             f"H2_VENT_OPEN {'set' if opened else 'never set'}",
         )
-        exchange = await ctx.send("SET_VALVE", ValveCommand(Valve.H2_VENT, 0))
+        exchange = await ctx.ask("SET_VALVE", ValveCommand(Valve.H2_VENT, 0))
         ctx.check("FAULT-ALLOWED", exchange.acked, f"SET_VALVE close: {describe_nack(exchange)}")
 
     def off_problem(self, tm: Any) -> str | None:
@@ -153,7 +153,7 @@ async def start(ctx: Context, board: Board) -> None:
         f"{tm.current_setpoint_a:g} A, CURRENT_ON {'set' if current_on else 'clear'}",
     )
 
-    again = await ctx.send("START")
+    again = await ctx.ask("START")
     await ctx.ack("SET_CURRENT", CellCurrent(NEW_SETPOINT_A))
     tolerance = cell_current_tolerance(NEW_SETPOINT_A)
     found = await ctx.settle(lambda t: abs(t.cell_current_a - NEW_SETPOINT_A) <= tolerance, 1.0)

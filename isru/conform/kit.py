@@ -8,6 +8,7 @@ stops answering altogether ends the run, and every rule not decided is a FAIL.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 
 from hal.errors import PortError
 from isru.conform import common, elec, scoop
@@ -59,6 +60,7 @@ COMMON_LAST = (
         "watchdog after RESET",
         ("WDG-RESET", "FAULT-ALLOWED", "FAULT-CLEAR"),
         common.watchdog_reset,
+        needs=("watchdog feed",),
     ),
 )
 RESET = Step("reset", ("RESET-DEAF", "DUP-ONCE", "RESET-BOOT", "NOT-HOMED"), common.reset)
@@ -72,8 +74,8 @@ PLANS: dict[str, tuple[Board, tuple[Step, ...]]] = {
             RESET,
             Step("busy", ("BUSY", "DUP-NACK"), scoop.busy),
             Step("home again", ("HOME",), scoop.home),
-            Step("move", ("MOVE", "STOP-MOTION"), scoop.move),
-            Step("sample", ("TARE", "DIG", "WEIGH", "DUMP"), scoop.sample),
+            Step("move", ("MOVE", "STOP-MOTION"), scoop.move, needs=("home again",)),
+            Step("sample", ("TARE", "DIG", "WEIGH", "DUMP"), scoop.sample, needs=("home again",)),
             *COMMON_LAST,
         ),
     ),
@@ -92,13 +94,17 @@ PLANS: dict[str, tuple[Board, tuple[Step, ...]]] = {
 }
 
 
-async def run(url: str, board_name: str, *, baudrate: int = 115200) -> Report:
-    """Check every rule of ``board_name`` against the board at ``url``.
-
-    Raises :class:`PortError` when the port cannot be opened."""
+async def run(
+    url: str, board_name: str, *, baudrate: int = 115200, only: Collection[str] | None = None
+) -> Report:
+    """Check every rule of ``board_name`` (or the rules ``only`` names) against the board
+    at ``url``. Raises :class:`PortError` when the port cannot be opened, ValueError for
+    an unknown board or rule."""
     if board_name not in PLANS:
         raise ValueError(f"board: must be scoop or elec, got {board_name!r}")
     board, steps = PLANS[board_name]
+    selected = select(board_name, only)
+    steps = _steps_for(steps, selected)
     wire = BoardWire(
         url, baudrate=baudrate, packet_id=board.packet_id, telemetry_class=board.telemetry_class
     )
@@ -126,12 +132,34 @@ async def run(url: str, board_name: str, *, baudrate: int = 115200) -> Report:
         wire.close()
     outcomes = []
     for rule in rules_for(board_name):
+        if rule.id not in selected:
+            continue
         verdict = ctx.verdict(rule)
         if verdict is None:
             reason = f"not checked: {stopped}" if stopped else "not checked"
             verdict = Outcome(rule, False, reason)
         outcomes.append(verdict)
     return Report(board_name, url, _identity(ctx), tuple(outcomes))
+
+
+def select(board_name: str, only: Collection[str] | None) -> set[str]:
+    """The rule ids to report; ValueError naming a rule that is not the board's."""
+    ids = {rule.id for rule in rules_for(board_name)}
+    if only is None:
+        return ids
+    unknown = sorted(set(only) - ids)
+    if unknown:
+        raise ValueError(f"rules: {', '.join(unknown)} not a rule of the {board_name} board")
+    return set(only)
+
+
+def _steps_for(steps: tuple[Step, ...], selected: set[str]) -> tuple[Step, ...]:
+    """The steps that decide ``selected`` with the steps they need, in plan order."""
+    wanted = {s.name for s in steps if s.name == "identity" or selected & set(s.covers)}
+    for step in reversed(steps):
+        if step.name in wanted:
+            wanted |= set(step.needs)
+    return tuple(s for s in steps if s.name in wanted)
 
 
 def _fail_open(ctx: Context, step: Step, reason: str) -> None:

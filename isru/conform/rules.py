@@ -173,7 +173,7 @@ RULES: tuple[Rule, ...] = (
         "OFF-READINGS",
         "§6.4",
         BOTH,
-        "actuators off: currents under 0.05 A, cell voltage and heater power 0",
+        "actuators off: motor currents < 0.05 A, cell current 0 +- 0.2 A, V and W < 0.05",
     ),
     Rule(
         "RESET-BOOT",

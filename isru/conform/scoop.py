@@ -88,7 +88,7 @@ class ScoopBoard(Board):
         return problems
 
     async def after_reset(self, ctx: Context) -> None:
-        exchange = await ctx.send("DIG", Dig(DIG_DEPTH_MM))
+        exchange = await ctx.ask("DIG", Dig(DIG_DEPTH_MM))
         ctx.check(
             "NOT-HOMED",
             exchange.nack == (NackCode.NOT_HOMED, NO_ARG),
@@ -105,7 +105,7 @@ class ScoopBoard(Board):
                 (f32_step(lo, -1), False),
                 (f32_step(hi, 1), False),
             ):
-                exchange = await ctx.send("MOVE_JOINT", MoveJoint(joint, angle, 30.0))
+                exchange = await ctx.ask("MOVE_JOINT", MoveJoint(joint, angle, 30.0))
                 nack = exchange.nack
                 if exchange.acked:
                     await ctx.ack("STOP")
@@ -211,13 +211,13 @@ async def busy(ctx: Context, board: Board) -> None:
         ("TARE", None),
         ("WEIGH", None),
     ):
-        exchange = await ctx.send(name, args)
+        exchange = await ctx.ask(name, args)
         ok = exchange.nack == (NackCode.BUSY, NO_ARG)
         what = f"{name}: {describe_nack(exchange)}"
         if name == "DIG" and not homed:
             what += " (not homed: BUSY comes first)"
         ctx.check("BUSY", ok, what)
-    move = await ctx.send("MOVE_JOINT", MoveJoint(Joint.SCOOP, 10.0, 10.0))
+    move = await ctx.ask("MOVE_JOINT", MoveJoint(Joint.SCOOP, 10.0, 10.0))
     ctx.check("BUSY", move.nack == (NackCode.BUSY, NO_ARG), f"MOVE_JOINT: {describe_nack(move)}")
     idle = await ctx.wait_tm(lambda t: t.state is not ScoopState.MOVING, 5.0, feed=False)
     if idle is None:
