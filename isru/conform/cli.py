@@ -45,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad argument already reported on stderr
+        return exc.code if isinstance(exc.code, int) else 2
     if args.baud <= 0:
         print(f"{PROG}: error: argument --baud: must be positive, got {args.baud}", file=sys.stderr)
         return 2

@@ -690,6 +690,18 @@ async def watchdog_reset(ctx: Context, board: Board) -> None:
 
 # --- over the whole run -----------------------------------------------------------------
 
+#: Rules judged on everything the board sent during the run, after the last step.
+WHOLE_RUN = (
+    "TM-FRAMES",
+    "REPLY-ONE",
+    "REPLY-FORMAT",
+    "REPLY-TIME",
+    "STATE-FLAGS",
+    "OFF-READINGS",
+    "HOME-SWITCH",
+    "WATER-LOW",
+)
+
 
 def whole_run(ctx: Context, board: Board) -> None:
     log = ctx.wire.log

@@ -326,9 +326,9 @@ class Report:
             mark = "PASS" if o.passed else "FAIL"
             lines.append(f"{mark:<6}  {o.rule.id:<{width}}  {o.rule.section:<5}  {o.rule.text}")
             lines.append(f"{'':<6}  {'':<{width}}  {'':<5}  -> {o.detail}")
-        failed = len(self.failed)
+        total, failed = len(self.outcomes), len(self.failed)
         lines += [
             "",
-            f"{len(self.outcomes)} rules: {len(self.outcomes) - failed} pass, {failed} fail",
+            f"{total} rule{'' if total == 1 else 's'}: {total - failed} pass, {failed} fail",
         ]
         return "\n".join(lines) + "\n"
