@@ -11,14 +11,14 @@ import contextlib
 from collections.abc import Collection
 
 from hal.errors import PortError
-from isru.conform import common, elec, scoop
+from isru.conform import common, elec, protocol, scoop
 from isru.conform.common import Board, Step
 from isru.conform.context import Context, StepFailed
 from isru.conform.rules import Outcome, Report, rules_for
 from isru.conform.wire import BoardWire
 
 COMMON_FIRST = (
-    Step("identity", ("INFO-BOARD",), common.identity),
+    Step("identity", ("INFO-BOARD",), protocol.identity),
     Step(
         "framing",
         (
@@ -31,7 +31,7 @@ COMMON_FIRST = (
             "FRAME-TRAILING",
             "OTHER-TYPES",
         ),
-        common.framing,
+        protocol.framing,
     ),
     Step(
         "header",
@@ -44,9 +44,9 @@ COMMON_FIRST = (
             "DUP-NACK",
             "DUP-BODY",
         ),
-        common.header,
+        protocol.header,
     ),
-    Step("ranges", ("RANGE-EDGES", "JOINT-LIMITS"), common.ranges),
+    Step("ranges", ("RANGE-EDGES", "JOINT-LIMITS"), protocol.ranges),
     Step("telemetry", ("TM-RATE", "TM-STATUS", "TM-OFF"), common.telemetry),
 )
 COMMON_LAST = (
