@@ -97,7 +97,7 @@ class Probe:
             payload = message.payload
             try:
                 document = json.loads(payload) if isinstance(payload, bytes | str) else None
-            except ValueError:
+            except (ValueError, RecursionError):  # our own fuzzed commands come back too
                 document = None
             if isinstance(document, dict):
                 self.received.append(Received(str(message.topic), document))

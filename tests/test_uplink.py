@@ -8,12 +8,13 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flight.auth import Authenticator
+from flight.cli import _authenticator
 from flight.outbox import Outbox
 from flight.schemas import stop_task
 from flight.uplink import Uplink
@@ -44,7 +45,11 @@ async def linked(
     vehicle: str = VEHICLE,
     login: tuple[str, str] | None = None,
     ground_login: tuple[str, str] | None = None,
+    **options: Any,
 ) -> AsyncIterator[Linked]:
+    """A flight stack with its uplink, and a ground probe, on ``broker``. With ``key`` the
+    commands must be signed, checked as ``isru flight`` checks them (``flight.cli``);
+    ``options`` go to :class:`Uplink` (limits, say)."""
     ground_user, ground_password = ground_login or (None, None)
     async with (
         ground_probe(
@@ -52,15 +57,7 @@ async def linked(
         ) as ground,
         flight_stack(tmp_path, time_scale=TIME_SCALE) as stack,
     ):
-        authenticator = None
-        if key is not None:
-            state = stack.app.state
-            authenticator = Authenticator(
-                key=key,
-                vehicle=VEHICLE,
-                highest_counter=state.highest_command_counter,
-                persist=lambda counter: state.update(highest_command_counter=counter),
-            )
+        authenticator = _authenticator(stack.app, key)
         with Outbox(tmp_path / "outbox.db") as outbox:
             user, password = login or (None, None)
             uplink = Uplink(
@@ -71,6 +68,7 @@ async def linked(
                 authenticator=authenticator,
                 username=user,
                 password=password,
+                **options,
             )
             async with uplink:
                 await ground.wait_for(
