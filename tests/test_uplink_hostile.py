@@ -415,3 +415,23 @@ async def _noop_once_online(broker: Mosquitto, command_id: str, since: datetime)
         await ground.command("CORE.NOOP", command_id=command_id)
         ack = await ground.final_ack(command_id)
         assert ack["stage"] == "COMPLETED", ack
+
+
+async def test_uplink_loop_errors_of_the_mqtt_client_are_not_printed() -> None:
+    loop = asyncio.get_running_loop()
+    uplink = Uplink(app=None, broker="mqtt://127.0.0.1:1", vehicle=VEHICLE, outbox=None)  # type: ignore[arg-type]
+    passed_on: list[dict[str, Any]] = []
+    uplink._loop_handler = lambda _, context: passed_on.append(context)
+    watch = aiomqtt.client._set_client_socket_defaults  # any function of the MQTT client
+    # paho asked to watch a socket that the broker's going away had just closed:
+    closed = OSError(9, "Bad file descriptor")
+    handle = asyncio.Handle(loop.add_writer, (99, watch), loop)
+    uplink._loop_error(
+        loop, {"message": "Exception in callback", "exception": closed, "handle": handle}
+    )
+    lost = aiomqtt.MqttCodeError(128, "Unexpected disconnection")
+    uplink._loop_error(loop, {"message": "Future exception was never retrieved", "exception": lost})
+    assert passed_on == []
+    ours = {"message": "Task exception was never retrieved", "exception": ValueError("a bug")}
+    uplink._loop_error(loop, ours)
+    assert passed_on == [ours]
