@@ -35,7 +35,7 @@ WAITING = "WAIT core.mode == OPERATING TIMEOUT 00:05:00\nR00:00:00 CORE.NOOP\n"
 
 
 async def until(
-    pilot: Pilot[int], ready: Callable[[], bool], what: str, within_s: float = 15.0
+    pilot: Pilot[int], ready: Callable[[], bool], what: str, within_s: float = 30.0
 ) -> None:
     """Let the app run until ``ready()`` holds; fail naming ``what`` after ``within_s`` s."""
     deadline = time.monotonic() + within_s
@@ -526,7 +526,7 @@ async def test_event_log_flight_restart_shows_no_replayed(sil: Sil) -> None:
             boots = [i for i, e in enumerate(log.entries) if e.id == "BOOT"]
             return bool(boots) and log.entries[boots[-1]].args.get("boot_count") == 2
 
-        await until(pilot, boot_shown, "the new run's BOOT", 30)
+        await until(pilot, boot_shown, "the new run's BOOT", 60)
         boot = next(e for e in reversed(log.entries) if e.id == "BOOT")
         assert boot.replayed  # it came from the outbox...
         text = next(t for t in reversed(log.texts()) if " BOOT " in t)

@@ -141,7 +141,6 @@ class ConsoleApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.command_history.border_title = "commands"
         for event in list(self.client.events)[-MAX_EVENTS:]:
             self.event_log.add(event)
         self.feed.attach()

@@ -101,12 +101,11 @@ class CommandHistory(VerticalScroll):
     }
     """
 
-    can_focus = False
-
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.entries: OrderedDict[str, Entry] = OrderedDict()
         self._views: dict[str, EntryView] = {}
+        self.border_title = "commands"
 
     def sent(self, command_id: str, text: str, time: str = "") -> None:
         """A command this console sent (its acks may already be here)."""
