@@ -329,11 +329,12 @@ class Uplink:
                 self._linked = True
                 try:
                     await self._serve(client)
-                except aiomqtt.MqttError:
-                    raise
                 except Exception:
-                    # A bug, not the broker: the connection is fine, so the status must not
-                    # stay "online" while no session serves (a clean disconnect sends no will).
+                    if _disconnected(client):
+                        raise  # the broker publishes the last will
+                    # A bug, or a broker too slow to answer: the connection is still up, so the
+                    # status must not stay "online" while no session serves (the clean
+                    # disconnect that follows sends no will).
                     with contextlib.suppress(aiomqtt.MqttError):
                         offline = self._status("offline")
                         await client.publish(
@@ -751,6 +752,11 @@ def _recover_id(payload: bytes) -> str | None:
                 return None
             return command_id
     return None
+
+
+def _disconnected(client: aiomqtt.Client) -> bool:
+    """Whether the client's connection is gone (aiomqtt has no public accessor)."""
+    return bool(client._disconnected.done())
 
 
 def _settle(client: aiomqtt.Client) -> None:
