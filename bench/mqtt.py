@@ -6,6 +6,7 @@ echo_rtt_p50_ms: a raw QoS 1 echo between two plain clients (TCP_NODELAY): the f
 noop_vs_echo: their p50 ratio.
 flight_cpu_pct / flight_rss_mb: the flight process with 50 Hz science and 1 Hz housekeeping.
 replay_per_s: outbox replay of 100,000 stored samples once the broker is reachable.
+The bench's own client subscribes to status, events and acks only, not to telemetry.
 """
 
 from __future__ import annotations
@@ -172,7 +173,10 @@ async def main() -> None:
             aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY) as client,
         ):
             ground = Ground(client)
-            await client.subscribe(f"{PREFIX}/#", qos=1)
+            # Only what the bench reads: a telemetry subscriber here would share the two cores
+            # with the flight and the broker (the ground's own figures: bench/ground.py).
+            for topic in ("status", "evr", "cmd/ack"):
+                await client.subscribe(f"{PREFIX}/{topic}", qos=1)
             listener = asyncio.create_task(ground.listen())
             result["echo_rtt_p50_ms"] = round(await echo_rtt(broker, options.noops), 3)
 

@@ -2,8 +2,8 @@
 
 put_per_s: single puts, each its own transaction, as telemetry arrives while the broker is away.
 put_many_per_s: rows per second stored by put_many in batches of --batch.
-peek_remove_per_s: rows per second replayed from a box of --rows rows by peek(500) / remove(500)
-loops until it is empty, as the replayer does when the broker comes back.
+peek_remove_per_s: rows per second replayed from a box of --rows rows as the replayer does when
+the broker comes back: peek(REPLAY_READ, after_id=...) pages, each removed in one remove() call.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from flight.outbox import Outbox, Priority
+from flight.uplink import REPLAY_READ
 
 PAYLOAD = b'{"time": "2025-01-02T03:04:05.678Z", "seq": 123456, "values": {"x": 1.25}}' * 3
 
@@ -39,8 +40,9 @@ def main() -> None:
                 box.put_many(batch)
             put_many_per_s = len(box) / (time.perf_counter() - started)
             started = time.perf_counter()
-            replayed = 0
-            while rows := box.peek(500):
+            replayed = after = 0
+            while rows := box.peek(REPLAY_READ, after_id=after):
+                after = rows[-1].id
                 box.remove(row.id for row in rows)
                 replayed += len(rows)
             peek_remove_per_s = replayed / (time.perf_counter() - started)

@@ -68,6 +68,8 @@ CREATE INDEX outbox_created ON outbox (created);
 _COLUMNS = "id, topic, payload, priority, qos, retain, created"
 _INSERT = f"INSERT INTO outbox ({_COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?)"
 _CORRUPT = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+#: Ids per DELETE statement in remove(): well under SQLite's limit of bound parameters.
+_REMOVE_CHUNK = 500
 
 
 class OutboxError(Exception):
@@ -291,17 +293,21 @@ class Outbox:
 
     def remove(self, ids: Iterable[int]) -> None:
         """Delete these rows (ids not in the box are ignored) in one transaction."""
-        params = [(int(i),) for i in ids]
-        if not params:
+        unique = sorted({int(i) for i in ids})
+        if not unique:
             return
+        removed = dict.fromkeys(Priority, 0)
         with self._lock:
             db = self._open_db()
             with self._transaction(db):
-                low = db.executemany("DELETE FROM outbox WHERE id = ? AND priority = 0", params)
-                n_low = low.rowcount
-                n_high = db.executemany("DELETE FROM outbox WHERE id = ?", params).rowcount
-            self._counts[Priority.LOW] -= n_low
-            self._counts[Priority.HIGH] -= n_high
+                for start in range(0, len(unique), _REMOVE_CHUNK):
+                    chunk = unique[start : start + _REMOVE_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    sql = f"DELETE FROM outbox WHERE id IN ({marks}) RETURNING priority"
+                    for (priority,) in db.execute(sql, chunk):
+                        removed[_PRIORITIES[priority]] += 1
+            for p in Priority:
+                self._counts[p] -= removed[p]
 
     # --- reading --------------------------------------------------------------------
 

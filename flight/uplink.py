@@ -14,6 +14,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import sys
 import time
 from collections import Counter, OrderedDict
@@ -53,7 +54,10 @@ MQTT_LOG = logging.getLogger("isru.uplink.mqtt")
 MQTT_LOG.setLevel(logging.ERROR)
 #: The uplink's own trouble (a bug caught so that the session goes on): one line each.
 log = logging.getLogger("isru.uplink")
-REPLAY_BATCH = 500
+#: The replay reads the outbox this many rows at a time and keeps up to REPLAY_WINDOW of them
+#: in flight (sent, PUBACK awaited); what the broker confirmed is removed a read at a time.
+REPLAY_READ = 1000
+REPLAY_WINDOW = 64
 DUPLICATE_MEMORY = 2000
 SEQ_TOPIC_COMMANDS = {"upload": "SEQ.UPLOAD", "start": "SEQ.START", "abort": "SEQ.ABORT"}
 
@@ -353,7 +357,7 @@ class Uplink:
             clean_session=False,
             will=will,
             socket_options=NODELAY,
-            max_inflight_messages=200,
+            max_inflight_messages=0,  # no limit in paho: its limit rescans all pending per PUBACK
             timeout=3,  # also bounds a clean disconnect from a broker that is gone
             tls_params=self._tls,
             logger=MQTT_LOG,
@@ -447,7 +451,10 @@ class Uplink:
         if client is None:
             self._store(topic, message, priority, retain)
             return
-        task = asyncio.create_task(client.publish(topic, _json(message), qos=1, retain=retain))
+        # No per-publish timeout (its asyncio.wait_for costs a task and a timer per message):
+        # a broker that stops answering ends the session, and _end_session stores the rest.
+        publishing = client.publish(topic, _json(message), qos=1, retain=retain, timeout=math.inf)
+        task = asyncio.create_task(publishing)
         self._publishing[task] = (topic, message, priority, retain)
         task.add_done_callback(self._published)
 
@@ -463,24 +470,52 @@ class Uplink:
         self.outbox.put(topic, _json(replayed), priority=priority, retain=retain)
 
     async def _replay(self, client: aiomqtt.Client) -> None:
-        """Send the outbox in order, a batch at a time, removing what the broker confirmed."""
-        count = 0
-        while True:
-            rows = self.outbox.peek(REPLAY_BATCH)
-            if not rows:
-                break
-            results = await asyncio.gather(
-                *(client.publish(r.topic, r.payload, qos=r.qos, retain=r.retain) for r in rows),
-                return_exceptions=True,
-            )
-            confirmed = [r.id for r, result in zip(rows, results, strict=True) if result is None]
-            self.outbox.remove(confirmed)
+        """Send the outbox in order, up to REPLAY_WINDOW messages in flight, removing what the
+        broker confirmed. A publish that fails ends it: the rest (that one too) waits in the
+        outbox for the next session; so does everything if the session ends meanwhile."""
+        window = asyncio.Semaphore(REPLAY_WINDOW)
+        flying: dict[asyncio.Task[None], int] = {}
+        confirmed: list[int] = []
+        failed = False
+
+        def landed(task: asyncio.Task[None]) -> None:
+            nonlocal failed
+            window.release()
+            row_id = flying.pop(task)
+            if task.cancelled() or task.exception() is not None:
+                failed = True
+            else:
+                confirmed.append(row_id)
+
+        count = after = 0
+        try:
+            while not failed and (rows := self.outbox.peek(REPLAY_READ, after_id=after)):
+                after = rows[-1].id
+                for row in rows:
+                    await window.acquire()
+                    if failed:
+                        break
+                    task = asyncio.create_task(
+                        client.publish(
+                            row.topic, row.payload, qos=row.qos, retain=row.retain, timeout=math.inf
+                        )
+                    )
+                    flying[task] = row.id
+                    task.add_done_callback(landed)
+                count += len(confirmed)
+                self.outbox.remove(confirmed)
+                confirmed.clear()
+            if flying:
+                await asyncio.wait(tuple(flying))
+        finally:
+            for task in flying:
+                task.cancel()
             count += len(confirmed)
-            if len(confirmed) < len(rows):
-                return  # the broker went away again: the rest waits for the next session
-        self.replayed += count
-        if count:
-            self.app.events.emit("REPLAY_DONE", count=count)
+            self.outbox.remove(confirmed)  # confirmed ones are not sent again
+        if not failed:
+            self.replayed += count
+            if count:
+                self.app.events.emit("REPLAY_DONE", count=count)
 
     def last_seq(self, packet: str) -> int:
         """The sequence number of the latest ``tm/<packet>`` message made (0 before any)."""

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flight.cli import _authenticator
-from flight.outbox import Outbox
+from flight.outbox import Outbox, Priority
 from flight.schemas import stop_task
 from flight.uplink import Uplink
 from isru.broker import Mosquitto
@@ -346,3 +346,26 @@ async def test_stop_task_ends_a_session_whose_cancellation_was_dropped() -> None
     async with asyncio.timeout(10):
         await stop_task(task)  # ...in the loop turn of the first cancel
     assert task.cancelled()
+
+
+async def test_uplink_replay_of_many_pages_keeps_order_and_loses_nothing(
+    tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More rows than the replay's window and read size: all arrive, in order, and leave."""
+    monkeypatch.setattr("flight.uplink.REPLAY_READ", 100)  # 9 reads; the window is 64
+    rows = 900  # under mosquitto's default queue of 1000 for the probe
+    with Outbox(tmp_path / "outbox.db") as outbox:
+        outbox.put_many(
+            (f"isru/{VEHICLE}/tm/bulk", b'{"n": %d, "replayed": true}' % n, Priority.LOW)
+            for n in range(rows)
+        )
+    async with linked(tmp_path, mosquitto) as link:
+        done = await link.stack.event("REPLAY_DONE")
+        await link.ground.wait_for(
+            lambda m: m.topic.endswith("/tm/bulk") and m.payload["n"] == rows - 1
+        )
+        assert len(link.uplink.outbox) == 0
+    bulk = [m.payload for m in link.ground.received if m.topic.endswith("/tm/bulk")]
+    assert [p["n"] for p in bulk] == list(range(rows))
+    assert all(p["replayed"] is True for p in bulk)
+    assert done.args["count"] >= rows
