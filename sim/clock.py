@@ -37,6 +37,11 @@ class Clock(Protocol):
     @property
     def min_step_s(self) -> float: ...
 
+    #: Virtual seconds per real second (1 for a manual clock: its time is the only time).
+    #: What must hold in real time (the host watchdog's margin) is scaled by it.
+    @property
+    def scale(self) -> float: ...
+
     def now(self) -> float:
         """Virtual seconds since the clock was made."""
         ...
@@ -92,6 +97,9 @@ class ManualClock:
     #: How many timers run between yields to the event loop during a long advance, so that
     #: port I/O (frames written by telemetry) keeps flowing without slowing the common case.
     YIELD_EVERY = 500
+
+    #: Its time is the only time there is: one virtual second per "real" second.
+    scale = 1.0
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = start

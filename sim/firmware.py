@@ -17,10 +17,15 @@ Request handling, in the order a request is checked:
 7. Board state checks: BUSY, NOT_HOMED, INTERLOCK.
 
 **Host watchdog**: once the host has sent a request, a board that then hears no request for
-``host_timeout_s`` (virtual time; 3 s by default) switches every actuator off (motors; cell
-current, heater, all valves closed), latches HOST_TIMEOUT in its fault flags and goes FAULT
-until a STOP. A host keeps it fed with any request (the flight software sends GET_INFO every
-second); a board nobody has talked to since boot has nothing on to protect.
+``host_timeout_s`` (3 s by default) switches every actuator off (motors; cell current,
+heater, all valves closed), latches HOST_TIMEOUT in its fault flags and goes FAULT until a
+STOP. A host keeps it fed with any request (the flight software sends GET_INFO every
+second); a board nobody has talked to since boot has nothing on to protect. The timeout
+holds in virtual time and in real time alike (``host_timeout_s`` x the clock's scale, when
+that is more): the host is a real process whose scheduling does not speed up with the
+simulation, so at a time scale of 40 a plain 3 virtual seconds would be 75 ms of real time,
+and any hiccup of a busy machine would safe the board. A hardware board gives its host 3 s
+of real time; so does the simulated one, whatever the scale.
 
 An ACK means "accepted and started": motions progress afterwards, visible in telemetry.
 
@@ -170,8 +175,18 @@ class Firmware(abc.ABC):
         self._watch_host()
         self._schedule_tick()
 
+    @property
+    def host_timeout_virtual_s(self) -> float | None:
+        """Virtual seconds of silence that trip the host watchdog (None: it is disabled).
+
+        ``host_timeout_s`` both in virtual and in real time: on a clock sped up by its
+        scale, the host still gets ``host_timeout_s`` real seconds, as from a real board."""
+        if self.host_timeout_s is None:
+            return None
+        return self.host_timeout_s * max(1.0, self.clock.scale)
+
     def _watch_host(self) -> None:
-        last, timeout = self._last_host_request, self.host_timeout_s
+        last, timeout = self._last_host_request, self.host_timeout_virtual_s
         if last is None or timeout is None or self.clock.now() - last < timeout:
             return
         self._last_host_request = None  # trips once; the next request re-arms it

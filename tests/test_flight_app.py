@@ -186,16 +186,22 @@ async def test_app_board_safes_itself_when_the_flight_goes_quiet(tmp_path: Path)
     async with flight_stack(tmp_path, link_dir=links) as stack:
         await stack.ok("MODE.IDLE")
         await stack.ok("ELEC.START", current_a=2.0)
-        # Heartbeats keep it running well past the board's 3 s host watchdog...
+        # Heartbeats keep it running well past the board's host watchdog (3 s, in real
+        # time too: at this time scale, that many virtual seconds)...
+        timeout = stack.sim.elec.host_timeout_virtual_s
+        assert timeout is not None
         uptime = stack.app.channels.values["elec.uptime_ms"]
-        await stack.until(lambda v: v["elec.uptime_ms"] > uptime + 10_000)
+        await stack.until(lambda v: v["elec.uptime_ms"] > uptime + (timeout + 10) * 1000)
         assert stack.sim.elec.current_on
-        # ...until the link is cut: then the board, not the flight software, stops the cell.
-        stack.sim.disconnect("elec", 1.0)
+        # ...until the link is cut for longer: then the board, not the flight software, stops
+        # the cell.
+        stack.sim.disconnect("elec", timeout / stack.time_scale + 2.0)
         await stack.event("LINK_LOST")
         checked: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         clock = stack.sim.clock
-        clock.call_at(clock.now() + 3.5, lambda: checked.set_result(stack.sim.elec.current_on))
+        clock.call_at(
+            clock.now() + timeout + 1, lambda: checked.set_result(stack.sim.elec.current_on)
+        )
         assert await asyncio.wait_for(checked, 10) is False
         assert stack.sim.elec.telemetry().flags & ElecFlags.HOST_TIMEOUT
 

@@ -566,3 +566,43 @@ async def test_host_watchdog_sleeps_until_the_host_first_speaks(clock: ManualClo
     await clock.advance(DEFAULT_HOST_TIMEOUT_S + 0.1)
     assert ScoopFlags.HOST_TIMEOUT in fw.telemetry().flags
     assert not fw.arm.motors_on
+
+
+class SpedUpClock(ManualClock):
+    """A manual clock standing in for ``RealClock(40)``: 40 virtual seconds a real second."""
+
+    scale = 40.0
+
+
+async def test_host_watchdog_on_a_sped_up_clock_gives_the_host_its_real_seconds() -> None:
+    # At a time scale of 40, 3 virtual seconds are 75 ms of real time: a flight process
+    # held up that long on a busy machine used to find its boards in FAULT (HOME refused).
+    clock = SpedUpClock()
+    fw = ScoopFirmware(clock=clock, boot_store=BootStore("scoop"), rng=random.Random(7))
+    fw.start()
+    acked(request(fw, "GET_INFO"))
+    await clock.advance(0.5 * 40)  # half a real second without a request
+    assert not fw.in_fault
+    acked(request(fw, "HOME"))
+    assert fw.host_timeout_virtual_s == DEFAULT_HOST_TIMEOUT_S * 40
+    await clock.advance(DEFAULT_HOST_TIMEOUT_S * 40 - 1.0)
+    assert not fw.in_fault
+    await clock.advance(1.1)  # 3 s of real time: the host is gone, the board safes itself
+    assert ScoopFlags.HOST_TIMEOUT in fw.telemetry().flags
+    assert not fw.arm.motors_on
+
+
+class SlowedClock(ManualClock):
+    """A manual clock standing in for ``RealClock(0.5)``: slow motion."""
+
+    scale = 0.5
+
+
+async def test_host_watchdog_on_a_slowed_clock_keeps_its_virtual_seconds() -> None:
+    clock = SlowedClock()
+    fw = ElecFirmware(clock=clock, boot_store=BootStore("elec"), rng=random.Random(8))
+    fw.start()
+    acked(request(fw, "GET_INFO"))
+    assert fw.host_timeout_virtual_s == DEFAULT_HOST_TIMEOUT_S
+    await clock.advance(DEFAULT_HOST_TIMEOUT_S + 0.1)
+    assert ElecFlags.HOST_TIMEOUT in fw.telemetry().flags
