@@ -59,6 +59,9 @@ log = logging.getLogger("isru.uplink")
 REPLAY_READ = 1000
 REPLAY_WINDOW = 64
 DUPLICATE_MEMORY = 2000
+#: The start-up backlog (messages made before the run's first session) is sent live, not
+#: marked ``replayed``, up to this many messages; a longer one is replayed from the outbox.
+STARTUP_BACKLOG_MAX = 10_000
 SEQ_TOPIC_COMMANDS = {"upload": "SEQ.UPLOAD", "start": "SEQ.START", "abort": "SEQ.ABORT"}
 
 #: Incoming messages buffered while waiting to be handled, at most (aiomqtt's
@@ -213,6 +216,10 @@ class Uplink:
         self._runner: asyncio.Task[None] | None = None
         #: Whether the current session got past its CONNACK.
         self._linked = False
+        #: The start-up backlog: what was made before the run's first session (outbox row id,
+        #: topic, payload without ``replayed``, retain). None once that session has ended or
+        #: sent it: from then on, what waits in the outbox waited for a broker.
+        self._backlog: list[tuple[int, str, bytes, bool]] | None = []
         if queue_messages < 1 or queue_bytes < MAX_PAYLOAD_BYTES:
             raise ValueError(
                 f"queue_messages/queue_bytes: need at least 1 message and {MAX_PAYLOAD_BYTES} bytes"
@@ -369,15 +376,20 @@ class Uplink:
         )
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        """Subscribe, say online, publish the dictionary, replay the outbox, then handle
-        incoming messages until the session ends."""
+        """Subscribe, say online, publish the dictionary, send the start-up backlog (first
+        session of a run), replay the outbox, then handle incoming messages until the session
+        ends."""
         await client.subscribe(self.topics.cmd, qos=1)
         await client.subscribe(f"{self.topics.prefix}/seq/+", qos=1)
+        mode = self.app.modes.mode
         await client.publish(self.topics.status, self._status("online"), qos=1, retain=True)
         await client.publish(
             self.topics.dict, json.dumps(self.app.dictionary.export()), qos=1, retain=True
         )
-        self._client = client
+        await self._send_backlog(client)
+        self._client = client  # no await since the backlog was empty: nothing overtakes it
+        if self.app.modes.mode is not mode:
+            self._publish_status()  # the mode changed before the session went live
         self.connected.set()
         self.app.events.emit("BROKER_CONNECTED", broker=self.broker)
         self._replayer = self._spawn(self._replay(client))
@@ -386,6 +398,7 @@ class Uplink:
 
     def _end_session(self) -> None:
         """The broker is gone: whatever it did not confirm goes to the outbox, in order."""
+        self._backlog = None  # start-up is over: what is left of the backlog is replayed
         self.connected.clear()
         self._client = None
         if self._replayer is not None:
@@ -467,7 +480,35 @@ class Uplink:
 
     def _store(self, topic: str, message: BaseModel, priority: Priority, retain: bool) -> None:
         replayed = message.model_copy(update={"replayed": True})
-        self.outbox.put(topic, _json(replayed), priority=priority, retain=retain)
+        row = self.outbox.put(topic, _json(replayed), priority=priority, retain=retain)
+        backlog = self._backlog
+        if backlog is not None:
+            if len(backlog) < STARTUP_BACKLOG_MAX:
+                backlog.append((row, topic, _json(message), retain))
+            else:
+                self._backlog = None  # too long to hold: it waits in the outbox, replayed
+
+    async def _send_backlog(self, client: aiomqtt.Client) -> None:
+        """The start-up backlog, on the run's first session: sent in order before anything
+        else, as live messages (no ``replayed``), each leaving the outbox once the broker has
+        confirmed it. What is made meanwhile joins it. A publish that fails ends the session:
+        the rest stays in the outbox, marked ``replayed``, for the replay."""
+        while self._backlog:
+            batch, self._backlog = self._backlog, []
+            results = await asyncio.gather(
+                *(
+                    client.publish(topic, payload, qos=1, retain=retain)
+                    for _, topic, payload, retain in batch
+                ),
+                return_exceptions=True,
+            )
+            self.outbox.remove(
+                row for (row, *_), result in zip(batch, results, strict=True) if result is None
+            )
+            failed = next((r for r in results if isinstance(r, BaseException)), None)
+            if failed is not None:
+                raise aiomqtt.MqttError(f"start-up backlog not confirmed: {_describe(failed)}")
+        self._backlog = None
 
     async def _replay(self, client: aiomqtt.Client) -> None:
         """Send the outbox in order, up to REPLAY_WINDOW messages in flight, removing what the
