@@ -216,8 +216,10 @@ class Dictionary(_Frozen):
         return {e.id: e for e in self.events}
 
     def export(self) -> dict[str, Any]:
-        """The JSON document of the dictionary, with a JSON Schema for each command's args."""
-        document = self.model_dump(mode="json")
+        """The JSON document of the dictionary, with a JSON Schema for each command's args.
+        Members without a value (a channel without limits, an argument without a range) are
+        left out, not written as ``null``, as in every MQTT message (the hash is unaffected)."""
+        document = self.model_dump(mode="json", exclude_none=True)
         for command, exported in zip(self.commands, document["commands"], strict=True):
             exported["args_schema"] = command.args_model.model_json_schema()
         document["hash"] = self.hash
