@@ -14,7 +14,6 @@ import contextlib
 import functools
 import json
 import logging
-import math
 import sys
 import time
 from collections import Counter, OrderedDict
@@ -33,6 +32,7 @@ from flight.catalog import VERSION
 from flight.dispatcher import Ack, Command, Reason, Stage
 from flight.events import Event
 from flight.outbox import Outbox, Priority
+from flight.publisher import Publisher
 from flight.schemas import (
     MAX_PAYLOAD_BYTES,
     NODELAY,
@@ -209,8 +209,10 @@ class Uplink:
         self._tm_seq: dict[str, int] = {}
         self._acks: OrderedDict[str, list[AckMessage]] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
-        #: Live publishes not yet confirmed by the broker, with what they carry.
-        self._publishing: dict[asyncio.Task[None], tuple[str, BaseModel, Priority, bool]] = {}
+        #: The session's fast publisher (telemetry, events, acks, replay) once it is live.
+        self._publisher: Publisher | None = None
+        #: Live publishes not yet confirmed by the broker, by message id, with what they carry.
+        self._publishing: dict[int, tuple[str, BaseModel, Priority, bool]] = {}
         self._replayer: asyncio.Task[None] | None = None
         self._removers: list[Callable[[], None]] = []
         self._runner: asyncio.Task[None] | None = None
@@ -379,6 +381,7 @@ class Uplink:
         """Subscribe, say online, publish the dictionary, send the start-up backlog (first
         session of a run), replay the outbox, then handle incoming messages until the session
         ends."""
+        publisher = Publisher(client)  # from here on, writes leave once per loop turn
         await client.subscribe(self.topics.cmd, qos=1)
         await client.subscribe(f"{self.topics.prefix}/seq/+", qos=1)
         mode = self.app.modes.mode
@@ -388,11 +391,12 @@ class Uplink:
         )
         await self._send_backlog(client)
         self._client = client  # no await since the backlog was empty: nothing overtakes it
+        self._publisher = publisher
         if self.app.modes.mode is not mode:
             self._publish_status()  # the mode changed before the session went live
         self.connected.set()
         self.app.events.emit("BROKER_CONNECTED", broker=self.broker)
-        self._replayer = self._spawn(self._replay(client))
+        self._replayer = self._spawn(self._replay(publisher))
         async for message in client.messages:
             self._on_message(message)
 
@@ -401,12 +405,12 @@ class Uplink:
         self._backlog = None  # start-up is over: what is left of the backlog is replayed
         self.connected.clear()
         self._client = None
+        self._publisher = None
         if self._replayer is not None:
             self._replayer.cancel()  # what it did not remove stays in the outbox
             self._replayer = None
         publishing, self._publishing = self._publishing, {}
-        for task, (topic, message, priority, retain) in publishing.items():
-            task.cancel()
+        for topic, message, priority, retain in publishing.values():
             self._store(topic, message, priority, retain)
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
@@ -460,23 +464,21 @@ class Uplink:
         self, topic: str, message: BaseModel, *, priority: Priority, retain: bool = False
     ) -> None:
         """Publish now if connected, else store; a failed publish is stored too."""
-        client = self._client
-        if client is None:
+        publisher = self._publisher
+        if publisher is None:
             self._store(topic, message, priority, retain)
             return
-        # No per-publish timeout (its asyncio.wait_for costs a task and a timer per message):
-        # a broker that stops answering ends the session, and _end_session stores the rest.
-        publishing = client.publish(topic, _json(message), qos=1, retain=retain, timeout=math.inf)
-        task = asyncio.create_task(publishing)
-        self._publishing[task] = (topic, message, priority, retain)
-        task.add_done_callback(self._published)
+        # No timeout and no task per publish: a broker that stops answering ends the
+        # session, and _end_session stores what it did not confirm.
+        try:
+            mid = publisher.publish(topic, _json(message), retain=retain, confirmed=self._published)
+        except aiomqtt.MqttError:
+            self._store(topic, message, priority, retain)  # not sent: kept for the replay
+            return
+        self._publishing[mid] = (topic, message, priority, retain)
 
-    def _published(self, task: asyncio.Task[None]) -> None:
-        item = self._publishing.pop(task, None)
-        if item is None or task.cancelled():
-            return  # the session ended first and stored it already
-        if task.exception() is not None:
-            self._store(*item)  # not confirmed by the broker: keep it for the replay
+    def _published(self, mid: int) -> None:
+        self._publishing.pop(mid, None)  # the broker has it
 
     def _store(self, topic: str, message: BaseModel, priority: Priority, retain: bool) -> None:
         replayed = message.model_copy(update={"replayed": True})
@@ -510,53 +512,46 @@ class Uplink:
                 raise aiomqtt.MqttError(f"start-up backlog not confirmed: {_describe(failed)}")
         self._backlog = None
 
-    async def _replay(self, client: aiomqtt.Client) -> None:
+    async def _replay(self, publisher: Publisher) -> None:
         """Send the outbox in order, up to REPLAY_WINDOW messages in flight, removing what the
         broker confirmed. A publish that fails ends it: the rest (that one too) waits in the
         outbox for the next session; so does everything if the session ends meanwhile."""
-        window = asyncio.Semaphore(REPLAY_WINDOW)
-        flying: dict[asyncio.Task[None], int] = {}
+        flying: dict[int, int] = {}  # message id -> outbox row id, until its PUBACK
         confirmed: list[int] = []
-        failed = False
+        room = asyncio.Event()
 
-        def landed(task: asyncio.Task[None]) -> None:
-            nonlocal failed
-            window.release()
-            row_id = flying.pop(task)
-            if task.cancelled() or task.exception() is not None:
-                failed = True
-            else:
-                confirmed.append(row_id)
+        def landed(mid: int) -> None:
+            confirmed.append(flying.pop(mid))
+            if len(flying) <= REPLAY_WINDOW // 2:  # wake the sender for half a window at once
+                room.set()
 
         count = after = 0
         try:
-            while not failed and (rows := self.outbox.peek(REPLAY_READ, after_id=after)):
+            while rows := self.outbox.peek(REPLAY_READ, after_id=after):
                 after = rows[-1].id
                 for row in rows:
-                    await window.acquire()
-                    if failed:
-                        break
-                    task = asyncio.create_task(
-                        client.publish(
-                            row.topic, row.payload, qos=row.qos, retain=row.retain, timeout=math.inf
+                    while len(flying) >= REPLAY_WINDOW:
+                        room.clear()
+                        await room.wait()
+                    try:
+                        mid = publisher.publish(
+                            row.topic, row.payload, qos=row.qos, retain=row.retain, confirmed=landed
                         )
-                    )
-                    flying[task] = row.id
-                    task.add_done_callback(landed)
+                    except aiomqtt.MqttError:
+                        return  # not sent: it and the rest wait for the next session
+                    flying[mid] = row.id
                 count += len(confirmed)
                 self.outbox.remove(confirmed)
                 confirmed.clear()
-            if flying:
-                await asyncio.wait(tuple(flying))
+            while flying:
+                room.clear()
+                await room.wait()
         finally:
-            for task in flying:
-                task.cancel()
             count += len(confirmed)
             self.outbox.remove(confirmed)  # confirmed ones are not sent again
-        if not failed:
-            self.replayed += count
-            if count:
-                self.app.events.emit("REPLAY_DONE", count=count)
+        self.replayed += count
+        if count:
+            self.app.events.emit("REPLAY_DONE", count=count)
 
     def last_seq(self, packet: str) -> int:
         """The sequence number of the latest ``tm/<packet>`` message made (0 before any)."""
