@@ -306,6 +306,54 @@ def test_parse_sequence_near_valid_lines_parse_or_raise_sequence_error(lines: li
     assert _without_lines(parse(format_sequence(sequence))) == _without_lines(sequence)
 
 
+def _lines_of(text: str) -> int:
+    lines = text.removeprefix("\ufeff").split("\n")
+    return len(lines) - (lines[-1] == "")
+
+
+def _parses_or_names_lines(text: str) -> None:
+    """The parser's contract on any text: a Sequence that formats and parses back the same,
+    or a SequenceError whose every problem has a message and a line of the file (0: all)."""
+    try:
+        sequence = parse(text)
+    except SequenceError as exc:
+        assert exc.problems
+        assert all(0 <= p.line <= _lines_of(text) and p.message for p in exc.problems)
+        format_problems(exc.problems)
+        return
+    assert _without_lines(parse(format_sequence(sequence))) == _without_lines(sequence)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=600), st.sampled_from(["surrogateescape", "replace", "latin-1"]))
+def test_parse_sequence_any_bytes_parse_or_raise_sequence_error(raw: bytes, how: str) -> None:
+    # Bytes as a file or an upload could bring them: lone surrogates, controls, a BOM.
+    text = raw.decode("latin-1") if how == "latin-1" else raw.decode("utf-8", how)
+    _parses_or_names_lines(text)
+
+
+_TOKENS = st.sampled_from(
+    [
+        "WAIT", "TIMEOUT", "and", "or", "not", "(", ")", "==", "!=", "<=", ">", "=", "#",
+        "R00:00:01", "R", "R99:99:99", "A2026-01-01T00:00:00Z", "A2026-02-30T00:00:00Z",
+        "00:00:00", "00:01:00.5", "1e999", "-0", "nan", "true", "false", '""', "'",
+        "\ufeff", "\t", "\r", "\u00a0", "\u200b", "\u2028", "\x00", "\ud800", "é",
+        "depth_mm=30", "current_a=2.0", "command=SCOOP.DUMP", "x=", "=1", "a==b",
+        *sorted(DICTIONARY.command_index),
+        *(c.name for c in DICTIONARY.channels),
+    ]
+)  # fmt: skip
+_SEPARATORS = st.sampled_from([" ", " ", "  ", "\t", "\n", "\r\n", ""])
+
+
+@settings(max_examples=500)
+@given(st.lists(st.tuples(_TOKENS, _SEPARATORS), max_size=40))
+def test_parse_sequence_token_soup_parses_or_names_its_lines(
+    pieces: list[tuple[str, str]],
+) -> None:
+    _parses_or_names_lines("".join(token + separator for token, separator in pieces))
+
+
 # --- isru seq check ------------------------------------------------------------------
 
 
