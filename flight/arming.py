@@ -10,7 +10,12 @@ ARM_COMMAND = "CORE.ARM"
 
 class Arming:
     """Holds at most one armed command. FIRE is sending that command within the window;
-    any other command in between, or the window running out, cancels the arm."""
+    any other command in between, or the window running out, cancels the arm.
+
+    The window is ``window_s`` of mission time and never less than ``window_s`` of real
+    time: FIRE comes from the ground, through a broker, at the speed of real processes,
+    which a SIL time scale does not speed up (at scale 10, 10 mission seconds would be one
+    real second, and a busy machine would let the arm expire before the FIRE arrived)."""
 
     def __init__(self, *, clock: Clock, events: EventLog, window_s: float) -> None:
         if window_s <= 0:
@@ -32,7 +37,7 @@ class Arming:
         if self.armed is not None:
             self._cancel(f"replaced by arming {command}")
         self._armed = command
-        self._deadline = self._clock.monotonic() + self.window_s
+        self._deadline = self._clock.monotonic() + self.window_s * max(1.0, self._clock.scale)
         self._events.emit("ARMED", command=command, window_s=self.window_s)
 
     def disarm(self, reason: str) -> None:

@@ -20,6 +20,10 @@ T = TypeVar("T")
 class Clock(Protocol):
     """What the flight software asks of time. Timeouts, time tags and windows use it."""
 
+    #: Mission seconds per real second: 1 but in SIL at a time scale (a manual clock: 1).
+    @property
+    def scale(self) -> float: ...
+
     def monotonic(self) -> float: ...
 
     def utc(self) -> datetime: ...
@@ -29,6 +33,8 @@ class Clock(Protocol):
 
 class SystemClock:
     """Real time."""
+
+    scale = 1.0
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -106,6 +112,8 @@ def mission_clock(
 
 class ManualClock:
     """Time that moves only when a test calls :meth:`advance`."""
+
+    scale = 1.0
 
     def __init__(self, *, start_utc: datetime | None = None) -> None:
         self._now = 0.0

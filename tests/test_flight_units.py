@@ -19,10 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flight.arming import Arming
-from flight.catalog import DICTIONARY
 from flight.channels import ChannelStore
 from flight.clock import ManualClock, ScaledClock, within
-from flight.dictionary import Limits, Mode, SafingResponse, Severity
 from flight.dispatcher import (
     Ack,
     Command,
@@ -37,10 +35,12 @@ from flight.handlers import Payload
 from flight.interlocks import Interlocks
 from flight.limits import Level, LimitMonitor
 from flight.modes import ModeKeeper
-from flight.sequence import Sequence, parse_sequence
 from flight.sequencer import Outcome, SeqState, Sequencer, SequencerBusy
 from flight.state import RunningSequence, StateStore
 from hal.errors import DeviceNack, DeviceTimeout, LinkDown, ProtocolError
+from interface.catalog import DICTIONARY
+from interface.dictionary import Limits, Mode, SafingResponse, Severity
+from interface.sequence import Sequence, parse_sequence
 
 WINDOW_S = 10.0
 
@@ -294,6 +294,24 @@ async def test_arming_window_expiry_cancels_the_arm() -> None:
     assert cancelled.text == "SCOOP.DUMP disarmed: window expired"
     assert not arming.fire("SCOOP.DUMP")
     assert len(rec.of("ARM_CANCELLED")) == 1
+
+
+class SpedUpClock(ManualClock):
+    """A manual clock standing in for a SIL ScaledClock at scale 10."""
+
+    scale = 10.0
+
+
+async def test_arming_window_on_a_sped_up_clock_lasts_its_real_seconds() -> None:
+    # At time scale 10 the FIRE still needs real time to come back through the broker.
+    rec = Recorder(SpedUpClock())
+    arming = Arming(clock=rec.clock, events=rec.log, window_s=WINDOW_S)
+    arming.arm("SCOOP.DUMP")
+    await rec.clock.advance(WINDOW_S * 10)  # WINDOW_S of real time: still armed
+    assert arming.armed == "SCOOP.DUMP"
+    await rec.clock.advance(0.5)
+    assert arming.armed is None
+    assert rec.of("ARM_CANCELLED")[0].args["reason"] == "window expired"
 
 
 async def test_arming_another_command_in_between_cancels_the_arm() -> None:
