@@ -26,6 +26,13 @@ import aiomqtt
 from flight.catalog import DICTIONARY
 from flight.schemas import MAX_PAYLOAD_BYTES, NODELAY, VEHICLE_PATTERN, parse_broker
 from ground.archive import DEFAULT_BATCH, Archive, parse_time
+from ground.client import (
+    LoginRefused,
+    PasswordFileError,
+    login_options,
+    login_refused,
+    read_password,
+)
 from ground.messages import GroundError
 
 DEFAULT_ARCHIVE = Path("isru-archive.db")
@@ -56,6 +63,9 @@ async def record(
     batch: int = DEFAULT_BATCH,
     on_commit: Callable[[Archive], None] | None = None,
     log: Callable[[str], None] = _quiet,
+    username: str | None = None,
+    password: str | None = None,
+    ca_file: Path | None = None,
 ) -> dict[str, int]:
     """Store everything under ``isru/<vehicle>/#`` in the archive until ``stop`` is set.
 
@@ -63,9 +73,12 @@ async def record(
     ``clean_session=False`` and QoS 1, and reconnects with backoff whenever the broker goes
     away. Commits every ``batch`` rows and every ``flush_interval_s``; ``on_commit(archive)``
     runs after each commit that stored rows. Returns :meth:`Archive.counts` at the end, plus
-    ``rejected``: the malformed messages of this run, ignored.
+    ``rejected``: the malformed messages of this run, ignored. ``username``, ``password`` and
+    ``ca_file`` are the login, as for GroundClient; a refused login raises LoginRefused (it is
+    not retried: a wrong password does not come right by waiting).
     """
     host, port = parse_broker(broker)
+    login = login_options(broker, username=username, password=password, ca_file=ca_file)
     if not isinstance(vehicle, str) or not re.match(VEHICLE_PATTERN, vehicle):
         raise ValueError(f"vehicle: {vehicle!r} is not a vehicle name ({VEHICLE_PATTERN})")
     if not flush_interval_s > 0:
@@ -88,6 +101,7 @@ async def record(
                         clean_session=False,
                         socket_options=NODELAY,
                         queue_type=intake.queue_type(),
+                        **login,
                     ) as client:
                         await client.subscribe(f"{prefix}#", qos=1)
                         log(f"recording {prefix}# from {broker} into {archive.path}")
@@ -96,6 +110,9 @@ async def record(
                         if intake.error is not None:
                             raise intake.error
                 except aiomqtt.MqttError as exc:
+                    refused = login_refused(broker, username, exc)
+                    if refused is not None:
+                        raise refused from None
                     log(f"broker {broker}: {exc}; retrying in {delay:g} s")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), delay)
@@ -286,6 +303,12 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         default=default(None),
         help=f"vehicle id (record: default {DEFAULT_VEHICLE}; others: the archive's only vehicle)",
     )
+    for flag, meta, kind, about in (
+        ("--username", "NAME", str, "record: log in to the broker as NAME"),
+        ("--password-file", "FILE", Path, "record: the login's password, first line, mode 0600"),
+        ("--ca-file", "FILE", Path, "record: CA certificate to verify an mqtts:// broker"),
+    ):
+        parser.add_argument(flag, metavar=meta, type=kind, default=default(None), help=about)
 
 
 def _range_args(parser: argparse.ArgumentParser) -> None:
@@ -332,12 +355,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         options = parser.parse_args(argv)
+        if bool(options.username) != (options.password_file is not None):
+            parser.error("--username and --password-file go together")
     except SystemExit as exc:  # usage errors (2) and --help (0)
         return exc.code if isinstance(exc.code, int) else 2
     try:
         return _run(options)
     except KeyboardInterrupt:
         return 130
+    except LoginRefused as exc:
+        print(f"isru ground: {exc}", file=sys.stderr)
+        return 5
+    except PasswordFileError as exc:
+        print(f"isru ground: {exc}", file=sys.stderr)
+        return 2
     except (GroundError, ValueError, TypeError, OSError, sqlite3.Error) as exc:
         print(f"isru ground: error: {exc}", file=sys.stderr)
         return 1
@@ -350,6 +381,9 @@ def _run(options: argparse.Namespace) -> int:
                 broker=options.broker,
                 vehicle=options.vehicle or DEFAULT_VEHICLE,
                 archive_path=options.archive,
+                username=options.username,
+                password=read_password(options.password_file) if options.password_file else None,
+                ca_file=options.ca_file,
             )
         )
         _stderr(
@@ -386,7 +420,9 @@ def _run(options: argparse.Namespace) -> int:
     return 0
 
 
-async def _record_until_signal(*, broker: str, vehicle: str, archive_path: Path) -> dict[str, int]:
+async def _record_until_signal(
+    *, broker: str, vehicle: str, archive_path: Path, **login: Any
+) -> dict[str, int]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -394,7 +430,12 @@ async def _record_until_signal(*, broker: str, vehicle: str, archive_path: Path)
     _stderr(f"recording vehicle {vehicle} from {broker} (Ctrl-C to stop)")
     try:
         return await record(
-            broker=broker, vehicle=vehicle, archive_path=archive_path, stop=stop, log=_stderr
+            broker=broker,
+            vehicle=vehicle,
+            archive_path=archive_path,
+            stop=stop,
+            log=_stderr,
+            **login,
         )
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -28,14 +28,34 @@ from ground.cli_args import (
     stage_line,
     telemetry_picker,
 )
-from ground.client import STAGES, DictionaryMismatch, GroundClient, VehicleUnavailable
+from ground.client import (
+    STAGES,
+    DictionaryMismatch,
+    GroundClient,
+    LoginRefused,
+    PasswordFileError,
+    VehicleUnavailable,
+    read_password,
+)
 from ground.messages import Ack, GroundError
 
 __all__ = ["main"]
 
-OK, FAILED, USAGE, MISMATCH, UNREACHABLE = 0, 1, 2, 3, 4
+OK, FAILED, USAGE, MISMATCH, UNREACHABLE, NOT_AUTHORISED = 0, 1, 2, 3, 4, 5
 DESCRIPTION = "Command and watch one vehicle from a shell; with no verb, open the console."
-COMMON = ("--broker", "--vehicle", "--key", "--timeout")
+#: The common options and the environment variable that gives each one's default.
+ENVIRONMENT = {
+    "--broker": "ISRU_BROKER",
+    "--vehicle": "ISRU_VEHICLE",
+    "--key": "ISRU_KEY_FILE",
+    "--timeout": "",
+    "--username": "ISRU_MQTT_USERNAME",
+    "--password-file": "ISRU_MQTT_PASSWORD_FILE",
+    "--ca-file": "ISRU_MQTT_CA_FILE",
+}
+COMMON = tuple(ENVIRONMENT)
+#: What the archive verbs take of them: the broker, the vehicle and the login.
+FORWARDED = ("--broker", "--vehicle", "--username", "--password-file", "--ca-file")
 Request = tuple[str, dict[str, Any], str | None]  # command, arguments, topic attribute
 
 
@@ -66,8 +86,8 @@ def _fail(code: int, message: str) -> int:
 
 
 def _delegate(argv: list[str]) -> int | None:
-    """``record``, ``archive``, ``plot`` go to ground.archive_cli, with the broker and vehicle
-    given before the verb (or by ISRU_BROKER, ISRU_VEHICLE); None for any other verb."""
+    """``record``, ``archive``, ``plot`` go to ground.archive_cli, with the broker, vehicle
+    and login given before the verb (or by the environment); None for any other verb."""
     at = 0
     while at < len(argv) and argv[at].split("=")[0] in COMMON:
         at += 1 if "=" in argv[at] else 2
@@ -75,9 +95,9 @@ def _delegate(argv: list[str]) -> int | None:
         return None
     given = build_parser(DESCRIPTION).parse_args(argv[:at])
     flags, forward = {word.split("=")[0] for word in argv[:at]}, []
-    for flag, env in (("--broker", "ISRU_BROKER"), ("--vehicle", "ISRU_VEHICLE")):
-        if flag in flags or os.environ.get(env):
-            forward += [flag, getattr(given, flag[2:])]
+    for flag in FORWARDED:
+        if flag in flags or os.environ.get(ENVIRONMENT[flag]):
+            forward += [flag, str(getattr(given, flag[2:].replace("-", "_")))]
     try:
         module = importlib.import_module("ground.archive_cli")
     except ModuleNotFoundError as exc:
@@ -98,6 +118,8 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(MISMATCH, str(exc))
     except VehicleUnavailable as exc:
         return _fail(UNREACHABLE, str(exc))
+    except LoginRefused as exc:
+        return _fail(NOT_AUTHORISED, str(exc))
     except aiomqtt.MqttError as exc:
         return _fail(UNREACHABLE, f"broker {args.broker} unreachable: {exc}")
     except GroundError as exc:  # the dictionary refused the command or its arguments
@@ -111,12 +133,28 @@ def _key(path: Path | None) -> bytes | None:
         raise UsageError(str(exc)) from None
 
 
+def _login(args: argparse.Namespace) -> dict[str, Any]:
+    """GroundClient's ``username``, ``password`` and ``ca_file`` from the options; UsageError
+    for half a login or a password file that cannot be read or is not private."""
+    if bool(args.username) != (args.password_file is not None):
+        raise UsageError(
+            "--username and --password-file go together "
+            "(or ISRU_MQTT_USERNAME and ISRU_MQTT_PASSWORD_FILE)"
+        )
+    try:
+        password = None if args.password_file is None else read_password(args.password_file)
+    except PasswordFileError as exc:
+        raise UsageError(str(exc)) from None
+    return {"username": args.username, "password": password, "ca_file": args.ca_file}
+
+
 def _console(args: argparse.Namespace) -> int:
     try:
         console = importlib.import_module("ground.console")
     except ModuleNotFoundError as exc:
         return _fail(FAILED, f"the console is not available (no module {exc.name}); see --help")
-    return int(console.run_console(broker=args.broker, vehicle=args.vehicle, key=_key(args.key)))
+    login, key = _login(args), _key(args.key)
+    return int(console.run_console(broker=args.broker, vehicle=args.vehicle, key=key, **login))
 
 
 def _seq_check(files: list[Path]) -> int:
@@ -154,6 +192,7 @@ async def _online(args: argparse.Namespace, request: Request | None) -> int:
             key=None if request is None else _key(args.key),
             check_dictionary=request is not None,  # watching another dictionary is harmless
             timeout_s=args.timeout or 10.0,
+            **_login(args),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

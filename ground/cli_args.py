@@ -46,7 +46,9 @@ exit status:
      rejects (the message names the argument), an unreadable key or sequence file
   3  the vehicle runs another dictionary than this console: commanding refused
   4  broker or vehicle unreachable
-environment: ISRU_BROKER, ISRU_VEHICLE, ISRU_KEY_FILE are the options' defaults"""
+  5  the broker refused the login: not authorised (wrong user name or password, or none)
+environment: ISRU_BROKER, ISRU_VEHICLE, ISRU_KEY_FILE, ISRU_MQTT_USERNAME,
+  ISRU_MQTT_PASSWORD_FILE, ISRU_MQTT_CA_FILE are the options' defaults"""
 DELEGATED = ("record", "archive", "plot")  # handled by ground.archive_cli
 
 
@@ -79,10 +81,11 @@ def count(text: str) -> int:
 
 def _options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     env, key = os.environ.get, os.environ.get("ISRU_KEY_FILE")
+    password, ca = env("ISRU_MQTT_PASSWORD_FILE"), env("ISRU_MQTT_CA_FILE")
     for flag, meta, kind, value, about in (
         (
             "--broker",
-            "mqtt://HOST:PORT",
+            "mqtt[s]://HOST:PORT",
             str,
             env("ISRU_BROKER") or "mqtt://127.0.0.1:1883",
             "env ISRU_BROKER, else mqtt://127.0.0.1:1883",
@@ -90,6 +93,28 @@ def _options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
         ("--vehicle", "ID", str, env("ISRU_VEHICLE") or "sil", "env ISRU_VEHICLE, else sil"),
         ("--key", "FILE", Path, Path(key) if key else None, "sign commands (env ISRU_KEY_FILE)"),
         ("--timeout", "SECONDS", seconds, None, "to connect and for each stage (default 10)"),
+        (
+            "--username",
+            "NAME",
+            str,
+            env("ISRU_MQTT_USERNAME") or None,
+            "log in to the broker as NAME (env ISRU_MQTT_USERNAME)",
+        ),
+        (
+            "--password-file",
+            "FILE",
+            Path,
+            Path(password) if password else None,
+            "the login's password: the first line of FILE, mode 0600 (env ISRU_MQTT_PASSWORD_FILE)",
+        ),
+        (
+            "--ca-file",
+            "FILE",
+            Path,
+            Path(ca) if ca else None,
+            "CA certificate to verify an mqtts:// broker (env ISRU_MQTT_CA_FILE; "
+            "default: the system's)",
+        ),
     ):
         default = value if defaults else argparse.SUPPRESS  # after the verb: only if given
         parser.add_argument(flag, metavar=meta, type=kind, default=default, help=about)

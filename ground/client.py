@@ -7,13 +7,16 @@ import contextlib
 import itertools
 import json
 import os
+import stat
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 
 from flight.auth import MAX_COUNTER, sign
 from flight.catalog import DICTIONARY
@@ -44,6 +47,83 @@ class VehicleUnavailable(GroundError):
     """Nothing from the vehicle arrived in time (no retained dictionary or status)."""
 
 
+class LoginRefused(GroundError):
+    """The broker refused the connection: "not authorised" (a wrong user name or password,
+    or no login where the broker needs one)."""
+
+
+class PasswordFileError(GroundError):
+    """A broker password file that cannot be read or that group or others may access."""
+
+
+MAX_PASSWORD_FILE_BYTES = 4096
+
+
+def read_password(path: Path) -> str:
+    """The broker password: the first line of ``path``, a file only its owner may access.
+
+    The flight's rule for secret files (``flight.private_file``). Refused
+    with :class:`PasswordFileError` naming the file: missing or unreadable, not a regular
+    file, permissions that let group or others read or write it (``run: chmod 600``).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror
+        raise PasswordFileError(f"password file {path}: not readable: {why}") from None
+    with os.fdopen(fd, "rb") as stream:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise PasswordFileError(f"password file {path}: is not a file")
+        if stat.S_IMODE(mode) & 0o077:  # the flight's rule (flight.private_file), its words
+            raise PasswordFileError(
+                f"password file {path}: permissions {stat.S_IMODE(mode):04o} let group or "
+                f"others read or write it; run: chmod 600 {path}"
+            )
+        data = stream.read(MAX_PASSWORD_FILE_BYTES)
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise PasswordFileError(f"password file {path}: not UTF-8 text") from None
+    return lines[0] if lines else ""
+
+
+def login_options(
+    broker: str, *, username: str | None, password: str | None, ca_file: Path | None
+) -> dict[str, Any]:
+    """``aiomqtt.Client`` keywords for a login: user name and password (none without a user
+    name), TLS verified against ``ca_file`` (else the system's CAs) for an ``mqtts://`` broker;
+    ``ca_file`` is not used with ``mqtt://``. ValueError for a CA file that is not a file."""
+    tls = None
+    if broker.startswith("mqtts://"):
+        if ca_file is not None and not Path(ca_file).is_file():
+            raise ValueError(f"CA file {ca_file}: not a file")
+        tls = aiomqtt.TLSParameters(ca_certs=str(ca_file) if ca_file is not None else None)
+    return {
+        "username": username or None,
+        "password": password if username else None,
+        "tls_params": tls,
+    }
+
+
+def login_refused(broker: str, username: str | None, exc: BaseException) -> LoginRefused | None:
+    """The :class:`LoginRefused` that ``exc`` (an aiomqtt error on connecting) means, if any:
+    the broker answered CONNACK "not authorised" or "bad user name or password"."""
+    if not isinstance(exc, MqttConnectError):
+        return None
+    code = getattr(exc.rc, "value", exc.rc)
+    if code not in (4, 5, 134, 135):
+        return None
+    if username:
+        return LoginRefused(
+            f"broker {broker}: not authorised: it refused the login of user {username!r} "
+            "(wrong user name or password)"
+        )
+    return LoginRefused(
+        f"broker {broker}: not authorised: it needs a login (a user name and a password file)"
+    )
+
+
 class CommandRefused(GroundError):
     """The vehicle answered FAILED; ``ack`` has the reason and detail."""
 
@@ -57,7 +137,9 @@ class GroundClient:
 
     On entry it reads the vehicle's retained ``dict`` and ``status``; with
     ``check_dictionary`` (the default) a vehicle whose dictionary hash differs from this
-    build's is refused with :class:`DictionaryMismatch`.
+    build's is refused with :class:`DictionaryMismatch`. ``username`` and ``password`` log in
+    to the broker (a refused login raises :class:`LoginRefused`); an ``mqtts://`` broker is
+    reached over TLS and verified against ``ca_file`` (default: the system's CAs).
     """
 
     def __init__(
@@ -72,9 +154,14 @@ class GroundClient:
         identifier: str | None = None,
         clean_session: bool = True,
         history: int = 1000,
+        username: str | None = None,
+        password: str | None = None,
+        ca_file: Path | None = None,
     ) -> None:
         self.host, self.port = parse_broker(broker)
         self.broker = broker
+        self.username = username or None
+        self._login = login_options(broker, username=username, password=password, ca_file=ca_file)
         self.vehicle = vehicle
         self.topics = Topics(vehicle)
         self.key = key
@@ -145,8 +232,15 @@ class GroundClient:
             clean_session=self._clean_session,
             socket_options=NODELAY,
             timeout=self.timeout_s,
+            **self._login,
         )
-        await client.__aenter__()
+        try:
+            await client.__aenter__()
+        except aiomqtt.MqttError as exc:
+            refused = login_refused(self.broker, self.username, exc)
+            if refused is not None:
+                raise refused from None
+            raise
         try:
             await client.subscribe(f"{self.topics.prefix}/#", qos=1)
         except aiomqtt.MqttError:
@@ -174,7 +268,7 @@ class GroundClient:
                     client = await self._connect()
                     delay = 0.1
                 await self._read(client)
-            except aiomqtt.MqttError:
+            except (aiomqtt.MqttError, LoginRefused):  # a login refused now may pass later
                 await self._disconnect()
                 await asyncio.sleep(delay)  # real-time backoff: the broker needs it to return
                 delay = min(delay * 2, 5.0)

@@ -4,31 +4,49 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
+from typing import Any
 
-from ground.client import GroundClient
+from ground.client import GroundClient, LoginRefused
 from ground.console.app import ConsoleApp
 from ground.messages import GroundError
 
 
 def run_console(
-    *, broker: str, vehicle: str, key: bytes | None = None, check_dictionary: bool = True
+    *,
+    broker: str,
+    vehicle: str,
+    key: bytes | None = None,
+    check_dictionary: bool = True,
+    username: str | None = None,
+    password: str | None = None,
+    ca_file: Path | None = None,
 ) -> int:
     """Run the console until the operator quits; 0, or 1 with the reason on stderr when the
-    vehicle cannot be reached. ``check_dictionary=False`` watches a vehicle that runs another
-    dictionary (the console then refuses to command it)."""
+    vehicle cannot be reached (5 when the broker refuses the login). ``check_dictionary=False``
+    watches a vehicle that runs another dictionary (the console then refuses to command it).
+    ``username``, ``password`` and ``ca_file`` are GroundClient's."""
+    client = {"username": username, "password": password, "ca_file": ca_file}
     try:
         return asyncio.run(
-            _run(broker=broker, vehicle=vehicle, key=key, check_dictionary=check_dictionary)
+            _run(
+                broker=broker, vehicle=vehicle, key=key, check_dictionary=check_dictionary, **client
+            )
         )
+    except LoginRefused as exc:
+        print(f"isru ground: {exc}", file=sys.stderr)
+        return 5
     except (GroundError, ValueError, OSError) as exc:
         print(f"isru ground: {exc}", file=sys.stderr)
         return 1
 
 
-async def _run(*, broker: str, vehicle: str, key: bytes | None, check_dictionary: bool) -> int:
+async def _run(
+    *, broker: str, vehicle: str, key: bytes | None, check_dictionary: bool, **login: Any
+) -> int:
     try:
         client = GroundClient(
-            broker=broker, vehicle=vehicle, key=key, check_dictionary=check_dictionary
+            broker=broker, vehicle=vehicle, key=key, check_dictionary=check_dictionary, **login
         )
         async with client:
             app = ConsoleApp(client=client)
