@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from flight.schemas import NODELAY
+from interface.broker import NODELAY
 from isru.broker import Mosquitto
 
 DEPLOY_CONF = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "mosquitto.conf"

@@ -36,7 +36,8 @@ import aiomqtt
 
 from bench.broker_child import broker_process
 from bench.mqtt import flight_process, rss_mb, write_config
-from flight.schemas import MAX_PAYLOAD_BYTES, NODELAY
+from interface.broker import NODELAY
+from interface.messages import MAX_PAYLOAD_BYTES
 from sim.child import SimChild
 
 VEHICLE = "bench"

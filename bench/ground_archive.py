@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import cast
 
 from bench.broker_child import broker_process
-from flight.schemas import NODELAY
 from ground.archive import Archive, format_time
 from ground.archive_cli import record
+from interface.broker import NODELAY
 
 VEHICLE = "bench"
 TOPIC = f"isru/{VEHICLE}/tm/elec"

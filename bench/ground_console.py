@@ -36,11 +36,11 @@ from typing import Any
 import aiomqtt
 
 from bench.broker_child import broker_process
-from flight.catalog import DICTIONARY
-from flight.dictionary import ChannelDef
 from ground.client import NODELAY, GroundClient
 from ground.console import ConsoleApp
 from ground.console.levels import format_value
+from interface.catalog import DICTIONARY
+from interface.dictionary import ChannelDef
 
 VEHICLE = "bench"
 PREFIX = f"isru/{VEHICLE}"

@@ -28,7 +28,8 @@ from typing import Any
 import aiomqtt
 
 from flight.outbox import Outbox, Priority
-from flight.schemas import NODELAY, TelemetryMessage
+from interface.broker import NODELAY
+from interface.messages import TelemetryMessage
 from isru.broker import Mosquitto
 from sim.child import SimChild
 

@@ -10,11 +10,9 @@ from types import TracebackType
 from typing import Any
 
 from flight.arming import Arming
-from flight.catalog import DICTIONARY, VERSION
 from flight.channels import ChannelStore, snapshot_values
 from flight.clock import Clock, ScaledClock, SystemClock
 from flight.config import FlightConfig, effective_limits
-from flight.dictionary import Dictionary, Mode, SafingResponse
 from flight.dispatcher import (
     Ack,
     AckSink,
@@ -31,11 +29,13 @@ from flight.interlocks import Interlocks
 from flight.limits import LimitMonitor
 from flight.modes import ModeKeeper
 from flight.safing import Safing
-from flight.sequence import Sequence, SequenceError, format_problems, parse_sequence
 from flight.sequencer import AbortCause, Sequencer, SequencerBusy
 from flight.state import StateStore
 from hal import BoardDriver, ElecDriver, ElecState, HalError, LinkState, ScoopDriver, SerialLink
 from hal.telemetry import ElecFlags, ScoopFlags, ScoopState
+from interface.catalog import DICTIONARY, VERSION
+from interface.dictionary import Dictionary, Mode, SafingResponse
+from interface.sequence import Sequence, SequenceError, format_problems, parse_sequence
 
 BOARDS = ("scoop", "elec")
 #: Mission seconds between keep-alive requests: each board safes itself after its host

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flight.app import FlightApp
-from flight.auth import Authenticator, KeyFileError, fingerprint, load_key
+from flight.auth import Authenticator
 from flight.clock import ScaledClock, SystemClock, mission_clock
 from flight.config import OUTBOX_FILE_NAME, ConfigError, FlightConfig, load_config
 from flight.events import Event
@@ -19,6 +19,7 @@ from flight.outbox import Outbox, OutboxError
 from flight.service import Notifier, run_watchdog, watchdog_interval_s
 from flight.state import MissionClockAnchor, StateError, peek_state
 from flight.uplink import Uplink
+from interface.signing import KeyFileError, fingerprint, load_key
 
 #: sysexits EX_CONFIG: the unit file does not restart on it (RestartPreventExitStatus=78).
 EXIT_CONFIG = 78

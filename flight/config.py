@@ -35,9 +35,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from flight.catalog import DICTIONARY
-from flight.dictionary import Limits, SafingResponse
-from flight.private_file import access_problem
+from interface.catalog import DICTIONARY
+from interface.dictionary import Limits, SafingResponse
+from interface.signing import access_problem
 
 ENV_PREFIX = "ISRU_"
 DEFAULT_STATE_DIR = Path("/var/lib/isru-payload")

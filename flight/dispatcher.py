@@ -12,11 +12,11 @@ from typing import Any
 
 from flight.arming import ARM_COMMAND, Arming
 from flight.clock import Clock
-from flight.dictionary import ArgumentError, Dictionary
 from flight.events import EventLog
 from flight.interlocks import Interlocks
 from flight.modes import ModeKeeper
 from hal.errors import DeviceNack, DeviceTimeout, HalError, LinkDown
+from interface.dictionary import ArgumentError, Dictionary
 
 log = logging.getLogger(__name__)
 

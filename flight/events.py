@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flight.clock import Clock, within
-from flight.dictionary import Dictionary, Severity
+from interface.dictionary import Dictionary, Severity
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from typing import Any
 
 from flight.arming import Arming
 from flight.clock import Clock, within
-from flight.dictionary import Mode
 from flight.dispatcher import CommandFailed, Execution, Reason, Route
 from flight.limits import LimitMonitor
 from flight.modes import ModeKeeper
@@ -29,6 +28,7 @@ from hal import (
     Valve,
 )
 from hal.driver import TM
+from interface.dictionary import Mode
 
 #: Real-time bound on a telemetry wait; the mission clock's window is the one that counts.
 _NEVER_S = 1e9

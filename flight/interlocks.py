@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flight.condition import Condition, parse_condition
-from flight.dictionary import Dictionary, InterlockDef
+from interface.condition import Condition, parse_condition
+from interface.dictionary import Dictionary, InterlockDef
 
 
 class Interlocks:

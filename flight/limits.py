@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flight.dictionary import Dictionary, Limits, SafingResponse
 from flight.events import EventLog
+from interface.dictionary import Dictionary, Limits, SafingResponse
 
 
 class Level(enum.IntEnum):

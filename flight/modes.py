@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flight.dictionary import Mode
 from flight.events import EventLog
+from interface.dictionary import Mode
 
 
 class ModeKeeper:

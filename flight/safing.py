@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from flight.dictionary import Mode, SafingResponse
 from flight.events import EventLog
 from flight.modes import ModeKeeper
 from hal import ElecDriver, HalError, ScoopDriver, Valve
+from interface.dictionary import Mode, SafingResponse
 
 CLOSED_VALVES = (Valve.WATER_FEED, Valve.H2_VENT, Valve.O2_VENT)
 

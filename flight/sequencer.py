@@ -14,8 +14,8 @@ from flight.channels import ChannelStore
 from flight.clock import Clock
 from flight.dispatcher import Ack, Command, Stage
 from flight.events import EventLog
-from flight.sequence import AbsoluteTag, CommandStep, RelativeTag, Sequence, WaitStep
 from flight.state import RunningSequence, StateStore
+from interface.sequence import AbsoluteTag, CommandStep, RelativeTag, Sequence, WaitStep
 
 
 class SeqState(enum.StrEnum):

@@ -28,24 +28,22 @@ from pydantic import BaseModel, ValidationError
 
 from flight.app import FlightApp
 from flight.auth import Authenticator, AuthError
-from flight.catalog import VERSION
 from flight.dispatcher import Ack, Command, Reason, Stage
 from flight.events import Event
 from flight.outbox import Outbox, Priority
 from flight.publisher import Publisher
-from flight.schemas import (
+from interface.broker import NODELAY, parse_broker, stop_task
+from interface.catalog import VERSION
+from interface.messages import (
     MAX_PAYLOAD_BYTES,
-    NODELAY,
     AckMessage,
     CommandMessage,
     EventMessage,
     SequenceStatusMessage,
     StatusMessage,
     TelemetryMessage,
-    Topics,
-    parse_broker,
-    stop_task,
 )
+from interface.topics import Topics
 
 #: aiomqtt warns once per publish while more than ten are in flight, which a replay or a
 #: 50 Hz stream always has: that is our design, not news, so only its errors are logged, one

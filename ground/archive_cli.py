@@ -23,8 +23,6 @@ from typing import Any, TextIO
 
 import aiomqtt
 
-from flight.catalog import DICTIONARY
-from flight.schemas import MAX_PAYLOAD_BYTES, NODELAY, VEHICLE_PATTERN, parse_broker
 from ground.archive import DEFAULT_BATCH, Archive, parse_time
 from ground.client import (
     LoginRefused,
@@ -34,6 +32,9 @@ from ground.client import (
     read_password,
 )
 from ground.messages import GroundError
+from interface.broker import NODELAY, parse_broker
+from interface.catalog import DICTIONARY
+from interface.messages import MAX_PAYLOAD_BYTES, VEHICLE_PATTERN
 
 DEFAULT_ARCHIVE = Path("isru-archive.db")
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"

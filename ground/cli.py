@@ -13,8 +13,6 @@ from typing import Any
 
 import aiomqtt
 
-from flight.auth import KeyFileError, load_key
-from flight.catalog import DICTIONARY
 from ground.cli_args import (
     DELEGATED,
     Pick,
@@ -38,6 +36,8 @@ from ground.client import (
     read_password,
 )
 from ground.messages import Ack, GroundError
+from interface.catalog import DICTIONARY
+from interface.signing import KeyFileError, load_key
 
 __all__ = ["main"]
 

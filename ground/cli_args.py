@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flight.dictionary import Dictionary, Severity
-from flight.sequence import MAX_BYTES, Sequence, SequenceError, parse_sequence, read_value
 from ground.messages import Ack, Event, GroundError, Telemetry
+from interface.dictionary import Dictionary, Severity
+from interface.sequence import MAX_BYTES, Sequence, SequenceError, parse_sequence, read_value
 
 __all__ = [
     "DELEGATED",

@@ -14,9 +14,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from flight.catalog import DICTIONARY
-from flight.dictionary import Dictionary
 from ground.archive import Archive, ArchiveError, format_time, parse_time
+from interface.catalog import DICTIONARY
+from interface.dictionary import Dictionary
 
 PLOTTABLE = ("float", "int", "bool")
 NO_UNIT = "(no unit)"

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from flight.schemas import MAX_PAYLOAD_BYTES
+from interface.messages import MAX_PAYLOAD_BYTES
 from sim.child import die_with_parent
 
 #: Real-time bound on a broker start or stop: generous, never the thing that passes a test.

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flight.sequence import CommandStep, Sequence, WaitStep
 from ground.client import GroundClient
 from ground.messages import Event
+from interface.sequence import CommandStep, Sequence, WaitStep
 
 FARADAY_C_PER_MOL = 96485.332
 H2_G_PER_MOL = 2.016

@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 import aiomqtt
 
-from flight.auth import load_key
-from flight.catalog import DICTIONARY
-from flight.schemas import NODELAY, parse_broker
-from flight.sequence import Sequence, SequenceError, format_problems, parse_sequence
 from ground.client import GroundClient
 from ground.console import ConsoleApp
 from ground.messages import GroundError
+from interface.broker import NODELAY, parse_broker
+from interface.catalog import DICTIONARY
+from interface.sequence import Sequence, SequenceError, format_problems, parse_sequence
+from interface.signing import load_key
 from isru.broker import BrokerError, EmbeddedBroker, Mosquitto, mosquitto_available
 from isru.report import ReportRecorder, run_budget_s
 from sim.child import SimChild, SimStartError, die_with_parent

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from flight.auth import load_key
 from ground.client import CommandRefused, GroundClient
 from ground.messages import Ack, Event
+from interface.signing import load_key
 from isru.sil import Stack, sil_stack
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import aiomqtt
 
-from flight.auth import sign
-from flight.schemas import NODELAY
+from interface.broker import NODELAY
+from interface.signing import sign
 
 WAIT_S = 20.0
 

@@ -21,10 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flight.schemas import NODELAY
 from ground.archive import Archive, ArchiveError, format_time
 from ground.archive_cli import main, record
 from ground.plot import plot
+from interface.broker import NODELAY
 from isru.broker import Mosquitto
 
 T0 = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)

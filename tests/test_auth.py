@@ -1,5 +1,6 @@
-"""flight.auth and ``isru key``: canonical bytes, signing, the replay counter, key files, and the
-worked example in docs/mqtt.md (checked by value, by OpenSSL, and by the doc's own snippets)."""
+"""interface.signing, flight.auth and ``isru key``: canonical bytes, signing, the replay
+counter, key files, and the worked example in docs/mqtt.md (checked by value, by OpenSSL, and
+by the doc's own snippets)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flight import auth
-from flight.auth import (
-    Authenticator,
-    AuthError,
+from flight.auth import Authenticator, AuthError
+from interface import signing
+from interface.signing import (
     KeyFileError,
     canonical_command,
     fingerprint,
@@ -29,7 +29,7 @@ from flight.auth import (
     load_key,
     sign,
 )
-from flight.key_cli import main as key_main
+from isru.key_cli import main as key_main
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "mqtt.md"
 
@@ -109,7 +109,7 @@ json_values = st.recursive(
 )
 json_args = st.dictionaries(st.text(min_size=1, max_size=12), json_values, max_size=5)
 names = st.text(min_size=1, max_size=64)
-counters = st.integers(min_value=1, max_value=auth.MAX_COUNTER - 1)  # +1 stays in range
+counters = st.integers(min_value=1, max_value=signing.MAX_COUNTER - 1)  # +1 stays in range
 
 
 # --- canonical bytes and the doc's worked example --------------------------------------
@@ -341,7 +341,7 @@ def test_authenticator_counter_above_2_53_is_refused_and_not_consumed(counter: i
 def test_authenticator_largest_counter_is_2_53_minus_1() -> None:
     authenticator, persisted = make_auth()
     authenticator.check(**signed(2**53 - 1))
-    assert persisted.calls == [auth.MAX_COUNTER] == [2**53 - 1]
+    assert persisted.calls == [signing.MAX_COUNTER] == [2**53 - 1]
 
 
 def test_authenticator_reads_the_counter_where_it_is_kept() -> None:
@@ -539,7 +539,7 @@ def test_load_key_unreadable_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def denied(*args: object, **kwargs: object) -> int:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(auth.os, "open", denied)
+    monkeypatch.setattr(signing.os, "open", denied)
     with pytest.raises(KeyFileError, match="not readable: permission denied"):
         load_key(path)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from flight.schemas import MAX_PAYLOAD_BYTES
+from interface.messages import MAX_PAYLOAD_BYTES
 from isru.broker import MAX_PACKET_BYTES, PACKET_OVERHEAD_BYTES, Mosquitto
 from tests.deployed_broker import (
     ACL,

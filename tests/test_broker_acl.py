@@ -21,7 +21,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from flight.schemas import MAX_PAYLOAD_BYTES
+from interface.messages import MAX_PAYLOAD_BYTES
 from isru.broker import PACKET_OVERHEAD_BYTES, Mosquitto
 from tests import deployed_broker
 from tests.deployed_broker import (

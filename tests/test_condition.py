@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flight.catalog import DICTIONARY
-from flight.condition import Condition, ConditionError, parse_condition
+from interface.catalog import DICTIONARY
+from interface.condition import Condition, ConditionError, parse_condition
 
 
 def parse(text: str) -> Condition:

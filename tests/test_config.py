@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from flight.auth import KeyFileError, load_key
-from flight.catalog import DICTIONARY
 from flight.config import (
     ConfigError,
     FlightConfig,
     effective_limits,
     load_config,
 )
-from flight.dictionary import SafingResponse
+from interface.catalog import DICTIONARY
+from interface.dictionary import SafingResponse
+from interface.signing import KeyFileError, load_key
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "deploy" / "flight.example.toml"

@@ -19,7 +19,6 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widget import Widget
 
-from flight.catalog import DICTIONARY
 from ground.console import ConsoleApp
 from ground.console.confirm import ConfirmScreen
 from ground.console.events import StartupBacklog
@@ -27,6 +26,7 @@ from ground.console.help import HelpScreen, argument_text, command_table
 from ground.console.levels import format_value, level
 from ground.console.parse import CommandLineError, complete, parse_command
 from ground.messages import Event
+from interface.catalog import DICTIONARY
 from isru.sil import die_with_parent
 from isru.testing import Sil
 

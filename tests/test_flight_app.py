@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from flight.dictionary import Mode
 from flight.dispatcher import Reason, Stage
 from hal import ElecFlags
+from interface.dictionary import Mode
 from tests.flightstack import Stack, flight_stack
 
 

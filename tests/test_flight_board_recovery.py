@@ -20,11 +20,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flight.dictionary import Mode
 from flight.dispatcher import Reason, Stage
 from flight.events import Event
 from flight.handlers import CELL_CURRENT_TOLERANCE_A, JOINT_TOLERANCE_DEG, not_older
 from hal import Joint, Valve
+from interface.dictionary import Mode
 from isru.broker import Mosquitto
 from sim.child import SimChild
 from tests.flightstack import Stack, flight_stack

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from flight.catalog import DICTIONARY
-from flight.dict_cli import main as dict_main
 from flight.state import StateStore
+from interface.catalog import DICTIONARY
 from isru.broker import Mosquitto
+from isru.dict_cli import main as dict_main
 from sim.child import SimChild
 from tests.flightstack import flight_stack
 from tests.ground_probe import ground_probe
@@ -188,7 +188,7 @@ def test_dict_export_has_schemas_and_the_build_hash(
 
 
 def test_dict_hash_is_stable_and_follows_content() -> None:
-    from flight.catalog import build
+    from interface.catalog import build
 
     assert build().hash == DICTIONARY.hash
     changed = DICTIONARY.model_copy(update={"version": "9.9.9"})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flight.dictionary import Mode
 from flight.sequencer import AbortCause, Outcome, SequencerBusy
+from interface.dictionary import Mode
 from tests.flightstack import WAIT_S, flight_stack
 
 SCENARIO = """\

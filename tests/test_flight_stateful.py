@@ -31,10 +31,10 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from flight.dictionary import Mode
 from flight.events import Event
 from flight.sequencer import SequencerBusy
 from hal import Joint, Valve
+from interface.dictionary import Mode
 from tests.flightstack import WAIT_S, Stack, flight_stack
 
 BOARDS = ("scoop", "elec")

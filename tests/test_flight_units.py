@@ -19,10 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flight.arming import Arming
-from flight.catalog import DICTIONARY
 from flight.channels import ChannelStore
 from flight.clock import ManualClock, ScaledClock, within
-from flight.dictionary import Limits, Mode, SafingResponse, Severity
 from flight.dispatcher import (
     Ack,
     Command,
@@ -37,10 +35,12 @@ from flight.handlers import Payload
 from flight.interlocks import Interlocks
 from flight.limits import Level, LimitMonitor
 from flight.modes import ModeKeeper
-from flight.sequence import Sequence, parse_sequence
 from flight.sequencer import Outcome, SeqState, Sequencer, SequencerBusy
 from flight.state import RunningSequence, StateStore
 from hal.errors import DeviceNack, DeviceTimeout, LinkDown, ProtocolError
+from interface.catalog import DICTIONARY
+from interface.dictionary import Limits, Mode, SafingResponse, Severity
+from interface.sequence import Sequence, parse_sequence
 
 WINDOW_S = 10.0
 

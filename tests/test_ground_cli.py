@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 import ground.cli
-from flight.catalog import DICTIONARY
 from ground.cli import main
 from ground.cli_args import severity
+from interface.catalog import DICTIONARY
 from isru.testing import Sil
 
 ROOT = Path(__file__).resolve().parents[1]

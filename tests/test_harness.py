@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flight.catalog import DICTIONARY
 from ground import CommandRefused, DictionaryMismatch, GroundClient, VehicleUnavailable
+from interface.catalog import DICTIONARY
 from isru.testing import FaultError, Sil
 
 DEMO = Path(__file__).parents[1] / "sequences" / "demo.seq"

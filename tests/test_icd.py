@@ -12,7 +12,6 @@ import pytest
 from cobs import cobs
 
 from flight.app import HEARTBEAT_MISSES, HEARTBEAT_S
-from flight.catalog import DICTIONARY
 from flight.handlers import CELL_CURRENT_TOLERANCE_A, JOINT_TOLERANCE_DEG, VERIFY_POLL_S
 from hal.commands import JOINT_LIMITS_DEG, Joint
 from hal.errors import ProtocolError
@@ -20,6 +19,7 @@ from hal.framing import MAX_FRAME, FrameDecoder, crc16, encode_frame
 from hal.layout import layout_of
 from hal.link import SerialLink
 from hal.message import Message, MsgType, parse_nack
+from interface.catalog import DICTIONARY
 from sim import elec_board, scoop_arm, scoop_board
 from sim.boot_store import BootStore
 from sim.clock import ManualClock

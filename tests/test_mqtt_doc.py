@@ -20,11 +20,11 @@ from jsonschema import Draft202012Validator
 
 from flight import uplink as uplink_module
 from flight.auth import Reason as AuthReason
-from flight.catalog import DICTIONARY
 from flight.dispatcher import Reason, Stage
 from flight.outbox import Outbox
-from flight.schema_export import schema_for
 from flight.uplink import Uplink
+from interface.catalog import DICTIONARY
+from interface.schema_export import schema_for
 from isru.broker import Mosquitto
 from tests.flightstack import flight_stack
 from tests.ground_probe import Probe, ground_probe

@@ -17,10 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
-from flight.catalog import DICTIONARY
-from flight.dictionary import ChannelDef, Severity
-from flight.schema_export import INDEX, main, schema_for, schemas, stale
-from flight.schemas import NODELAY, AckMessage, EventMessage, StatusMessage, parse_broker
+from interface.broker import NODELAY, parse_broker
+from interface.catalog import DICTIONARY
+from interface.dictionary import ChannelDef, Severity
+from interface.messages import AckMessage, EventMessage, StatusMessage
+from interface.schema_export import INDEX, schema_for, schemas, stale
+from isru.schemas_cli import main
 from isru.testing import Sil
 
 ROOT = Path(__file__).resolve().parents[1]

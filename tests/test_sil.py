@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from flight.schemas import parse_broker
+from interface.broker import parse_broker
 from isru.sil import sil_stack
 from tests.ground_probe import Received, ground_probe
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from flight.cli import _authenticator
 from flight.outbox import Outbox, Priority
-from flight.schemas import stop_task
 from flight.uplink import Uplink
+from interface.broker import stop_task
 from isru.broker import Mosquitto
 from tests.flightstack import Stack, flight_stack
 from tests.ground_probe import Probe, ground_probe

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flight.auth import MAX_COUNTER, fingerprint, sign
-from flight.schemas import MAX_PAYLOAD_BYTES
 from flight.state import StateStore
 from flight.uplink import TokenBucket, Uplink, _Intake
 from ground.client import GroundClient
 from ground.messages import GroundError
+from interface.messages import MAX_PAYLOAD_BYTES
+from interface.signing import MAX_COUNTER, fingerprint, sign
 from isru.broker import Mosquitto
 from sim.child import SimChild
 from tests.flightstack import WAIT_S

@@ -17,7 +17,6 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from flight.dictionary import ChannelDef, CommandDef, Dictionary
 from ground.client import GroundClient
 from ground.console.command_line import CommandBar
 from ground.console.commanding import Commander
@@ -32,6 +31,7 @@ from ground.console.plots import PlotPanel
 from ground.console.sequence import SequencePanel
 from ground.console.status import StatusBar, dictionary_state
 from ground.console.telemetry import TelemetryTable
+from interface.dictionary import ChannelDef, CommandDef, Dictionary
 
 DEFAULT_PLOTS = ("elec.h2_pressure_kpa", "elec.cell_current_a", "scoop.load_mass_g")
 REFRESH_HZ = 10.0

@@ -13,8 +13,8 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input, Static
 
-from flight.dictionary import Dictionary
 from ground.console.parse import CommandLineError, Parsed, complete, parse_command, split
+from interface.dictionary import Dictionary
 
 RECALL = 100
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flight.dictionary import Dictionary
-from flight.sequence import SequenceError, parse_sequence
 from ground.client import CommandRefused, GroundClient
 from ground.console.command_line import CommandBar
 from ground.console.history import CommandHistory
 from ground.console.parse import CommandLineError, Parsed, parse_command
+from interface.dictionary import Dictionary
+from interface.sequence import SequenceError, parse_sequence
 
 #: How long to wait for CORE.ARM to complete before giving up on the FIRE.
 ARM_TIMEOUT_S = 10.0

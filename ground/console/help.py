@@ -14,8 +14,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from flight.dictionary import ArgDef, CommandDef, Dictionary
 from ground.console.parse import LOCAL_VERBS
+from interface.dictionary import ArgDef, CommandDef, Dictionary
 
 KEYS = (
     ("F1  ?", "this help (every command, its arguments and hazard class)"),

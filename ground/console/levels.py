@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flight.dictionary import ChannelDef
+from interface.dictionary import ChannelDef
 
 Level = Literal["red", "yellow", "green", "none"]
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from flight.dictionary import CommandDef
 from ground.console.help import argument_text, hazard_text
+from interface.dictionary import CommandDef
 
 if TYPE_CHECKING:
     from ground.console.app import ConsoleApp

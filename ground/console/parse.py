@@ -8,7 +8,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from flight.dictionary import ArgDef, ArgumentError, CommandDef, Dictionary
+from interface.dictionary import ArgDef, ArgumentError, CommandDef, Dictionary
 
 #: Local verbs (typed after ``:``) and what they take, for completion and help.
 LOCAL_VERBS = {

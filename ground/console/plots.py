@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
 
-from flight.dictionary import ChannelDef
 from ground.console.levels import format_value
+from interface.dictionary import ChannelDef
 
 #: Samples kept per plot: 30 s at the console's 10 Hz timer.
 SAMPLES = 300

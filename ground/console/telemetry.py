@@ -9,9 +9,9 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from flight.dictionary import ChannelDef
 from ground.console.levels import LEVEL_STYLES, Level, format_value, level
 from ground.console.tables import BoundedTable
+from interface.dictionary import ChannelDef
 
 
 class TelemetryTable(BoundedTable):

@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 from cobs import cobs
 
-from flight.catalog import DICTIONARY
 from hal.commands import BY_NAME, COMMANDS, BoardInfo, CommandSpec, TelemetryRate
 from hal.framing import crc16, encode_frame
 from hal.layout import layout_of
 from hal.message import MsgType, NackCode
+from interface.catalog import DICTIONARY
 from isru.conform.context import (
     KIT_RATE_HZ,
     Context,

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from flight.auth import KeyFileError, fingerprint, generate_key_file, load_key
+from interface.signing import KeyFileError, fingerprint, generate_key_file, load_key
 
 __all__ = ["main"]
 

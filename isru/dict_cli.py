@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from flight.catalog import DICTIONARY
+from interface.catalog import DICTIONARY
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,10 @@
-"""``isru schemas``: JSON Schemas of every MQTT message, generated from the pydantic models.
+"""JSON Schemas of every MQTT message, generated from the pydantic models (``isru schemas``).
 
 Each message the flight software publishes or accepts (see docs/mqtt.md) gets one JSON Schema
 (draft 2020-12) in ``docs/schemas/``, named after its topic below ``isru/<vehicle>/``:
 ``status.json``, ``cmd-ack.json``, ``tm-scoop.json``... and ``index.json`` maps each topic to
-its file. The schemas come from the models in :mod:`flight.schemas` (and for ``dict`` from
-:class:`flight.dictionary.Dictionary`): what the flight publishes in their serialization
+its file. The schemas come from the models in :mod:`interface.messages` (and for ``dict`` from
+:class:`interface.dictionary.Dictionary`): what the flight publishes in their serialization
 form, what it accepts (``cmd``, ``seq/...``) in their validation form. The telemetry of each
 packet also gets its channels from the dictionary: their names and JSON types.
 
@@ -14,18 +14,15 @@ files that differ from what the models make now (a model changed: export again).
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from flight.catalog import DICTIONARY
-from flight.dictionary import ChannelDef, Dictionary
-from flight.schemas import (
+from interface.catalog import DICTIONARY
+from interface.dictionary import ChannelDef, Dictionary
+from interface.messages import (
     AckMessage,
     CommandMessage,
     EventMessage,
@@ -94,7 +91,7 @@ def schemas(dictionary: Dictionary = DICTIONARY) -> dict[str, dict[str, Any]]:
         index[f"isru/<vehicle>/{topic}"] = {"schema": file_name(topic), "direction": direction}
     files[INDEX] = {
         "description": "The schema of each MQTT topic (tm/+: a packet without its own file); "
-        "made by `isru schemas export` from flight/schemas.py and the dictionary",
+        "made by `isru schemas export` from interface/messages.py and the dictionary",
         "topics": index,
     }
     return files
@@ -177,45 +174,3 @@ def _dictionary_schema(dictionary: Dictionary) -> dict[str, Any]:
     }
     command["required"] = [*command.get("required", []), "args_schema"]
     return schema
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="isru schemas",
-        description="JSON Schemas of every MQTT message, generated from the flight's models.",
-    )
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    for verb, about in (
-        ("export", "write the schemas (and index.json) into DIR"),
-        ("check", "exit 1 naming the files of DIR that the models no longer make"),
-    ):
-        sub = verbs.add_parser(verb, help=about, description=about)
-        sub.add_argument(
-            "directory",
-            nargs="?",
-            type=Path,
-            default=DEFAULT_DIR,
-            metavar="DIR",
-            help=f"default: {DEFAULT_DIR}",
-        )
-    options = parser.parse_args(argv)
-    action: Callable[[Path], list[str]] = export if options.verb == "export" else stale
-    try:
-        found = action(options.directory)
-    except OSError as exc:
-        print(f"isru schemas: {options.directory}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    if options.verb == "export":
-        print(f"wrote {len(found)} files to {options.directory}", file=sys.stderr)
-        return 0
-    for problem in found:
-        print(f"{options.directory}/{problem}")
-    if found:
-        print("isru schemas: stale; run: isru schemas export", file=sys.stderr)
-        return 1
-    print(f"{options.directory}: up to date", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

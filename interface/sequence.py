@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flight.condition import NUMBER, Condition, ConditionError, format_value, parse_condition
-from flight.dictionary import ArgumentError, CommandDef, Dictionary
+from interface.condition import NUMBER, Condition, ConditionError, format_value, parse_condition
+from interface.dictionary import ArgumentError, CommandDef, Dictionary
 
 __all__ = [
     "MAX_BYTES",

@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from flight.catalog import DICTIONARY
-from flight.sequence import MAX_BYTES, Problem, SequenceError, parse_sequence
+from interface.catalog import DICTIONARY
+from interface.sequence import MAX_BYTES, Problem, SequenceError, parse_sequence
 
 __all__ = ["check_file", "main"]
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flight.dictionary import ChannelDef, Dictionary
+from interface.dictionary import ChannelDef, Dictionary
 
 __all__ = ["OPERATORS", "Clause", "Condition", "ConditionError", "parse_condition"]
 

@@ -1,0 +1,28 @@
+"""The topic names of one vehicle's MQTT interface (docs/mqtt.md)."""
+
+from __future__ import annotations
+
+
+class Topics:
+    """The topic tree of one vehicle: ``isru/<vehicle>/...``."""
+
+    def __init__(self, vehicle: str, *, root: str = "isru") -> None:
+        if not vehicle or any(c in vehicle for c in "/+#"):
+            raise ValueError(f"vehicle: {vehicle!r} cannot be a topic segment")
+        self.prefix = f"{root}/{vehicle}"
+        self.status = f"{self.prefix}/status"
+        self.dict = f"{self.prefix}/dict"
+        self.evr = f"{self.prefix}/evr"
+        self.cmd = f"{self.prefix}/cmd"
+        self.ack = f"{self.prefix}/cmd/ack"
+        self.seq_upload = f"{self.prefix}/seq/upload"
+        self.seq_start = f"{self.prefix}/seq/start"
+        self.seq_abort = f"{self.prefix}/seq/abort"
+        self.seq_status = f"{self.prefix}/seq/status"
+
+    def tm(self, packet: str) -> str:
+        return f"{self.prefix}/tm/{packet}"
+
+    @property
+    def tm_all(self) -> str:
+        return f"{self.prefix}/tm/+"
