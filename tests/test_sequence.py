@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flight.catalog import DICTIONARY
-from flight.sequence import (
+from interface.catalog import DICTIONARY
+from interface.sequence import (
     MAX_BYTES,
     MAX_LINES,
     AbsoluteTag,
@@ -26,7 +26,7 @@ from flight.sequence import (
     format_sequence,
     parse_sequence,
 )
-from flight.sequence_cli import main
+from isru.sequence_cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DESIGN_EXAMPLE = """\
@@ -418,7 +418,7 @@ def test_main_help_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_main_subprocess_reports_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.seq"
     bad.write_bytes(b"WAIT scoop.state == IDLEX TIMEOUT 00:01:00\n\x00\xff\n")
-    code = "import sys; from flight.sequence_cli import main; sys.exit(main())"
+    code = "import sys; from isru.sequence_cli import main; sys.exit(main())"
     for path, status in ((bad, 1), (tmp_path / "missing.seq", 2)):
         result = subprocess.run(
             [sys.executable, "-c", code, "check", str(path)],

@@ -70,15 +70,16 @@ def load_targets() -> dict[str, Target]:
     """The targets, importing the project's modules now (atheris instruments them on import)."""
     from pydantic import ValidationError
 
-    from flight.auth import Authenticator, AuthError, sign
-    from flight.catalog import DICTIONARY
-    from flight.dictionary import ArgumentError
-    from flight.schemas import CommandMessage
-    from flight.sequence import SequenceError, format_problems, format_sequence, parse_sequence
+    from flight.auth import Authenticator, AuthError
     from flight.uplink import _recover_id  # the uplink's own id recovery for FAILED acks
     from hal.errors import ProtocolError
     from hal.framing import FrameDecoder, encode_frame
     from hal.message import Message
+    from interface.catalog import DICTIONARY
+    from interface.dictionary import ArgumentError
+    from interface.messages import CommandMessage
+    from interface.sequence import SequenceError, format_problems, format_sequence, parse_sequence
+    from interface.signing import sign
 
     def frame(data: bytes) -> None:
         if not data:
@@ -167,12 +168,12 @@ def load_targets() -> dict[str, Target]:
 
 def seeds(target: str) -> list[bytes]:
     """A few valid inputs to start a corpus from (atheris mutates them)."""
-    from flight.auth import sign
     from hal.commands import BY_NAME
     from hal.framing import encode_frame
     from hal.layout import layout_of
     from hal.message import Message, MsgType
     from hal.telemetry import PacketId, ScoopTelemetry
+    from interface.signing import sign
 
     if target == "frame":
         request = Message(MsgType.REQUEST, 7, BY_NAME["GET_INFO"].id).encode()
@@ -211,8 +212,8 @@ def strategy(target: str) -> Any:
     """Raw bytes and near-valid inputs for ``target``, for the hypothesis engine."""
     from hypothesis import strategies as st
 
-    from flight.catalog import DICTIONARY
     from hal.framing import encode_frame
+    from interface.catalog import DICTIONARY
 
     raw = st.binary(max_size=2000)
     if target == "frame":
