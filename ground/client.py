@@ -18,12 +18,13 @@ from typing import Any
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
-from flight.auth import MAX_COUNTER, sign
-from flight.catalog import DICTIONARY
-from flight.condition import parse_condition
-from flight.dictionary import ArgumentError, Dictionary
-from flight.schemas import NODELAY, Topics, parse_broker, stop_task
 from ground.messages import Ack, Event, GroundError
+from interface.broker import NODELAY, parse_broker, stop_task
+from interface.catalog import DICTIONARY
+from interface.condition import parse_condition
+from interface.dictionary import ArgumentError, Dictionary
+from interface.signing import MAX_COUNTER, sign
+from interface.topics import Topics
 
 STAGES = ("ACCEPTED", "STARTED", "COMPLETED")
 Listener = Callable[[str, dict[str, Any]], None]
