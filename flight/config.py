@@ -132,7 +132,7 @@ class CommandingConfig(_Section):
 
 
 class LimitOverride(_Section):
-    """Any subset of a channel's :class:`~flight.dictionary.Limits`; the rest stays as defined."""
+    """Any subset of a channel's :class:`~interface.dictionary.Limits`; the rest as defined."""
 
     red_low: float | None = None
     yellow_low: float | None = None
@@ -231,7 +231,7 @@ class MqttConfig(_Section):
     @field_validator("password_file")
     @classmethod
     def _private(cls, value: Path | None) -> Path | None:
-        # The same refusal as the command key's (flight.auth.load_key), checked on the file
+        # The same refusal as the command key's (interface.signing.load_key), checked on the file
         # actually opened: the service must be able to read it, and nobody else.
         if value is None:
             return None

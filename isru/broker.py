@@ -41,7 +41,7 @@ START_TIMEOUT_S = 10.0
 #: and MQTT 5 properties, rounded up to 1 KiB.
 PACKET_OVERHEAD_BYTES = 1024
 #: mosquitto's ``max_packet_size``: a packet carrying a payload the flight software accepts
-#: (``flight.schemas.MAX_PAYLOAD_BYTES``, 256 KiB) always fits; one carrying more than 1 KiB
+#: (``interface.messages.MAX_PAYLOAD_BYTES``, 256 KiB) always fits; one carrying more than 1 KiB
 #: beyond it disconnects its publisher before it is buffered. The few hundred bytes in between
 #: reach the flight software, which refuses them unread (``MESSAGE_REJECTED``).
 MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + PACKET_OVERHEAD_BYTES

@@ -321,7 +321,7 @@ def test_config_password_file_readable_by_group_or_others_is_refused(
     tmp_path: Path, mode: int
 ) -> None:
     path = password_file(tmp_path, mode)
-    # The same words as the key file's refusal (flight.auth.load_key), naming file and mode.
+    # The same words as the key file's refusal (interface.signing.load_key), naming file and mode.
     expected = (
         rf"mqtt\.password_file: password file {re.escape(str(path))}: permissions {mode:04o} "
         rf"let group or others read or write it; run: chmod 600 {re.escape(str(path))}"
