@@ -15,7 +15,7 @@ TARGET is one of:
   dispatcher's dictionary check (``validate_args``, ``is_hazardous``) and the signature check
   (``flight.auth.Authenticator``). Only ValidationError, ArgumentError and AuthError may come
   out; a command signed with the key passes the check.
-* ``sequence``: ``flight.sequence.parse_sequence`` on the bytes as text (lone surrogates
+* ``sequence``: ``interface.sequence.parse_sequence`` on the bytes as text (lone surrogates
   kept): a Sequence that formats and parses back to the same, or a SequenceError whose
   every problem has a line and a message, never another exception.
 
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("frame", "command", "sequence")
 DEFAULT_RUNS = 10_000
 #: The packages whose code atheris instruments for coverage: ours, and the COBS codec.
-INSTRUMENTED = ["hal", "flight", "cobs"]
+INSTRUMENTED = ["hal", "interface", "flight", "cobs"]
 #: A fixed key for the signature check: the fuzzer is not after the key.
 FUZZ_KEY = bytes(range(32))
 
