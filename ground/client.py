@@ -23,7 +23,7 @@ from interface.broker import NODELAY, parse_broker, stop_task
 from interface.catalog import DICTIONARY
 from interface.condition import parse_condition
 from interface.dictionary import ArgumentError, Dictionary
-from interface.signing import MAX_COUNTER, sign
+from interface.signing import MAX_COUNTER, access_problem, sign
 from interface.topics import Topics
 
 STAGES = ("ACCEPTED", "STARTED", "COMPLETED")
@@ -63,7 +63,7 @@ MAX_PASSWORD_FILE_BYTES = 4096
 def read_password(path: Path) -> str:
     """The broker password: the first line of ``path``, a file only its owner may access.
 
-    The flight's rule for secret files (``flight.private_file``). Refused
+    The flight's rule for secret files (:func:`interface.signing.access_problem`). Refused
     with :class:`PasswordFileError` naming the file: missing or unreadable, not a regular
     file, permissions that let group or others read or write it (``run: chmod 600``).
     """
@@ -76,11 +76,9 @@ def read_password(path: Path) -> str:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise PasswordFileError(f"password file {path}: is not a file")
-        if stat.S_IMODE(mode) & 0o077:  # the flight's rule (flight.private_file), its words
-            raise PasswordFileError(
-                f"password file {path}: permissions {stat.S_IMODE(mode):04o} let group or "
-                f"others read or write it; run: chmod 600 {path}"
-            )
+        problem = access_problem(path, mode)
+        if problem is not None:
+            raise PasswordFileError(f"password file {path}: {problem}")
         data = stream.read(MAX_PASSWORD_FILE_BYTES)
     try:
         lines = data.decode("utf-8").splitlines()
