@@ -4,69 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import random
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass
 from types import TracebackType
-from typing import Any
-
-import serial
-import serial_asyncio_fast
 
 from hal.commands import CommandSpec
-from hal.errors import DeviceNack, DeviceTimeout, LinkDown, PortError, ProtocolError
-from hal.framing import FrameDecoder, encode_frame
+from hal.errors import DeviceNack, DeviceTimeout, LinkDown, PortError
+from hal.framing import encode_frame
 from hal.layout import layout_of
 from hal.message import Message, MsgType, NackCode, parse_nack
+from hal.port import LinkState, LinkStats, WireProtocol, open_port, until_open
+from hal.receiver import MessageListener, Receiver
 
-MessageListener = Callable[[Message], None]
-
-
-class LinkState(enum.Enum):
-    CLOSED = "closed"
-    OPENING = "opening"
-    OPEN = "open"
-    LOST = "lost"
-
-
-@dataclass(slots=True)
-class LinkStats:
-    """Counters of one link since it was made; read them at any time."""
-
-    bytes_in: int = 0
-    bytes_out: int = 0
-    frames_in: int = 0
-    frames_out: int = 0
-    crc_errors: int = 0
-    framing_errors: int = 0
-    oversize: int = 0
-    protocol_errors: int = 0
-    requests: int = 0
-    retries: int = 0
-    timeouts: int = 0
-    nacks: int = 0
-    stale_replies: int = 0
-    telemetry: int = 0
-    telemetry_gaps: int = 0
-    losses: int = 0
-    reopens: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-class _WireProtocol(asyncio.Protocol):
-    """Feeds received bytes to the link's decoder; tells the link when the port goes."""
-
-    def __init__(self, link: SerialLink) -> None:
-        self._link = link
-
-    def data_received(self, data: bytes) -> None:
-        self._link._on_bytes(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._link._on_connection_lost(self)
+__all__ = ["LinkState", "LinkStats", "MessageListener", "SerialLink"]
 
 
 class SerialLink:
@@ -106,21 +56,18 @@ class SerialLink:
         self.reconnect_s = reconnect_s
         self._wait_open = wait_open
         self.stats = LinkStats()
-        self._decoder = FrameDecoder()
+        self._rx = Receiver(self.stats)
         self._state = LinkState.CLOSED
         self._state_changed = asyncio.Event()
         self._transport: asyncio.BaseTransport | None = None
-        self._protocol: _WireProtocol | None = None
+        self._protocol: WireProtocol | None = None
         self._lost = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._request_lock = asyncio.Lock()
         # A random first sequence number: a device still holding a cached reply from an
         # earlier host session is unlikely to mistake our first request for a retry.
         self._seq = random.randrange(256)
-        self._pending: tuple[int, int, asyncio.Future[Message]] | None = None
-        self._listeners: list[MessageListener] = []
         self._state_listeners: list[Callable[[LinkState], None]] = []
-        self._last_tm_seq: dict[int, int] = {}
         self.last_error = ""
 
     # --- lifecycle -------------------------------------------------------------------
@@ -167,8 +114,8 @@ class SerialLink:
 
     def add_listener(self, listener: MessageListener) -> Callable[[], None]:
         """Call ``listener`` with every TELEMETRY message; returns a function that removes it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        self._rx.listeners.append(listener)
+        return lambda: self._rx.listeners.remove(listener)
 
     def add_state_listener(self, listener: Callable[[LinkState], None]) -> Callable[[], None]:
         """Call ``listener`` with each new :class:`LinkState`; returns its remover."""
@@ -247,7 +194,7 @@ class SerialLink:
         if self._state is not LinkState.OPEN or transport is None:
             raise LinkDown(self.url)
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._pending = (seq, command_id, future)
+        self._rx.pending = (seq, command_id, future)
         try:
             transport.write(frame)  # type: ignore[attr-defined]
             self.stats.frames_out += 1
@@ -257,63 +204,20 @@ class SerialLink:
         except TimeoutError:
             return None
         finally:
-            self._pending = None
-
-    # --- receiving -------------------------------------------------------------------
-
-    def _on_bytes(self, data: bytes) -> None:
-        self.stats.bytes_in += len(data)
-        for payload in self._decoder.feed(data):
-            self.stats.frames_in += 1
-            try:
-                message = Message.decode(payload)
-            except ProtocolError:
-                self.stats.protocol_errors += 1
-                continue
-            self._on_message(message)
-        decoder = self._decoder.stats
-        self.stats.crc_errors = decoder.crc_errors
-        self.stats.framing_errors = decoder.framing_errors
-        self.stats.oversize = decoder.oversize
-
-    def _on_message(self, message: Message) -> None:
-        if message.type is MsgType.TELEMETRY:
-            self._count_telemetry(message)
-            for listener in tuple(self._listeners):
-                listener(message)
-            return
-        if message.type not in (MsgType.ACK, MsgType.NACK):
-            self.stats.protocol_errors += 1
-            return
-        pending = self._pending
-        if pending is None or pending[:2] != (message.seq, message.msg_id) or pending[2].done():
-            self.stats.stale_replies += 1
-            return
-        pending[2].set_result(message)
-
-    def _count_telemetry(self, message: Message) -> None:
-        self.stats.telemetry += 1
-        previous = self._last_tm_seq.get(message.msg_id)
-        if previous is not None:
-            self.stats.telemetry_gaps += (message.seq - previous - 1) & 0xFF
-        self._last_tm_seq[message.msg_id] = message.seq
+            self._rx.pending = None
 
     # --- opening and reopening -------------------------------------------------------
 
     async def _open(self) -> None:
         self._set_state(LinkState.OPENING)
-        loop = asyncio.get_running_loop()
-        protocol = _WireProtocol(self)
+        protocol = WireProtocol(self._rx.feed, self._on_connection_lost)
         try:
-            transport, _ = await serial_asyncio_fast.create_serial_connection(
-                loop, lambda: protocol, self.url, baudrate=self.baudrate
-            )
-        except (serial.SerialException, OSError, ValueError) as exc:
-            self.last_error = _describe(exc)
+            transport = await open_port(self.url, self.baudrate, protocol)
+        except PortError as exc:
+            self.last_error = exc.reason
             self._set_state(LinkState.LOST)
-            raise PortError(self.url, self.last_error) from None
-        self._decoder = FrameDecoder()
-        self._last_tm_seq.clear()
+            raise
+        self._rx.reset()
         self._transport, self._protocol = transport, protocol
         self._lost.clear()
         self._set_state(LinkState.OPEN)
@@ -328,16 +232,12 @@ class SerialLink:
                 self._fail_pending()
                 self._set_state(LinkState.LOST)
                 await asyncio.sleep(self.reconnect_s)  # real time: the port needs it to return
-            try:
-                await self._open()
-            except PortError:
-                await asyncio.sleep(self.reconnect_s)
-                continue
+            await until_open(self._open, every_s=self.reconnect_s)
             if ever_opened:
                 self.stats.reopens += 1
             ever_opened = True
 
-    def _on_connection_lost(self, protocol: _WireProtocol) -> None:
+    def _on_connection_lost(self, protocol: WireProtocol) -> None:
         if protocol is self._protocol:
             self._lost.set()
 
@@ -347,8 +247,7 @@ class SerialLink:
             transport.close()
 
     def _fail_pending(self) -> None:
-        if self._pending is not None and not self._pending[2].done():
-            self._pending[2].set_exception(LinkDown(self.url))
+        self._rx.fail_pending(LinkDown(self.url))
 
     def _set_state(self, state: LinkState) -> None:
         if state is self._state:
@@ -364,15 +263,3 @@ def _nack_name(code: int) -> str:
         return NackCode(code).name
     except ValueError:
         return f"code {code}"
-
-
-def _describe(exc: BaseException) -> str:
-    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return (text or type(exc).__name__).split("\n")[0]
-
-
-def decode_reply(command: CommandSpec, body: bytes) -> Any:
-    """The ACK body of ``command`` decoded as its reply dataclass."""
-    if command.reply is None:
-        raise ValueError(f"command: {command.name} has no reply layout")
-    return layout_of(command.reply).unpack(body)

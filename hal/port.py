@@ -1,0 +1,95 @@
+"""The serial port under a link: its states and counters, opening it, and reopening it."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+
+import serial
+import serial_asyncio_fast
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_fixed
+
+from hal.errors import PortError
+
+
+class LinkState(enum.Enum):
+    CLOSED = "closed"
+    OPENING = "opening"
+    OPEN = "open"
+    LOST = "lost"
+
+
+@dataclass(slots=True)
+class LinkStats:
+    """Counters of one link since it was made; read them at any time."""
+
+    bytes_in: int = 0
+    bytes_out: int = 0
+    frames_in: int = 0
+    frames_out: int = 0
+    crc_errors: int = 0
+    framing_errors: int = 0
+    oversize: int = 0
+    protocol_errors: int = 0
+    requests: int = 0
+    retries: int = 0
+    timeouts: int = 0
+    nacks: int = 0
+    stale_replies: int = 0
+    telemetry: int = 0
+    telemetry_gaps: int = 0
+    losses: int = 0
+    reopens: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class WireProtocol(asyncio.Protocol):
+    """Hands received bytes to ``on_bytes``; calls ``on_lost(self)`` when the port goes."""
+
+    def __init__(
+        self, on_bytes: Callable[[bytes], None], on_lost: Callable[[WireProtocol], None]
+    ) -> None:
+        self._on_bytes = on_bytes
+        self._on_lost = on_lost
+
+    def data_received(self, data: bytes) -> None:
+        self._on_bytes(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_lost(self)
+
+
+async def open_port(url: str, baudrate: int, protocol: WireProtocol) -> asyncio.BaseTransport:
+    """Open ``url`` with ``serial.serial_for_url``; raise :class:`PortError` naming why not."""
+    loop = asyncio.get_running_loop()
+    try:
+        transport, _ = await serial_asyncio_fast.create_serial_connection(
+            loop, lambda: protocol, url, baudrate=baudrate
+        )
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise PortError(url, describe(exc)) from None
+    return transport  # type: ignore[no-any-return]
+
+
+async def until_open(open_once: Callable[[], Awaitable[None]], *, every_s: float) -> None:
+    """Call ``open_once`` until it does not raise :class:`PortError`, every ``every_s``."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(PortError),
+        wait=wait_fixed(every_s),
+        stop=stop_never,
+        sleep=asyncio.sleep,  # real time: the port needs it to return
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            await open_once()
+
+
+def describe(exc: BaseException) -> str:
+    """The first line of why ``exc`` happened, for a user."""
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (text or type(exc).__name__).split("\n")[0]
