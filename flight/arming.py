@@ -44,6 +44,10 @@ class Arming:
         if self._armed is not None:
             self._cancel(reason)
 
+    def going_safe(self, reason: str, *, keep_sequence: bool) -> None:
+        """The payload goes SAFE: nothing stays armed."""
+        self.disarm("going SAFE")
+
     def fire(self, command: str) -> bool:
         """Whether ``command`` is armed now; if so the arm is used up."""
         if self.armed != command:

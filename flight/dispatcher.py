@@ -132,6 +132,10 @@ class Dispatcher:
         for task in tuple(self.active.values()):
             task.cancel()
 
+    def going_safe(self, reason: str, *, keep_sequence: bool) -> None:
+        """The payload goes SAFE: every command in progress is aborted."""
+        self.abort_all()
+
     async def run(self, command: Command, sink: AckSink) -> Ack:
         """Run ``command`` to its end; every stage goes to ``sink``; returns the final ack."""
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from flight.events import EventLog
 from flight.modes import ModeKeeper
@@ -11,6 +12,15 @@ from hal import ElecDriver, HalError, ScoopDriver, Valve
 from interface.dictionary import Mode, SafingResponse
 
 CLOSED_VALVES = (Valve.WATER_FEED, Valve.H2_VENT, Valve.O2_VENT)
+
+
+class Interruptible(Protocol):
+    """A part that stops what it is doing when the payload goes SAFE: the sequencer (its
+    run ends ABORTED), the dispatcher (commands in progress end FAILED ABORTED), arming."""
+
+    def going_safe(self, reason: str, *, keep_sequence: bool) -> None:
+        """Called first by :meth:`Safing.make_safe`; ``keep_sequence``: a sequence step is
+        the one safing, and the sequence goes on."""
 
 
 class Safing:
@@ -24,13 +34,16 @@ class Safing:
         elec: ElecDriver,
         modes: ModeKeeper,
         events: EventLog,
-        before_safe: Callable[[str, bool], None],
     ) -> None:
         self._scoop = scoop
         self._elec = elec
         self._modes = modes
         self._events = events
-        self._before_safe = before_safe
+        self._interrupted: list[Interruptible] = []
+
+    def interrupts(self, part: Interruptible) -> None:
+        """Going SAFE stops ``part`` first (in the order they were added)."""
+        self._interrupted.append(part)
 
     async def respond(self, response: SafingResponse, *, reason: str) -> list[str]:
         """Carry out ``response``; returns what could not be done (empty when all went)."""
@@ -58,7 +71,8 @@ class Safing:
 
         ``keep_sequence``: a sequence step is doing this itself; the sequence goes on.
         """
-        self._before_safe(reason, keep_sequence)
+        for part in self._interrupted:
+            part.going_safe(reason, keep_sequence=keep_sequence)
         self._modes.set(Mode.SAFE, reason=reason)
         return await self._attempt(self._board_steps("scoop") + self._board_steps("elec"))
 

@@ -9,6 +9,7 @@ import enum
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from flight.channels import ChannelStore
 from flight.clock import Clock
@@ -83,30 +84,36 @@ def abort_reason(cause: AbortCause, detail: str) -> str:
 
 
 RunCommand = Callable[[Command], Awaitable[Ack]]
-MakeSafe = Callable[[str], Awaitable[object]]
+
+
+class MakesSafe(Protocol):
+    """What the sequencer needs of safing (:class:`flight.safing.Safing`): a run that ends
+    ABORTED leaves the payload SAFE."""
+
+    async def make_safe(self, *, reason: str) -> object: ...
 
 
 class Sequencer:
     """Runs a parsed :class:`Sequence`. Relative tags count from the end of the previous step.
 
-    A failed command, a timed-out WAIT or an abort ends the run ABORTED and calls
-    ``make_safe``; the reason says which (:class:`AbortCause`). The running sequence and line
-    are persisted at every step so that after a restart it is reported as interrupted, never
-    resumed.
+    A failed command, a timed-out WAIT or an abort ends the run ABORTED and makes the
+    payload SAFE (``safing``); the reason says which (:class:`AbortCause`). The running
+    sequence and line are persisted at every step so that after a restart it is reported as
+    interrupted, never resumed.
     """
 
     def __init__(
         self,
         *,
         run_command: RunCommand,
-        make_safe: MakeSafe,
+        safing: MakesSafe,
         channels: ChannelStore,
         events: EventLog,
         clock: Clock,
         state: StateStore,
     ) -> None:
         self._run_command = run_command
-        self._make_safe = make_safe
+        self._safing = safing
         self._channels = channels
         self._events = events
         self._clock = clock
@@ -166,6 +173,11 @@ class Sequencer:
         self._abort, self._safe_on_abort = (cause, reason), False
         task.cancel()
 
+    def going_safe(self, reason: str, *, keep_sequence: bool) -> None:
+        """The payload goes SAFE: the sequence ends (SAFING), unless a step of it is safing."""
+        if not keep_sequence:
+            self.cancel(reason)
+
     async def abort(self, reason: str, *, cause: AbortCause = AbortCause.COMMAND) -> None:
         """Abort the running sequence (if any), leave the payload SAFE, wait until done."""
         task = self._task
@@ -216,7 +228,7 @@ class Sequencer:
                 "SEQ_ABORTED", name=sequence.name, line=line, reason=reason, cause=cause.value
             )
             if self._safe_on_abort:
-                await self._make_safe(f"sequence {sequence.name} aborted: {reason}")
+                await self._safing.make_safe(reason=f"sequence {sequence.name} aborted: {reason}")
         else:
             self.status = _ended(self.status, Outcome.COMPLETED, "", elapsed, None)
             self._events.emit("SEQ_COMPLETED", name=sequence.name, elapsed_s=elapsed)

@@ -1,75 +1,41 @@
-"""The onboard application: boards, dictionary, dispatch, limits, modes and sequencer, wired."""
+"""The composition root: builds the vehicle from its config and owns the lifetime of its parts.
+
+:class:`FlightApp` wires the boards (links, drivers, :class:`~flight.boards.BoardSupervisor`),
+the dictionary's dispatch (:class:`~flight.dispatcher.Dispatcher` with the handlers'
+routes and :class:`~flight.sequence_commands.SequenceCommands`), limits, modes, arming,
+safing, the sequencer and :class:`~flight.housekeeping.Housekeeping`; what each part does is
+in its own module. See docs/design/flight.md.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-from collections.abc import Callable
+from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any
 
 from flight.arming import Arming
-from flight.channels import ChannelStore, snapshot_values
+from flight.boards import BOARDS, BoardSupervisor
+from flight.channels import ChannelStore
 from flight.clock import Clock, ScaledClock, SystemClock
 from flight.config import FlightConfig, effective_limits
-from flight.dispatcher import (
-    Ack,
-    AckSink,
-    Command,
-    CommandFailed,
-    Dispatcher,
-    Execution,
-    Reason,
-    Route,
-)
+from flight.dispatcher import Ack, AckSink, Command, Dispatcher
 from flight.events import EventLog
 from flight.handlers import Payload
+from flight.housekeeping import Housekeeping
 from flight.interlocks import Interlocks
 from flight.limits import LimitMonitor
 from flight.modes import ModeKeeper
 from flight.safing import Safing
-from flight.sequencer import AbortCause, Sequencer, SequencerBusy
+from flight.sequence_commands import SequenceCommands
+from flight.sequencer import AbortCause, Sequencer
 from flight.state import StateStore
-from hal import BoardDriver, ElecDriver, ElecState, HalError, LinkState, ScoopDriver, SerialLink
-from hal.telemetry import ElecFlags, ScoopFlags, ScoopState
+from hal import ElecDriver, ElecState, ScoopDriver, SerialLink
+from hal.telemetry import ScoopState
 from interface.catalog import DICTIONARY, VERSION
-from interface.dictionary import Dictionary, Mode, SafingResponse
-from interface.sequence import Sequence, SequenceError, format_problems, parse_sequence
-
-BOARDS = ("scoop", "elec")
-#: Mission seconds between keep-alive requests: each board safes itself after its host
-#: watchdog (3 s by default, see docs/icd.md) hears nothing.
-HEARTBEAT_S = 1.0
-#: Heartbeats in a row a board may miss (each after the link's own retries) before it is lost.
-HEARTBEAT_MISSES = 2
-SEQUENCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-#: The flags that name why a board is in FAULT (the others say what is on), as channels.
-FAULT_CAUSES = {
-    "scoop": tuple(
-        f"scoop.{flag.name.lower()}"
-        for flag in (
-            ScoopFlags.BOOM_STALL,
-            ScoopFlags.SCOOP_STALL,
-            ScoopFlags.OVERCURRENT,
-            ScoopFlags.OVERTEMP,
-            ScoopFlags.LOADCELL_FAULT,
-            ScoopFlags.HOST_TIMEOUT,
-        )
-        if flag.name
-    ),
-    "elec": tuple(
-        f"elec.{flag.name.lower()}"
-        for flag in (
-            ElecFlags.OVERTEMP,
-            ElecFlags.H2_OVERPRESSURE,
-            ElecFlags.O2_OVERPRESSURE,
-            ElecFlags.OVERVOLTAGE,
-            ElecFlags.HOST_TIMEOUT,
-        )
-        if flag.name
-    ),
-}
+from interface.dictionary import Dictionary, SafingResponse
+from interface.sequence import Sequence
 
 
 class FlightApp:
@@ -98,26 +64,10 @@ class FlightApp:
         self.arming = Arming(
             clock=self.clock, events=self.events, window_s=config.commanding.arm_window_s
         )
-        self.links = {
-            board: SerialLink(
-                url=device.url,
-                baudrate=device.baudrate,
-                timeout_s=device.timeout_s,
-                retries=device.retries,
-                reconnect_s=device.reconnect_s,
-                wait_open=False,
-            )
-            for board, device in (("scoop", config.devices.scoop), ("elec", config.devices.elec))
-        }
+        self.links = _links(config)
         self.scoop = ScoopDriver(self.links["scoop"])
         self.elec = ElecDriver(self.links["elec"])
-        self.safing = Safing(
-            scoop=self.scoop,
-            elec=self.elec,
-            modes=self.modes,
-            events=self.events,
-            before_safe=self._before_safe,
-        )
+        self.safing = Safing(scoop=self.scoop, elec=self.elec, modes=self.modes, events=self.events)
         self.limits = LimitMonitor(
             limits=effective_limits(config),
             dictionary=dictionary,
@@ -126,13 +76,47 @@ class FlightApp:
         )
         self.sequencer = Sequencer(
             run_command=self.execute,
-            make_safe=lambda reason: self.safing.make_safe(reason=reason),
+            safing=self.safing,
             channels=self.channels,
             events=self.events,
             clock=self.clock,
             state=self.state,
         )
-        timeouts = {c.name: c.completion_timeout_s for c in dictionary.commands}
+        self.sequences = SequenceCommands(sequencer=self.sequencer, dictionary=dictionary)
+        self.dispatcher = self._dispatcher()
+        # Going SAFE stops the sequence first, then the commands, then any arm.
+        for part in (self.sequencer, self.dispatcher, self.arming):
+            self.safing.interrupts(part)
+        #: Short-lived work (configuring a board, a safing response); empty when settled.
+        self._tasks: set[asyncio.Task[Any]] = set()
+        #: The loops that run as long as the app: core telemetry, board heartbeat.
+        self._loops: list[asyncio.Task[None]] = []
+        self.boards = BoardSupervisor(
+            links=self.links,
+            drivers={"scoop": self.scoop, "elec": self.elec},
+            channels=self.channels,
+            events=self.events,
+            clock=self.clock,
+            modes=self.modes,
+            safing=self.safing,
+            rates={board: getattr(config.telemetry, f"{board}_hz") for board in BOARDS},
+            active=self.dispatcher.active,
+            spawn=self._spawn,
+        )
+        self.housekeeping = Housekeeping(
+            channels=self.channels,
+            clock=self.clock,
+            modes=self.modes,
+            arming=self.arming,
+            state=self.state,
+            dispatcher=self.dispatcher,
+            sequencer=self.sequencer,
+            core_hz=config.telemetry.core_hz,
+        )
+        self._exit = contextlib.AsyncExitStack()
+
+    def _dispatcher(self) -> Dispatcher:
+        timeouts = {c.name: c.completion_timeout_s for c in self.dictionary.commands}
         payload = Payload(
             self.scoop,
             self.elec,
@@ -144,55 +128,34 @@ class FlightApp:
             self.state,
             timeouts,
         )
-        self.dispatcher = Dispatcher(
-            dictionary=dictionary,
-            routes=payload.routes() | self._sequence_routes(),
+        dispatcher = Dispatcher(
+            dictionary=self.dictionary,
+            routes=payload.routes() | self.sequences.routes(),
             modes=self.modes,
             arming=self.arming,
-            interlocks=Interlocks(dictionary=dictionary),
+            interlocks=Interlocks(dictionary=self.dictionary),
             values=self.channels.values,
             events=self.events,
             clock=self.clock,
         )
-        self.dispatcher.on_activity = self._follow_activity
-        #: Short-lived work (configuring a board, a safing response); empty when settled.
-        self._tasks: set[asyncio.Task[Any]] = set()
-        #: The loops that run as long as the app: core telemetry, board heartbeat.
-        self._loops: list[asyncio.Task[None]] = []
-        self._board_boots: dict[str, int] = {}
-        #: Per board: the FAULT causes last reported, or None while it is not in FAULT.
-        self._board_faults: dict[str, frozenset[str] | None] = {}
-        self._lost_boards: set[str] = set()
-        self._last_elec_at: float | None = None
-        self._started_at = 0.0
-        self._exit = contextlib.AsyncExitStack()
-        #: Sequences uploaded and checked, by name, ready to start.
-        self.uploaded: dict[str, Sequence] = {}
+        dispatcher.on_activity = self._follow_activity
+        return dispatcher
 
     # --- lifecycle -------------------------------------------------------------------
 
     async def __aenter__(self) -> FlightApp:
         warning = self.state.load()
         boot = self.state.bump_boot()
-        self._started_at = self.clock.monotonic()
+        self.housekeeping.boot()
         self.events.emit("BOOT", version=VERSION, boot_count=boot)
         if warning:
             self.events.emit("STATE_RECOVERED", detail=warning)
         self.sequencer.report_interrupted()
         self.channels.listen(self._on_packet)
-        for board, driver in self._drivers().items():
-            driver.listen(self._packet_forwarder(board))
-            self.links[board].add_state_listener(self._link_watcher(board))
-            self.channels.update(board, {f"{board}.link_up": False})
+        self.boards.start()
         for link in self.links.values():
             await self._exit.enter_async_context(link)
-        self._loops = [
-            asyncio.create_task(self._core_telemetry(), name="core telemetry"),
-            *(
-                asyncio.create_task(self._keep_alive(board), name=f"{board} heartbeat")
-                for board in BOARDS
-            ),
-        ]
+        self._loops = [self.housekeeping.loop(), *self.boards.loops()]
         return self
 
     async def __aexit__(
@@ -214,13 +177,10 @@ class FlightApp:
         self.state.flush()
         await self._exit.aclose()
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _drivers(self) -> dict[str, ScoopDriver | ElecDriver]:
-        return {"scoop": self.scoop, "elec": self.elec}
 
     # --- commanding ------------------------------------------------------------------
 
@@ -228,9 +188,14 @@ class FlightApp:
         """Run one command to its end; each verification stage goes to ``sink``."""
         return await self.dispatcher.run(command, sink or (lambda _: None))
 
+    @property
+    def uploaded(self) -> dict[str, Sequence]:
+        """Sequences uploaded (SEQ.UPLOAD) and checked, by name, ready to start."""
+        return self.sequences.uploaded
+
     def load_sequence(self, text: str, *, name: str) -> Sequence:
         """Parse and check ``text`` (raises SequenceError listing every problem)."""
-        return parse_sequence(text, name=name, dictionary=self.dictionary)
+        return self.sequences.load(text, name=name)
 
     def start_sequence(self, text: str, *, name: str) -> Sequence:
         """Check and start a sequence; raises SequenceError or SequencerBusy."""
@@ -238,106 +203,15 @@ class FlightApp:
         self.sequencer.start(sequence)
         return sequence
 
-    def _sequence_routes(self) -> dict[str, Route]:
-        return {
-            "SEQ.UPLOAD": Route(self._seq_upload),
-            "SEQ.START": Route(self._seq_start),
-            "SEQ.ABORT": Route(self._seq_abort),
-        }
-
-    async def _seq_upload(self, run: Execution) -> None:
-        name = _sequence_name(run.args["name"])
-        try:
-            self.uploaded[name] = self.load_sequence(run.args["text"], name=name)
-        except SequenceError as exc:
-            raise CommandFailed(Reason.INVALID_ARGUMENT, format_problems(exc.problems)) from None
-        run.started()
-
-    async def _seq_start(self, run: Execution) -> None:
-        name = _sequence_name(run.args["name"])
-        sequence = self.uploaded.get(name)
-        if sequence is None:
-            raise CommandFailed(Reason.INVALID_ARGUMENT, f"no sequence {name!r} was uploaded")
-        try:
-            self.sequencer.start(sequence)
-        except SequencerBusy as exc:
-            raise CommandFailed(Reason.BUSY, str(exc)) from None
-        run.started()
-
-    async def _seq_abort(self, run: Execution) -> None:
-        run.started()
-        await self.sequencer.abort(f"{run.command.name} from {run.command.source}")
-
     # --- telemetry and fault protection ----------------------------------------------
-
-    def _packet_forwarder(self, board: str) -> Callable[[Any], None]:
-        def forward(snapshot: Any) -> None:
-            # link_up rides in every packet: a packet is the proof, and late joiners see it.
-            values = snapshot_values(board, snapshot)
-            values[f"{board}.link_up"] = bool(self.channels.values.get(f"{board}.link_up"))
-            self.channels.update(board, values)
-
-        return forward
 
     def _on_packet(self, packet: str, values: dict[str, Any]) -> None:
         if packet == "elec":
-            self._count_charge(values)
+            self.housekeeping.count_charge(values)
         if packet in BOARDS:
-            self._watch_board_boot(packet, values)
-            self._watch_board_fault(packet, values)
+            self.boards.on_packet(packet, values)
             self._follow_activity()
         self.limits.check(values)
-
-    def _count_charge(self, values: dict[str, Any]) -> None:
-        now = self.clock.monotonic()
-        if self._last_elec_at is not None:
-            current = float(values.get("elec.cell_current_a", 0.0))
-            self.state.add_cell_ah(max(0.0, current) * (now - self._last_elec_at) / 3600)
-        self._last_elec_at = now
-
-    def _watch_board_boot(self, board: str, values: dict[str, Any]) -> None:
-        boot = values.get(f"{board}.boot_count")
-        known = self._board_boots.get(board)
-        if boot is None or boot == known:
-            return
-        self._board_boots[board] = boot
-        if known is not None:
-            self.events.emit("BOARD_RESET", board=board, old=known, new=boot)
-            active = self.dispatcher.active.get(board)
-            if active is not None:
-                active.cancel()
-            self._spawn(self._configure(board))
-
-    def _watch_board_fault(self, board: str, values: dict[str, Any]) -> None:
-        """A board entering FAULT, or naming a new cause, is reported (BOARD_FAULT), and one
-        leaving it too (BOARD_FAULT_CLEARED). A tripped host watchdog (HOST_TIMEOUT: the
-        flight software was silent, e.g. frozen, for 3 s) makes the payload SAFE, whose STOP
-        clears the board's FAULT; other causes are answered by their limits."""
-        state = values.get(f"{board}.state")
-        if state is None:
-            return
-        was = self._board_faults.get(board)
-        if state != "FAULT":
-            self._board_faults[board] = None
-            if was is not None:
-                self.events.emit("BOARD_FAULT_CLEARED", board=board)
-            return
-        causes = frozenset(c for c in FAULT_CAUSES[board] if values.get(c))
-        self._board_faults[board] = causes
-        new = [c for c in FAULT_CAUSES[board] if c in causes - (was or frozenset())]
-        if was is not None and not new:
-            return
-        cause = "+".join(c.split(".", 1)[1].upper() for c in new) or "no cause flagged"
-        if f"{board}.host_timeout" in new:
-            action = "its host watchdog tripped (no request for 3 s); going SAFE, STOP clears it"
-            self._spawn(
-                self.safing.respond(
-                    SafingResponse.SAFE, reason=f"{board} board host watchdog tripped"
-                )
-            )
-        else:
-            action = "the board switched its actuators off; STOP clears it once the cause is gone"
-        self.events.emit("BOARD_FAULT", board=board, cause=cause, action=action)
 
     def _follow_activity(self) -> None:
         values = self.channels.values
@@ -354,112 +228,17 @@ class FlightApp:
             self.sequencer.cancel(reason, cause=AbortCause.LIMIT)
         self._spawn(self.safing.respond(response, reason=reason))
 
-    def _before_safe(self, reason: str, keep_sequence: bool) -> None:
-        if not keep_sequence:
-            self.sequencer.cancel(reason)
-        self.dispatcher.abort_all()
-        self.arming.disarm("going SAFE")
 
-    def _link_watcher(self, board: str) -> Callable[[LinkState], None]:
-        def watch(state: LinkState) -> None:
-            if state is LinkState.OPEN:
-                self._spawn(self._configure(board))
-            elif state is LinkState.LOST:
-                self._board_lost(board, self.links[board].last_error or "port gone")
-
-        return watch
-
-    def _board_lost(self, board: str, detail: str) -> None:
-        """The board is out of reach (its port went, or it stopped answering): once per
-        outage, LINK_LOST and the payload SAFE; the reopen attempts that follow are quiet."""
-        self.channels.update(board, {f"{board}.link_up": False})
-        if board in self._lost_boards:
-            return
-        self._lost_boards.add(board)
-        self.events.emit("LINK_LOST", board=board, detail=detail)
-        self._spawn(self.safing.respond(SafingResponse.SAFE, reason=f"{board} link lost"))
-
-    async def _configure(self, board: str) -> bool:
-        """A board has (re)appeared: identify it, make it safe, set its telemetry rate.
-
-        In SAFE (at boot, and after any outage) every actuator of the board is switched off
-        and every valve closed: what safing could not reach while the link was down.
-        """
-        driver: BoardDriver[Any] = self._drivers()[board]
-        rate = getattr(self.config.telemetry, f"{board}_hz")
-        try:
-            info = await driver.info()
-            if self.modes.mode is Mode.SAFE:
-                failures = await self.safing.safe_board(board)
-                if failures:
-                    raise HalError("; ".join(failures))
-            else:
-                await driver.stop()
-            await driver.set_telemetry_rate(rate)
-        except HalError as exc:
-            self._board_lost(board, f"not answering: {exc}")
-            return False
-        self._board_boots[board] = info.boot_count
-        self.channels.update(board, {f"{board}.link_up": True})
-        if board in self._lost_boards:
-            self._lost_boards.discard(board)
-            self.events.emit("LINK_RESTORED", board=board)
-        return True
-
-    async def _keep_alive(self, board: str) -> None:
-        """Feed one board's host watchdog every HEARTBEAT_S. A board that stops answering is
-        lost (even with its port still open); one that answers again is configured afresh.
-        One loop per board, so a silent board does not starve the other's heartbeat."""
-        driver: BoardDriver[Any] = self._drivers()[board]
-        misses = 0
-        while True:
-            await self.clock.sleep(HEARTBEAT_S)
-            if not self.links[board].is_open:
-                continue  # the link reopens by itself and says so
-            if not self.channels.values.get(f"{board}.link_up"):
-                await self._configure(board)
-                continue
-            try:
-                if self._stream_quiet(board):
-                    await driver.get_status()  # a packet: channels, limits, resets see it
-                else:
-                    await driver.info()
-                misses = 0
-            except HalError as exc:
-                misses += 1
-                if misses >= HEARTBEAT_MISSES:
-                    self._board_lost(board, f"not answering: {exc}")
-
-    def _stream_quiet(self, board: str) -> bool:
-        """No packet from ``board`` for a heartbeat period (its stream off or slower)."""
-        heard = self.channels.updated_at.get(f"{board}.state")
-        return heard is None or self.clock.monotonic() - heard >= HEARTBEAT_S
-
-    async def _core_telemetry(self) -> None:
-        period = 1.0 / self.config.telemetry.core_hz
-        while True:
-            status = self.sequencer.status
-            self.channels.update(
-                "core",
-                {
-                    "core.mode": self.modes.mode.value,
-                    "core.armed": self.arming.armed or "",
-                    "core.uptime_s": round(self.clock.monotonic() - self._started_at, 3),
-                    "core.boot_count": self.state.boot_count,
-                    "core.commands_completed": self.dispatcher.completed,
-                    "core.commands_failed": self.dispatcher.failed,
-                    "core.seq_state": status.state.value,
-                    "core.seq_line": status.line if status.state.value == "RUNNING" else 0,
-                    "core.cell_ah_total": round(self.state.cell_ah_total, 6),
-                    "core.scoop_cycles_total": self.state.scoop_cycles_total,
-                },
-            )
-            await self.clock.sleep(period)
-
-
-def _sequence_name(name: str) -> str:
-    if not SEQUENCE_NAME.fullmatch(name):
-        raise CommandFailed(
-            Reason.INVALID_ARGUMENT, f"name: {name!r} must be 1-64 of A-Z a-z 0-9 _ . -"
+def _links(config: FlightConfig) -> dict[str, SerialLink]:
+    """One serial link per board, opened (and reopened) in the background."""
+    return {
+        board: SerialLink(
+            url=device.url,
+            baudrate=device.baudrate,
+            timeout_s=device.timeout_s,
+            retries=device.retries,
+            reconnect_s=device.reconnect_s,
+            wait_open=False,
         )
-    return name
+        for board, device in (("scoop", config.devices.scoop), ("elec", config.devices.elec))
+    }

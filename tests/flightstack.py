@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flight.app import FlightApp
 from flight.clock import ScaledClock
 from flight.config import FlightConfig
 from flight.dispatcher import Ack, Command, Stage
 from flight.events import Event
+from flight.vehicle import FlightApp
 from sim import RealClock, SimBoards, StartFaults
 
 #: Simulated seconds per real second: a 200 s electrolysis run takes 4 s of the test.

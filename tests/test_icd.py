@@ -11,7 +11,7 @@ import re
 import pytest
 from cobs import cobs
 
-from flight.app import HEARTBEAT_MISSES, HEARTBEAT_S
+from flight.boards import HEARTBEAT_MISSES, HEARTBEAT_S
 from flight.handlers import CELL_CURRENT_TOLERANCE_A, JOINT_TOLERANCE_DEG, VERIFY_POLL_S
 from hal.commands import JOINT_LIMITS_DEG, Joint
 from hal.errors import ProtocolError

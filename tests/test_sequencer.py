@@ -38,7 +38,7 @@ class Runner:
         self.safed: list[str] = []
         self.sequencer = Sequencer(
             run_command=self.run_command,
-            make_safe=self.make_safe,
+            safing=self,  # the runner stands in for safing: it records make_safe
             channels=self.channels,
             events=self.rec.log,
             clock=self.clock,
@@ -54,7 +54,7 @@ class Runner:
             return Ack(command.id, command.name, Stage.FAILED, self.clock.utc(), Reason.BUSY, "x")
         return Ack(command.id, command.name, Stage.COMPLETED, self.clock.utc())
 
-    async def make_safe(self, reason: str) -> None:
+    async def make_safe(self, *, reason: str) -> None:
         self.safed.append(reason)
 
     def start(self, text: str, name: str = "test") -> Sequence:
@@ -66,6 +66,7 @@ class Runner:
         return [r[0] for r in self.ran]
 
 
+@pytest.mark.req("FLT-13")
 async def test_sequencer_relative_tags_wait_exactly_their_delay(tmp_path: Path) -> None:
     r = Runner(tmp_path)
     r.start("R00:00:05 CORE.NOOP\nR00:00:03 CORE.TM_RATE board=elec rate_hz=5\n")
@@ -144,6 +145,7 @@ async def test_sequencer_wait_already_true_goes_on_at_once(tmp_path: Path) -> No
     assert r.names() == ["CORE.NOOP"]
 
 
+@pytest.mark.req("FLT-12")
 async def test_sequencer_wait_timeout_aborts_and_makes_safe(tmp_path: Path) -> None:
     r = Runner(tmp_path)
     r.start("CORE.NOOP\nWAIT elec.h2_pressure_kpa >= 150 TIMEOUT 00:00:10\nCORE.NOOP\n", "hope")
@@ -160,6 +162,7 @@ async def test_sequencer_wait_timeout_aborts_and_makes_safe(tmp_path: Path) -> N
     assert aborted.args == {"name": "hope", "line": 2, "reason": status.reason, "cause": "step"}
 
 
+@pytest.mark.req("FLT-12")
 async def test_sequencer_failed_command_aborts_at_its_line(tmp_path: Path) -> None:
     r = Runner(tmp_path, fail=("SCOOP.HOME",))
     r.start("CORE.NOOP\n# a comment line\nSCOOP.HOME\nCORE.NOOP\n", "homing")
@@ -233,6 +236,7 @@ async def test_sequencer_status_shows_the_step_and_the_next(tmp_path: Path) -> N
     assert r.rec.of("SEQ_STARTED")[0].args == {"name": "s", "steps": 3}
 
 
+@pytest.mark.req("FLT-12")
 async def test_sequencer_report_interrupted_emits_and_clears(tmp_path: Path) -> None:
     r = Runner(tmp_path)
     r.state.update(running_sequence=RunningSequence(name="cut", line=4, started_utc=r.clock.utc()))
