@@ -1,5 +1,8 @@
 """Shared fixtures: a real mosquitto broker per test (see isru/broker.py), and the emulated
-boards at ``handle()`` level on a manual clock for the firmware tests (tests/test_sim_*.py)."""
+boards at ``handle()`` level on a manual clock for the firmware tests (tests/test_sim_*.py).
+
+The ``req(*ids)`` marker ties a test to the requirement ids of docs/ (tests/requirements.py);
+``pytest --collect-only -q --requirements`` lists, per requirement, the tests that prove it."""
 
 from __future__ import annotations
 
@@ -15,6 +18,49 @@ from sim.clock import ManualClock
 from sim.elec_board import ElecFirmware
 from sim.scoop_board import ScoopFirmware
 from tests.firmware_requests import Collector
+from tests.requirements import documented
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "req(*ids): the test proves the requirements with these ids (FLT-08, GND-22...) of docs/",
+    )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--requirements",
+        action="store_true",
+        help="after the run (or --collect-only), list each requirement of docs/ with its tests",
+    )
+
+
+_PROVED: dict[str, list[str]] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _PROVED.clear()
+    for item in items:
+        for marker in item.iter_markers("req"):
+            for rid in marker.args:
+                _PROVED.setdefault(rid, []).append(item.nodeid)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    if not config.getoption("requirements"):
+        return
+    terminalreporter.section("requirements")
+    ids = documented()
+    for rid, page in sorted(ids.items()):
+        tests = _PROVED.get(rid, [])
+        terminalreporter.write_line(f"{rid} ({page}): {len(tests)} test(s)")
+        for nodeid in tests:
+            terminalreporter.write_line(f"    {nodeid}")
+    for rid in sorted(_PROVED.keys() - ids.keys()):
+        terminalreporter.write_line(f"{rid}: not a requirement in docs/ ({_PROVED[rid][0]})")
 
 
 @pytest.fixture

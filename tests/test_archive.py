@@ -59,6 +59,7 @@ def archive(tmp_path: Path) -> Iterable[Archive]:
 # --- keys and duplicates ----------------------------------------------------------------
 
 
+@pytest.mark.req("GND-10")
 def test_archive_duplicate_sample_stored_once(archive: Archive) -> None:
     archive.add("tm/core", tm(1, 0.0))
     archive.add("tm/core", tm(1, 0.0))  # a QoS 1 redelivery
@@ -97,6 +98,7 @@ def test_archive_buffer_commits_at_batch_size(tmp_path: Path) -> None:
         assert commits == [5, 10, 12]
 
 
+@pytest.mark.req("GND-10")
 def test_archive_events_restart_and_replay_keyed_on_time_and_seq(archive: Archive) -> None:
     event = {"time": at(0), "seq": 1, "severity": "INFO", "id": "BOOT", "text": "boot 1"}
     archive.add("evr", event)
@@ -105,6 +107,7 @@ def test_archive_events_restart_and_replay_keyed_on_time_and_seq(archive: Archiv
     assert archive.counts()["events"] == 2
 
 
+@pytest.mark.req("GND-10")
 def test_archive_acks_keyed_on_id_and_stage(archive: Archive) -> None:
     ack = {"id": "c-1", "name": "CORE.NOOP", "stage": "ACCEPTED", "time": at(0)}
     archive.add("cmd/ack", ack)
@@ -181,6 +184,7 @@ def missing_ranges(present: set[int]) -> list[tuple[int, int]]:
     return ranges
 
 
+@pytest.mark.req("GND-11")
 @settings(max_examples=60, deadline=None)
 @given(st.sets(st.integers(min_value=1, max_value=80), min_size=1))
 def test_gaps_random_subset_equals_missing_ranges(present: set[int]) -> None:
@@ -192,6 +196,7 @@ def test_gaps_random_subset_equals_missing_ranges(present: set[int]) -> None:
         assert archive.gaps() == {"tm/elec": missing_ranges(present)}
 
 
+@pytest.mark.req("GND-11")
 def test_gaps_flight_restart_is_not_a_gap(archive: Archive) -> None:
     archive.add_many(("tm/core", tm(n, n)) for n in range(1, 11))
     archive.add_many(("tm/core", tm(n, 100 + n)) for n in range(1, 6))  # restarted: 1 again
@@ -199,6 +204,7 @@ def test_gaps_flight_restart_is_not_a_gap(archive: Archive) -> None:
     assert seqs(archive, "tm/core") == [*range(1, 11), *range(1, 6)]
 
 
+@pytest.mark.req("GND-11")
 def test_gaps_within_runs_after_a_restart(archive: Archive) -> None:
     archive.add_many(("tm/core", tm(n, n)) for n in (1, 2, 5, 6))
     archive.add_many(("tm/core", tm(n, 100 + n)) for n in (3, 4, 9))  # run 2 lost 1-2, 5-8
@@ -213,6 +219,7 @@ def test_gaps_within_runs_after_a_restart(archive: Archive) -> None:
     assert report[1].after is None and report[1].before == at(103)
 
 
+@pytest.mark.req("GND-11")
 def test_gaps_replay_arriving_after_live_data_fills_the_gap(archive: Archive) -> None:
     archive.add_many(("tm/core", tm(n, n)) for n in [*range(1, 4), *range(8, 11)])
     assert archive.gaps() == {"tm/core": [(4, 7)]}
@@ -233,6 +240,7 @@ def fill_two_packets(archive: Archive) -> None:
     archive.add("tm/core", tm(4, 3.5, **{"core.uptime_s": 3.5, "core.mode": "SAFE"}))
 
 
+@pytest.mark.req("GND-13")
 def test_export_csv_columns_and_rows(archive: Archive) -> None:
     fill_two_packets(archive)
     out = io.StringIO()
@@ -248,6 +256,7 @@ def test_export_csv_columns_and_rows(archive: Archive) -> None:
     ]
 
 
+@pytest.mark.req("GND-13")
 def test_export_csv_all_channels_and_time_range(archive: Archive) -> None:
     fill_two_packets(archive)
     out = io.StringIO()
@@ -273,6 +282,7 @@ def test_samples_yield_aware_utc_times(archive: Archive) -> None:
 # --- plots ------------------------------------------------------------------------------
 
 
+@pytest.mark.req("GND-13")
 def test_plot_writes_png(archive: Archive, tmp_path: Path) -> None:
     fill_two_packets(archive)
     out = tmp_path / "plot.png"
@@ -282,6 +292,7 @@ def test_plot_writes_png(archive: Archive, tmp_path: Path) -> None:
     assert data.startswith(PNG_SIGNATURE) and len(data) > 1000
 
 
+@pytest.mark.req("GND-13")
 def test_plot_refuses_unknown_channel(archive: Archive, tmp_path: Path) -> None:
     fill_two_packets(archive)
     with pytest.raises(ValueError, match=r"channels: elec\.nonsense not in dictionary"):
@@ -291,6 +302,7 @@ def test_plot_refuses_unknown_channel(archive: Archive, tmp_path: Path) -> None:
     assert not (tmp_path / "p.png").exists()
 
 
+@pytest.mark.req("GND-13")
 def test_plot_no_data_is_an_error(archive: Archive, tmp_path: Path) -> None:
     fill_two_packets(archive)
     with pytest.raises(ArchiveError, match=r"no data for elec\.h2_pressure_kpa"):
@@ -302,6 +314,7 @@ def test_plot_no_data_is_an_error(archive: Archive, tmp_path: Path) -> None:
 # --- the command line -------------------------------------------------------------------
 
 
+@pytest.mark.req("GND-13")
 def test_cli_gaps_prints_lines_or_no_gaps(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -316,6 +329,7 @@ def test_cli_gaps_prints_lines_or_no_gaps(
     assert capsys.readouterr().out == "tm/core: 4-6 missing\ntm/core: 8 missing\n"
 
 
+@pytest.mark.req("GND-13")
 def test_cli_export_writes_csv_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path, out = tmp_path / "a.db", tmp_path / "out.csv"
     with Archive(path, vehicle="v1") as archive:
@@ -326,6 +340,7 @@ def test_cli_export_writes_csv_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "wrote 2 rows" in capsys.readouterr().err
 
 
+@pytest.mark.req("GND-13")
 def test_cli_plot_writes_png(tmp_path: Path) -> None:
     path, out = tmp_path / "a.db", tmp_path / "plot.png"
     with Archive(path, vehicle="v1") as archive:
@@ -334,6 +349,7 @@ def test_cli_plot_writes_png(tmp_path: Path) -> None:
     assert out.read_bytes().startswith(PNG_SIGNATURE)
 
 
+@pytest.mark.req("GND-13", "GND-14")
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
@@ -429,6 +445,7 @@ async def publish(client: aiomqtt.Client, numbers: Iterable[int], *, replayed_to
         await client.publish("isru/v1/tm/core", json.dumps(document), qos=1)
 
 
+@pytest.mark.req("GND-10")
 async def test_record_broker_restart_replay_merges_without_duplicates(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -454,6 +471,7 @@ async def test_record_broker_restart_replay_merges_without_duplicates(
         assert archive.rejected == 0
 
 
+@pytest.mark.req("GND-12")
 async def test_record_persistent_session_delivers_what_came_while_away(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:

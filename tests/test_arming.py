@@ -14,6 +14,7 @@ def make_arming() -> tuple[Arming, Recorder]:
     return Arming(clock=rec.clock, events=rec.log, window_s=WINDOW_S), rec
 
 
+@pytest.mark.req("FLT-05")
 async def test_arming_fire_within_the_window_uses_the_arm() -> None:
     arming, rec = make_arming()
     arming.arm("SCOOP.DUMP")
@@ -27,6 +28,7 @@ async def test_arming_fire_within_the_window_uses_the_arm() -> None:
     assert rec.of("ARM_CANCELLED") == []
 
 
+@pytest.mark.req("FLT-05", "FLT-13")
 async def test_arming_window_expiry_cancels_the_arm() -> None:
     arming, rec = make_arming()
     arming.arm("SCOOP.DUMP")

@@ -56,6 +56,7 @@ async def test_clock_advance_refuses_negative_time() -> None:
         await ManualClock().advance(-1)
 
 
+@pytest.mark.req("FLT-13")
 async def test_clock_within_times_out_on_mission_time() -> None:
     clock = ManualClock()
     never: asyncio.Future[int] = asyncio.get_running_loop().create_future()

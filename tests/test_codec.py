@@ -145,6 +145,7 @@ def test_message_decode_short_payload_raises_protocol_error(payload: bytes) -> N
         Message.decode(payload)
 
 
+@pytest.mark.req("HAL-03")
 @given(st.binary(max_size=300))
 def test_message_decode_garbage_raises_only_protocol_error(payload: bytes) -> None:
     try:
@@ -194,6 +195,7 @@ def test_parse_nack_short_body_is_tolerated(body: bytes, parsed: tuple[int, None
 # --- body layouts -----------------------------------------------------------------------
 
 
+@pytest.mark.req("HAL-04")
 @pytest.mark.parametrize("cls", LAYOUTS, ids=lambda c: c.__name__)
 @given(data=st.data())
 def test_layout_round_trip_any_in_range_values(cls: type[Any], data: st.DataObject) -> None:
@@ -241,6 +243,7 @@ def test_layout_unpack_unknown_enum_value_stays_int() -> None:
     assert obj.joint == 9 and not isinstance(obj.joint, enum.Enum)
 
 
+@pytest.mark.req("HAL-03")
 @pytest.mark.parametrize("cls", LAYOUTS, ids=lambda c: c.__name__)
 @given(data=st.data())
 def test_layout_unpack_wrong_length_raises_protocol_error(
@@ -265,6 +268,7 @@ def test_wire_unknown_format_raises_value_error() -> None:
 # --- catalogue --------------------------------------------------------------------------
 
 
+@pytest.mark.req("HAL-04")
 def test_catalogue_ids_and_names_are_unique() -> None:
     assert len(BY_ID) == len(BY_NAME) == len(COMMANDS)
 

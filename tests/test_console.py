@@ -83,6 +83,7 @@ def test_parse_command_types_arguments_from_the_dictionary() -> None:
     assert not parse_command("ELEC.START current_a=2", DICTIONARY).hazardous
 
 
+@pytest.mark.req("GND-03")
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
@@ -101,6 +102,7 @@ def test_parse_command_bad_line_names_the_problem(line: str, problem: str) -> No
         parse_command(line, DICTIONARY)
 
 
+@pytest.mark.req("GND-08")
 @pytest.mark.parametrize(
     ("line", "completed"),
     [
@@ -119,6 +121,7 @@ def test_complete_line_offers_names_arguments_and_choices(line: str, completed: 
     assert complete(line, DICTIONARY) == completed
 
 
+@pytest.mark.req("GND-06")
 def test_level_limits_colour_values_and_bools() -> None:
     h2 = DICTIONARY.channel_index["elec.h2_pressure_kpa"]
     stall = DICTIONARY.channel_index["scoop.boom_stall"]
@@ -133,6 +136,7 @@ def test_level_limits_colour_values_and_bools() -> None:
 # --- the console on the SIL stack -------------------------------------------------------
 
 
+@pytest.mark.req("GND-06", "GND-07")
 async def test_status_bar_shows_online_and_safe(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
@@ -147,6 +151,7 @@ async def test_status_bar_shows_online_and_safe(sil: Sil) -> None:
         assert table.level_of("elec.h2_pressure_kpa") == "green"
 
 
+@pytest.mark.req("GND-07")
 async def test_layout_fits_80x24_with_every_panel_visible(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
@@ -174,6 +179,7 @@ async def test_layout_fits_80x24_with_every_panel_visible(sil: Sil) -> None:
         assert app.focused is app.command_bar.line
 
 
+@pytest.mark.req("GND-04")
 async def test_command_line_noop_reaches_completed(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
@@ -206,6 +212,7 @@ async def test_command_line_tab_completes_and_up_recalls(sil: Sil) -> None:
         assert line.value == "CORE.NOOP"
 
 
+@pytest.mark.req("GND-04", "GND-20")
 async def test_command_line_refused_command_shows_whole_reason_and_command(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     long = "SCOOP.MOVE joint=BOOM angle_deg=40.5 speed_dps=10.25"  # 50 characters
@@ -223,6 +230,7 @@ async def test_command_line_refused_command_shows_whole_reason_and_command(sil: 
         assert entry.reason in text, text  # whole, wrapped under the command
 
 
+@pytest.mark.req("GND-03")
 async def test_command_line_invalid_argument_shows_error_and_sends_nothing(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
@@ -238,6 +246,7 @@ async def test_command_line_invalid_argument_shows_error_and_sends_nothing(sil: 
         assert not app.command_history.entries
 
 
+@pytest.mark.req("GND-05")
 @pytest.mark.sil(time_scale=10)
 async def test_hazardous_command_confirmed_arms_and_fires(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
@@ -258,6 +267,7 @@ async def test_hazardous_command_confirmed_arms_and_fires(sil: Sil) -> None:
         assert arm is not None and arm.text == "CORE.ARM command=SCOOP.DUMP"
 
 
+@pytest.mark.req("GND-05")
 async def test_hazardous_command_cancelled_sends_nothing(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
@@ -269,6 +279,7 @@ async def test_hazardous_command_cancelled_sends_nothing(sil: Sil) -> None:
         assert not app.command_history.entries
 
 
+@pytest.mark.req("GND-06")
 @pytest.mark.sil(time_scale=10)
 async def test_telemetry_limit_red_shows_red_channel_and_event(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
@@ -294,6 +305,7 @@ async def test_telemetry_limit_red_shows_red_channel_and_event(sil: Sil) -> None
         assert any("LIMIT_RED" in line.text for line in app.event_log.lines)
 
 
+@pytest.mark.req("GND-08")
 async def test_plot_command_adds_a_sparkline_and_key_toggles_it(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
@@ -311,6 +323,7 @@ async def test_plot_command_adds_a_sparkline_and_key_toggles_it(sil: Sil) -> Non
         assert "core.mode" in app.plot_panel.channels
 
 
+@pytest.mark.req("GND-20")
 @pytest.mark.sil(time_scale=10)
 async def test_sequence_panel_follows_upload_start_and_completion(sil: Sil, tmp_path: Path) -> None:
     path = tmp_path / "twice.seq"
@@ -333,6 +346,7 @@ async def test_sequence_panel_follows_upload_start_and_completion(sil: Sil, tmp_
         assert panel.ready is None and "READY" not in text
 
 
+@pytest.mark.req("GND-08")
 async def test_keys_help_tabs_and_quit(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
@@ -354,6 +368,7 @@ async def test_keys_help_tabs_and_quit(sil: Sil) -> None:
     assert app.return_code == 0
 
 
+@pytest.mark.req("GND-09")
 async def test_event_log_colours_by_severity_and_stays_bounded(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
@@ -366,6 +381,7 @@ async def test_event_log_colours_by_severity_and_stays_bounded(sil: Sil) -> None
         assert len(app.event_log.lines) <= 1000
 
 
+@pytest.mark.req("GND-07")
 async def test_layout_at_120x40_gives_history_and_events_room(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -377,6 +393,7 @@ async def test_layout_at_120x40_gives_history_and_events_room(sil: Sil) -> None:
         assert app.sequence_panel.region.height == 3
 
 
+@pytest.mark.req("GND-08")
 async def test_palette_lists_commands_and_puts_the_chosen_one_on_the_line(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
@@ -398,6 +415,7 @@ async def test_palette_lists_commands_and_puts_the_chosen_one_on_the_line(sil: S
         assert app.focused is line
 
 
+@pytest.mark.req("GND-08")
 def test_command_table_lists_every_command_with_arguments_and_hazard() -> None:
     console = Console(width=110, record=True)
     console.print(command_table(DICTIONARY))
@@ -418,6 +436,7 @@ def test_command_table_lists_every_command_with_arguments_and_hazard() -> None:
     assert "command=<SCOOP.DUMP|ELEC.START|" in rows["CORE.ARM"]  # all five, wrapped
 
 
+@pytest.mark.req("GND-08")
 async def test_help_screen_shows_every_command(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -430,6 +449,7 @@ async def test_help_screen_shows_every_command(sil: Sil) -> None:
         assert "ARM+FIRE if current_a > 5 A" in text
 
 
+@pytest.mark.req("GND-08")
 async def test_quit_while_a_sequence_runs_asks_first(sil: Sil) -> None:
     await sil.client.upload_sequence("waiting", WAITING)
     await sil.client.start_sequence("waiting")
@@ -449,6 +469,7 @@ async def test_quit_while_a_sequence_runs_asks_first(sil: Sil) -> None:
     assert app.return_code == 0
 
 
+@pytest.mark.req("GND-08")
 async def test_quit_when_the_console_owns_the_sil_stack_asks_first(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client, owns_stack=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -475,6 +496,7 @@ def ev(seq: int, event_id: str = "X", *, replayed: bool = False) -> Event:
     return Event("2026-01-01T00:00:00Z", seq, "INFO", event_id, "", replayed=replayed)
 
 
+@pytest.mark.req("GND-20")
 def test_startup_backlog_is_not_called_replayed() -> None:
     # What a clean start sends (captured): the connection live, then the events made before it.
     clean = [ev(2, "BROKER_CONNECTED"), ev(1, "BOOT", replayed=True), ev(3, "REPLAY_DONE")]
@@ -503,6 +525,7 @@ def test_startup_backlog_is_not_called_replayed() -> None:
     assert replayed_marks(leftover) == [False, False, True]
 
 
+@pytest.mark.req("GND-20")
 async def test_event_log_flight_restart_shows_no_replayed(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:

@@ -169,6 +169,7 @@ def test_dispatcher_needs_a_route_for_every_command() -> None:
         )
 
 
+@pytest.mark.req("FLT-02")
 async def test_dispatcher_noop_is_accepted_started_completed() -> None:
     bench = Bench()
     await bench.clock.advance(3)
@@ -196,6 +197,7 @@ async def test_dispatcher_unknown_command_fails_without_accepted() -> None:
     assert bench.dispatcher.failed == 1
 
 
+@pytest.mark.req("FLT-03")
 @pytest.mark.parametrize(
     ("args", "detail"),
     [
@@ -215,6 +217,7 @@ async def test_dispatcher_invalid_argument_names_the_argument(
     assert acks[0].detail == detail
 
 
+@pytest.mark.req("FLT-03")
 async def test_dispatcher_bool_argument_is_strict() -> None:
     bench = Bench()
     refused = await bench.run("ELEC.WATER", open=1)
@@ -235,6 +238,7 @@ async def test_dispatcher_handler_gets_the_validated_arguments() -> None:
     assert seen == [{"depth_mm": 30.0}]
 
 
+@pytest.mark.req("FLT-04")
 async def test_dispatcher_not_allowed_in_mode_names_the_mode() -> None:
     bench = Bench()
     bench.modes.set(Mode.SAFE, reason="test")
@@ -261,6 +265,7 @@ async def test_dispatcher_mode_follows_device_activity() -> None:
     assert bench.modes.mode is Mode.IDLE
 
 
+@pytest.mark.req("FLT-05")
 async def test_dispatcher_hazardous_command_without_arm_fails_not_armed() -> None:
     bench = Bench()
     acks = await bench.run("SCOOP.DUMP")
@@ -269,6 +274,7 @@ async def test_dispatcher_hazardous_command_without_arm_fails_not_armed() -> Non
     assert acks[0].detail == "SCOOP.DUMP is hazardous: send CORE.ARM first"
 
 
+@pytest.mark.req("FLT-05")
 async def test_dispatcher_hazardous_arm_then_fire_completes_once() -> None:
     bench = Bench()
     assert stages(await bench.run("CORE.ARM", command="SCOOP.DUMP"))[-1] is Stage.COMPLETED
@@ -299,6 +305,7 @@ async def test_dispatcher_hazardous_above_an_argument_value_needs_arming() -> No
     assert stages(await bench.run("ELEC.START", current_a=6.0))[-1] is Stage.COMPLETED
 
 
+@pytest.mark.req("FLT-05")
 async def test_dispatcher_hazardous_fire_refused_by_an_interlock_keeps_the_arm() -> None:
     bench = Bench()
     bench.values["scoop.homed"] = False
@@ -314,6 +321,7 @@ async def test_dispatcher_hazardous_fire_refused_by_an_interlock_keeps_the_arm()
     assert bench.rec.of("ARM_CANCELLED") == []
 
 
+@pytest.mark.req("FLT-05")
 async def test_dispatcher_hazardous_fire_refused_busy_keeps_the_arm() -> None:
     release = asyncio.Event()
     bench = Bench({"SCOOP.HOME": waiting_handler(release)})
@@ -371,6 +379,7 @@ async def test_dispatcher_second_arm_replaces_the_first() -> None:
     assert (await bench.run("SCOOP.DUMP"))[0].reason is Reason.NOT_ARMED
 
 
+@pytest.mark.req("FLT-06")
 @pytest.mark.parametrize(
     ("channel", "value", "detail"),
     [
@@ -419,6 +428,7 @@ async def test_dispatcher_interlock_channel_never_heard_refuses() -> None:
     assert acks[0].detail.startswith("ARM_IN_MOTION: ")
 
 
+@pytest.mark.req("FLT-06")
 async def test_dispatcher_interlock_refuses_until_telemetry_allows() -> None:
     bench = Bench()
     bench.values["scoop.homed"] = False
@@ -432,6 +442,7 @@ async def test_dispatcher_interlock_refuses_until_telemetry_allows() -> None:
     assert (await bench.run("SCOOP.DIG", depth_mm=30))[-1].stage is Stage.COMPLETED
 
 
+@pytest.mark.req("FLT-07")
 async def test_dispatcher_second_command_on_a_busy_device_fails_busy() -> None:
     release = asyncio.Event()
     bench = Bench({"SCOOP.HOME": waiting_handler(release)})
@@ -448,6 +459,7 @@ async def test_dispatcher_second_command_on_a_busy_device_fails_busy() -> None:
     assert stages(first_acks) == [Stage.ACCEPTED, Stage.STARTED, Stage.COMPLETED]
 
 
+@pytest.mark.req("FLT-07")
 async def test_dispatcher_preempting_stop_aborts_the_running_command() -> None:
     release = asyncio.Event()
     after_wait: list[str] = []
@@ -509,6 +521,7 @@ async def test_dispatcher_cancelled_caller_takes_its_command_with_it() -> None:
     assert bench.dispatcher.active == {}
 
 
+@pytest.mark.req("FLT-02")
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
@@ -544,6 +557,7 @@ async def test_dispatcher_device_errors_map_to_reasons(
     assert bench.dispatcher.active == {}
 
 
+@pytest.mark.req("FLT-02")
 @pytest.mark.parametrize("error", [ProtocolError("bad frame"), RuntimeError("handler bug")])
 async def test_dispatcher_any_handler_error_ends_failed(error: Exception) -> None:
     async def dig(run: Execution) -> None:

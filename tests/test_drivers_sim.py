@@ -97,6 +97,7 @@ async def test_scoop_driver_every_command_against_sim(bench: Bench) -> None:
     assert (await bench.scoop.get_status()).state is ScoopState.IDLE
 
 
+@pytest.mark.req("SIM-04")
 async def test_scoop_driver_streams_telemetry_at_the_set_rate(bench: Bench) -> None:
     await bench.scoop.set_telemetry_rate(50)
     before = bench.scoop.link.stats.telemetry

@@ -90,6 +90,7 @@ def test_events_emit_unknown_event_is_rejected() -> None:
     assert rec.log.emit("LINK_RESTORED", board="scoop").seq == 1  # nothing was numbered
 
 
+@pytest.mark.req("FLT-13")
 async def test_events_wait_for_times_out_on_mission_time() -> None:
     rec = Recorder()
     waiter = asyncio.create_task(rec.log.wait_for("ARMED", timeout_s=5))

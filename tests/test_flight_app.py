@@ -19,6 +19,7 @@ async def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield s
 
 
+@pytest.mark.req("FLT-01")
 async def test_app_boots_safe_with_actuators_off(stack: Stack) -> None:
     assert stack.app.modes.mode is Mode.SAFE
     boot = await stack.event("BOOT")
@@ -27,11 +28,13 @@ async def test_app_boots_safe_with_actuators_off(stack: Stack) -> None:
     assert stack.app.channels.values["elec.current_on"] is False
 
 
+@pytest.mark.req("FLT-02")
 async def test_app_noop_reports_every_stage_in_safe(stack: Stack) -> None:
     acks = await stack.send("CORE.NOOP")
     assert [a.stage for a in acks] == [Stage.ACCEPTED, Stage.STARTED, Stage.COMPLETED]
 
 
+@pytest.mark.req("FLT-04")
 async def test_app_device_command_in_safe_is_refused_naming_the_mode(stack: Stack) -> None:
     acks = await stack.send("SCOOP.HOME")
     assert [a.stage for a in acks] == [Stage.FAILED]
@@ -39,6 +42,7 @@ async def test_app_device_command_in_safe_is_refused_naming_the_mode(stack: Stac
     assert "not allowed in SAFE" in acks[0].detail
 
 
+@pytest.mark.req("FLT-08")
 async def test_app_scoop_cycle_completes_only_when_confirmed(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     acks = await stack.send("SCOOP.HOME")
@@ -52,6 +56,7 @@ async def test_app_scoop_cycle_completes_only_when_confirmed(stack: Stack) -> No
     assert stack.app.state.scoop_cycles_total == 1
 
 
+@pytest.mark.req("FLT-03")
 async def test_app_invalid_argument_names_it(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     acks = await stack.send("SCOOP.DIG", depth_mm=500)
@@ -65,6 +70,7 @@ async def test_app_unknown_command_is_refused(stack: Stack) -> None:
     assert acks[-1].reason is Reason.UNKNOWN_COMMAND
 
 
+@pytest.mark.req("FLT-06")
 async def test_app_interlock_refuses_dig_before_home(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     acks = await stack.send("SCOOP.DIG", depth_mm=30)
@@ -74,6 +80,7 @@ async def test_app_interlock_refuses_dig_before_home(stack: Stack) -> None:
     assert stack.sim.scoop.arm.tool_depth_mm == 0.0
 
 
+@pytest.mark.req("FLT-05")
 async def test_app_hazardous_dump_needs_arm_then_fire(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("SCOOP.HOME")
@@ -112,6 +119,7 @@ async def test_app_cell_start_completes_once_current_settles(stack: Stack) -> No
     await stack.until(lambda v: v.get("core.mode") == "IDLE")
 
 
+@pytest.mark.req("FLT-09")
 async def test_app_over_pressure_ends_in_safe_within_persistence(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("ELEC.START", current_a=2.0)
@@ -148,6 +156,7 @@ async def test_app_stalled_joint_ends_in_safe(stack: Stack) -> None:
     assert stack.sim.scoop.arm.boom.target_deg is None  # the motor is not driven
 
 
+@pytest.mark.req("FLT-10")
 async def test_app_lost_link_safes_and_recovers(tmp_path: Path) -> None:
     links = tmp_path / "links"
     links.mkdir()
@@ -168,6 +177,7 @@ async def _lose_and_recover_scoop(stack: Stack) -> None:
     assert stack.app.modes.mode is Mode.SAFE  # coming back does not leave SAFE by itself
 
 
+@pytest.mark.req("FLT-11")
 async def test_app_lifetime_counters_survive_restart(tmp_path: Path) -> None:
     async with flight_stack(tmp_path) as first:
         await first.ok("MODE.IDLE")
@@ -180,6 +190,7 @@ async def test_app_lifetime_counters_survive_restart(tmp_path: Path) -> None:
         assert second.app.state.cell_ah_total == pytest.approx(charge)
 
 
+@pytest.mark.req("FLT-14", "SIM-14")
 async def test_app_board_safes_itself_when_the_flight_goes_quiet(tmp_path: Path) -> None:
     links = tmp_path / "links"
     links.mkdir()

@@ -55,6 +55,7 @@ def test_uptime_later_across_the_wrap_is_not_older(since: int, ahead: int) -> No
         assert not not_older(since, later)
 
 
+@pytest.mark.req("FLT-08")
 async def test_board_uptime_wrapping_during_a_move_still_completes(tmp_path: Path) -> None:
     # Time scale 10: the 3 s to the wrap are 0.3 s of the test, ample for the command's ACK.
     async with flight_stack(tmp_path, time_scale=10) as stack:
@@ -147,6 +148,7 @@ async def test_board_cell_current_3_percent_off_completes(
     await stack.ok("ELEC.STOP")
 
 
+@pytest.mark.req("FLT-08")
 async def test_board_cell_current_beyond_tolerance_fails_naming_the_current(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,6 +199,7 @@ async def test_board_move_resting_beyond_tolerance_fails_at_once(
 # --- telemetry stream off -------------------------------------------------------------
 
 
+@pytest.mark.req("FLT-08")
 async def test_board_commands_verify_with_the_stream_off(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("CORE.TM_RATE", board="scoop", rate_hz=0)
@@ -223,6 +226,7 @@ async def test_board_limits_are_checked_with_the_stream_off(stack: Stack) -> Non
 # --- the flight software froze --------------------------------------------------------
 
 
+@pytest.mark.req("FLT-15")
 async def test_board_host_timeout_after_a_freeze_is_reported_safed_and_cleared(
     tmp_path: Path,
 ) -> None:
@@ -267,6 +271,7 @@ def event_of(board: str, event_id: str) -> Callable[[Received], bool]:
     )
 
 
+@pytest.mark.req("FLT-15")
 async def test_board_host_timeout_after_sigstop_of_isru_flight(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:

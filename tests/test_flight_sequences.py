@@ -117,6 +117,7 @@ async def test_sequence_safing_event_aborts_it(tmp_path: Path) -> None:
         assert stack.app.modes.mode is Mode.SAFE
 
 
+@pytest.mark.req("FLT-12")
 async def test_sequence_interrupted_by_restart_is_reported_not_resumed(tmp_path: Path) -> None:
     text = (
         "MODE.IDLE\nELEC.START current_a=2.0\nWAIT elec.h2_pressure_kpa >= 190 TIMEOUT 00:10:00\n"

@@ -45,6 +45,7 @@ def feed_all(decoder: FrameDecoder, chunks: list[bytes]) -> list[bytes]:
     return out
 
 
+@pytest.mark.req("HAL-01")
 def test_crc16_check_value() -> None:
     assert crc16(b"123456789") == 0x29B1
 
@@ -54,6 +55,7 @@ def test_crc16_matches_bitwise_reference(data: bytes) -> None:
     assert crc16(data) == crc16_reference(data)
 
 
+@pytest.mark.req("HAL-01")
 @given(payloads)
 def test_frame_round_trip_any_payload(payload: bytes) -> None:
     wire = encode_frame(payload)
@@ -73,6 +75,7 @@ def test_encode_frame_any_payload_costs_exactly_the_overhead(payload: bytes) -> 
     assert raw == payload + crc16(payload).to_bytes(2, "little")
 
 
+@pytest.mark.req("HAL-01")
 @given(st.binary(min_size=MAX_PAYLOAD + 1, max_size=MAX_PAYLOAD + 300))
 def test_encode_frame_oversize_payload_raises(payload: bytes) -> None:
     with pytest.raises(ValueError, match="payload"):
@@ -84,6 +87,7 @@ def test_decoder_max_frame_too_small_raises() -> None:
         FrameDecoder(max_frame=CRC_BYTES)
 
 
+@pytest.mark.req("HAL-02")
 @given(st.data(), noise)
 def test_decoder_noise_any_chunking_never_raises_and_counts(
     data: st.DataObject, junk: bytes
@@ -133,6 +137,7 @@ def test_decoder_frames_between_any_noise_all_arrive_in_order(
     assert decoder.stats.frames == len(out)
 
 
+@pytest.mark.req("HAL-02")
 @given(st.data(), payloads, st.integers(1, 1000), payloads)
 def test_decoder_torn_frame_loses_only_itself(
     data: st.DataObject, torn: bytes, cut: int, payload: bytes
@@ -148,6 +153,7 @@ def test_decoder_torn_frame_loses_only_itself(
     assert stats.crc_errors + stats.framing_errors <= 1
 
 
+@pytest.mark.req("HAL-02")
 @given(st.data(), st.binary(min_size=MAX_ENCODED + 2, max_size=3000), payloads)
 def test_decoder_oversize_input_is_counted_and_resyncs(
     data: st.DataObject, body: bytes, payload: bytes

@@ -77,6 +77,7 @@ def free_port() -> int:
         return port
 
 
+@pytest.mark.req("GND-02", "GND-03")
 async def test_send_reports_stages_refusals_and_bad_arguments(cli: GroundCli) -> None:
     noop, accepted, refused, bad, unknown, ghost = await asyncio.gather(
         cli.run("send", "CORE.NOOP"),
@@ -103,6 +104,7 @@ async def test_send_reports_stages_refusals_and_bad_arguments(cli: GroundCli) ->
     assert ghost[0] == 4 and "ghost" in ghost[2]
 
 
+@pytest.mark.req("GND-15")
 async def test_watch_and_events_stream_what_was_asked(sil: Sil, cli: GroundCli) -> None:
     as_json, chosen, unknown = await asyncio.gather(
         cli.run("watch", "--count", "3", "--json"),
@@ -145,6 +147,7 @@ async def test_watch_and_events_stream_what_was_asked(sil: Sil, cli: GroundCli) 
     assert "Traceback" not in err.decode()
 
 
+@pytest.mark.req("GND-16")
 async def test_seq_verbs_check_upload_start_status_abort(cli: GroundCli, tmp_path: Path) -> None:
     good, bad = tmp_path / "waiting.seq", tmp_path / "bad.seq"
     good.write_text(WAITING)
@@ -176,6 +179,7 @@ async def test_seq_verbs_check_upload_start_status_abort(cli: GroundCli, tmp_pat
     assert code == 1 and "FAILED INVALID_ARGUMENT" in err and "nothing" in err
 
 
+@pytest.mark.req("GND-01")
 async def test_send_dictionary_mismatch_is_refused(
     sil: Sil, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -190,6 +194,7 @@ async def test_send_dictionary_mismatch_is_refused(
     assert await asyncio.to_thread(main, [*argv, "watch", "--count", "1"]) == 0
 
 
+@pytest.mark.req("GND-02")
 def test_ground_cli_unreachable_broker_exits_4(capsys: pytest.CaptureFixture[str]) -> None:
     broker = f"mqtt://127.0.0.1:{free_port()}"
     assert main(["--broker", broker, "send", "CORE.NOOP"]) == 4
@@ -197,6 +202,7 @@ def test_ground_cli_unreachable_broker_exits_4(capsys: pytest.CaptureFixture[str
     assert broker in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.req("GND-14", "GND-15")
 def test_ground_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     loose = tmp_path / "key"
     loose.write_text("ab" * 32)
@@ -215,6 +221,7 @@ def test_ground_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
     assert "cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.req("GND-14")
 def test_ground_cli_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
@@ -225,6 +232,7 @@ def test_ground_cli_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]
     assert "4  broker or vehicle unreachable" in capsys.readouterr().out
 
 
+@pytest.mark.req("GND-14")
 def test_ground_cli_hands_archive_verbs_to_the_archive(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -233,6 +241,7 @@ def test_ground_cli_hands_archive_verbs_to_the_archive(
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.req("GND-15")
 @pytest.mark.parametrize(
     ("given", "meant"),
     [("WARNING", "WARNING"), ("warn", "WARNING"), ("ERRO", "ERROR"), ("Diag", "DIAGNOSTIC")],

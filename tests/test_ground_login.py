@@ -46,6 +46,7 @@ async def isru(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str,
     return process.returncode, out.decode(), err.decode()
 
 
+@pytest.mark.req("GND-22")
 async def test_ground_login_commands_a_logged_in_flight_and_a_wrong_password_exits_5(
     tmp_path: Path,
 ) -> None:
@@ -100,6 +101,7 @@ async def test_ground_login_commands_a_logged_in_flight_and_a_wrong_password_exi
                 await flight.wait()
 
 
+@pytest.mark.req("GND-22")
 def test_ground_login_password_file_not_private_or_half_a_login_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

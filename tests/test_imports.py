@@ -98,6 +98,7 @@ def _modules() -> list[tuple[str, Path]]:
 MODULES = _modules()
 
 
+@pytest.mark.req("HAL-11", "SIM-13")
 @pytest.mark.parametrize(("module", "path"), MODULES, ids=[m for m, _ in MODULES])
 def test_imports_module_follows_the_package_rule(module: str, path: Path) -> None:
     is_package = path.name == "__init__.py"

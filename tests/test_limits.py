@@ -51,6 +51,7 @@ class Monitor:
         return [i for i in self.rec.ids() if i in LIMIT_EVENT.values()]
 
 
+@pytest.mark.req("FLT-09")
 def test_limits_yellow_after_persistence_samples_not_before() -> None:
     m = Monitor({TEMP: temp_limits(3)})
     m.feed(TEMP, 65, 65)
@@ -66,6 +67,7 @@ def test_limits_yellow_after_persistence_samples_not_before() -> None:
     assert m.red == []
 
 
+@pytest.mark.req("FLT-09")
 def test_limits_red_after_persistence_calls_on_red_once() -> None:
     m = Monitor({TEMP: temp_limits(3)})
     m.feed(TEMP, 80, 80)
@@ -143,6 +145,7 @@ def test_limits_from_red_persistent_green_clears_directly() -> None:
     assert m.limit_ids() == ["LIMIT_RED", "LIMIT_CLEARED"]
 
 
+@pytest.mark.req("FLT-09")
 def test_limits_nan_counts_as_red() -> None:
     m = Monitor({TEMP: temp_limits(3)})
     m.feed(TEMP, float("nan"), float("nan"))
@@ -252,6 +255,7 @@ BOUNDARIES = [
 ]
 
 
+@pytest.mark.req("FLT-09")
 @settings(max_examples=300, deadline=None)
 @given(
     values=st.lists(

@@ -42,6 +42,7 @@ async def device() -> AsyncIterator[PtyDevice]:
     dev.close()
 
 
+@pytest.mark.req("HAL-05")
 async def test_link_request_returns_ack_body(device: PtyDevice) -> None:
     async with SerialLink(url=device.path) as link:
         body = await link.request(BY_NAME["GET_INFO"])
@@ -56,6 +57,7 @@ async def test_link_packs_arguments_little_endian(device: PtyDevice) -> None:
     assert device.received[-1].body == bytes.fromhex("00004842")
 
 
+@pytest.mark.req("HAL-07")
 async def test_link_nack_raises_with_code_and_argument(device: PtyDevice) -> None:
     device.handler = lambda m: [
         Message(MsgType.NACK, m.seq, m.msg_id, nack_body(NackCode.OUT_OF_RANGE, 0))
@@ -68,6 +70,7 @@ async def test_link_nack_raises_with_code_and_argument(device: PtyDevice) -> Non
     assert link.stats.nacks == 1
 
 
+@pytest.mark.req("HAL-06")
 async def test_link_retries_with_the_same_sequence_number(device: PtyDevice) -> None:
     seen: list[Message] = []
 
@@ -82,6 +85,7 @@ async def test_link_retries_with_the_same_sequence_number(device: PtyDevice) -> 
     assert link.stats.retries == 1
 
 
+@pytest.mark.req("HAL-06")
 async def test_link_times_out_after_every_retry(device: PtyDevice) -> None:
     device.handler = lambda m: []
     async with SerialLink(url=device.path, timeout_s=0.02, retries=2) as link:
@@ -92,6 +96,7 @@ async def test_link_times_out_after_every_retry(device: PtyDevice) -> None:
     assert len(device.received) == 3
 
 
+@pytest.mark.req("HAL-05")
 async def test_link_ignores_replies_to_other_requests(device: PtyDevice) -> None:
     def wrong_then_right(message: Message) -> list[Message]:
         stale = Message(MsgType.ACK, (message.seq - 1) & 0xFF, message.msg_id, b"")
@@ -104,6 +109,7 @@ async def test_link_ignores_replies_to_other_requests(device: PtyDevice) -> None
     assert link.stats.stale_replies == 1
 
 
+@pytest.mark.req("HAL-10")
 async def test_link_survives_garbage_and_delivers_telemetry(device: PtyDevice) -> None:
     async with SerialLink(url=device.path) as link:
         arrived: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
@@ -117,6 +123,7 @@ async def test_link_survives_garbage_and_delivers_telemetry(device: PtyDevice) -
     assert layout_of(BoardInfo).unpack(body) == INFO
 
 
+@pytest.mark.req("HAL-10")
 async def test_link_counts_telemetry_gaps(device: PtyDevice) -> None:
     async with SerialLink(url=device.path) as link:
         for seq in (250, 251, 254, 1):  # two missed, then wraps past 255 missing two more
@@ -127,6 +134,7 @@ async def test_link_counts_telemetry_gaps(device: PtyDevice) -> None:
     assert link.stats.telemetry_gaps == 4
 
 
+@pytest.mark.req("HAL-08")
 async def test_link_reopens_when_the_port_returns(tmp_path: Path) -> None:
     stable = tmp_path / "scoop"
     first = PtyDevice(answer_info, link_path=stable)
@@ -150,6 +158,7 @@ async def test_link_reopens_when_the_port_returns(tmp_path: Path) -> None:
     assert states[0] is LinkState.LOST
 
 
+@pytest.mark.req("HAL-09")
 async def test_link_open_unknown_port_names_it(tmp_path: Path) -> None:
     missing = str(tmp_path / "ttyUSB9")
     with pytest.raises(PortError, match=r"ttyUSB9.*No such file") as info:
@@ -158,6 +167,7 @@ async def test_link_open_unknown_port_names_it(tmp_path: Path) -> None:
     assert info.value.url == missing
 
 
+@pytest.mark.req("HAL-09")
 @pytest.mark.parametrize(
     ("url", "reason"),
     [

@@ -15,6 +15,7 @@ times = st.integers(min_value=-(10**7), max_value=10**7).map(lambda s: T0 + time
 scales = st.floats(min_value=0.01, max_value=1000, allow_nan=False)
 
 
+@pytest.mark.req("FLT-16")
 @given(utc=times, wall=times, now=times, scale=scales)
 def test_clock_continued_utc_never_goes_back(
     utc: datetime, wall: datetime, now: datetime, scale: float
@@ -34,6 +35,7 @@ def test_clock_continued_utc_goes_on_as_if_it_had_run_all_along() -> None:
     assert resumed == T0 + timedelta(hours=5, seconds=500)
 
 
+@pytest.mark.req("FLT-16")
 def test_clock_mission_clock_at_scale_goes_on_from_the_last_run() -> None:
     last = (T0 + timedelta(hours=5), T0, 50.0)
     now = T0 + timedelta(seconds=10)

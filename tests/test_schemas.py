@@ -52,6 +52,7 @@ def problems(name: str, document: Any) -> list[str]:
 # --- the files ---------------------------------------------------------------------------
 
 
+@pytest.mark.req("GND-21")
 def test_schemas_files_match_the_models() -> None:
     found = stale(SCHEMAS)
     assert not found, (
@@ -150,6 +151,7 @@ def test_event_any_message_of_the_model_satisfies_its_schema(message: EventMessa
     assert problems("evr.json", json.loads(message.to_json())) == []
 
 
+@pytest.mark.req("GND-21")
 def test_schemas_refuse_what_the_models_refuse() -> None:
     status = json.loads(StatusMessage(state="online", mode="SAFE").to_json())
     assert problems("status.json", status) == []
@@ -202,6 +204,7 @@ async def until_seen(seen: list[tuple[str, bytes]], wanted: set[str], within_s: 
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.req("GND-21")
 async def test_schemas_validate_every_live_message_of_a_sil_run(sil: Sil) -> None:
     malformed = {"id": "bad-1", "name": "CORE.NOOP", "args": {}, "colour": "red"}
     async with recording(sil) as seen:

@@ -106,6 +106,7 @@ def run_sil(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.req("GND-18")
 def test_sil_runs_the_demo_sequence_and_reports(tmp_path: Path) -> None:
     demo = Path(__file__).parents[1] / "sequences" / "demo.seq"
     report_file = tmp_path / "report.json"
@@ -123,6 +124,7 @@ def test_sil_runs_the_demo_sequence_and_reports(tmp_path: Path) -> None:
     assert report["energy_wh"] > 0
 
 
+@pytest.mark.req("GND-18")
 def test_sil_failed_sequence_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
     seq = tmp_path / "hopeless.seq"
     seq.write_text("MODE.IDLE\nSCOOP.DIG depth_mm=30\n")  # not homed: the interlock refuses
@@ -132,6 +134,7 @@ def test_sil_failed_sequence_exits_non_zero_with_the_reason(tmp_path: Path) -> N
     assert "SCOOP_NOT_HOMED" in result.stdout
 
 
+@pytest.mark.req("GND-18")
 def test_sil_bad_sequence_file_is_refused_before_starting(tmp_path: Path) -> None:
     seq = tmp_path / "bad.seq"
     seq.write_text("SCOOP.DIG depth_mm=300\nWAIT scoop.nothing == 1 TIMEOUT 00:00:01\n")
@@ -304,6 +307,7 @@ async def test_sil_signal_stops_the_whole_stack(
     assert not [pid for pid in sil.children if alive(pid)], "a child process was left running"
 
 
+@pytest.mark.req("FLT-12")
 @pytest.mark.parametrize("cause", ["command", "limit", "restart"])
 async def test_sil_run_reports_what_aborted_the_sequence(tmp_path: Path, cause: str) -> None:
     seq = tmp_path / f"by-{cause}.seq"
@@ -339,6 +343,7 @@ async def test_sil_run_reports_what_aborted_the_sequence(tmp_path: Path, cause: 
     assert reason.startswith(expected[cause])
 
 
+@pytest.mark.req("FLT-16")
 async def test_sil_flight_restarts_keep_mission_time_monotonic() -> None:
     """At 50 times real speed mission time runs far ahead of the system clock: a restarted
     flight (stopped, then killed outright) goes on from there, never back. A sequence cut

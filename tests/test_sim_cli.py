@@ -85,6 +85,7 @@ def get_info(url: str) -> BoardInfo:
         port.close()
 
 
+@pytest.mark.req("SIM-12")
 async def test_cli_prints_banner_keeps_symlinks_and_exits_0_on_sigterm(
     tmp_path: Path, children: list[Child]
 ) -> None:
@@ -107,6 +108,7 @@ async def test_cli_prints_banner_keeps_symlinks_and_exits_0_on_sigterm(
     assert not (links / "elec").is_symlink()
 
 
+@pytest.mark.req("SIM-05")
 async def test_cli_boot_count_persists_across_a_killed_process(
     tmp_path: Path, children: list[Child]
 ) -> None:
@@ -123,6 +125,7 @@ async def test_cli_boot_count_persists_across_a_killed_process(
     assert await second.terminate() == 0
 
 
+@pytest.mark.req("SIM-12")
 @pytest.mark.parametrize(
     ("args", "flag"),
     [

@@ -70,6 +70,7 @@ async def test_elec_start_with_empty_reservoir_is_interlocked(elec: ElecFirmware
     assert elec_tm(elec).flags & ElecFlags.WATER_LOW
 
 
+@pytest.mark.req("SIM-09")
 async def test_elec_h2_overpressure_trips_then_start_is_interlocked_until_vented(
     elec: ElecFirmware, clock: ManualClock
 ) -> None:
@@ -97,6 +98,7 @@ async def test_elec_start_above_h2_limit_is_interlocked(elec: ElecFirmware) -> N
     assert nack(request(elec, "START")) == (NackCode.INTERLOCK, None)
 
 
+@pytest.mark.req("SIM-09")
 async def test_elec_dry_cell_trips_overvoltage(elec: ElecFirmware, clock: ManualClock) -> None:
     acked(request(elec, "SET_CURRENT", CellCurrent(2.0)))
     acked(request(elec, "START"))
@@ -109,6 +111,7 @@ async def test_elec_dry_cell_trips_overvoltage(elec: ElecFirmware, clock: Manual
     assert elec_tm(elec).state is ElecState.IDLE
 
 
+@pytest.mark.req("SIM-09")
 async def test_elec_overtemp_trips_and_switches_the_heater_off(
     elec: ElecFirmware, clock: ManualClock
 ) -> None:

@@ -54,6 +54,7 @@ async def test_firmware_get_info_reports_board_version_boot_count_and_uptime(
     assert layout_of(BoardInfo).unpack(acked(request(elec, "GET_INFO"))).board is BoardKind.ELEC
 
 
+@pytest.mark.req("SIM-05")
 async def test_firmware_boot_state_has_every_actuator_off(
     scoop: ScoopFirmware, elec: ElecFirmware
 ) -> None:
@@ -77,6 +78,7 @@ def test_firmware_command_of_the_other_board_is_nacked_unknown_command(
     assert nack(request(elec, "HOME"))[0] is NackCode.UNKNOWN_COMMAND
 
 
+@pytest.mark.req("SIM-02")
 @pytest.mark.parametrize("spec", COMMANDS, ids=lambda s: s.name)
 def test_firmware_every_command_with_a_wrong_length_is_nacked_bad_length(
     spec: Any, scoop: ScoopFirmware, elec: ElecFirmware
@@ -88,6 +90,7 @@ def test_firmware_every_command_with_a_wrong_length_is_nacked_bad_length(
         assert nack(raw(fw, spec.id, bytes(size - 1)))[0] is NackCode.BAD_LENGTH
 
 
+@pytest.mark.req("SIM-02")
 @pytest.mark.parametrize(
     ("fw_name", "name", "args", "index"),
     [
@@ -115,6 +118,7 @@ def test_firmware_unknown_enum_value_is_nacked_out_of_range(scoop: ScoopFirmware
     assert nack(raw(scoop, BY_NAME["MOVE_JOINT"].id, body)) == (NackCode.OUT_OF_RANGE, 0)
 
 
+@pytest.mark.req("SIM-02")
 def test_firmware_wrong_protocol_version_is_nacked_bad_version(scoop: ScoopFirmware) -> None:
     payload = bytes(((2 << 4) | MsgType.REQUEST, 9, 0x01))
     reply = scoop.handle_payload(payload)
@@ -122,12 +126,14 @@ def test_firmware_wrong_protocol_version_is_nacked_bad_version(scoop: ScoopFirmw
     assert Message.decode(reply) == Message(MsgType.NACK, 9, 0x01, nack_body(NackCode.BAD_VERSION))
 
 
+@pytest.mark.req("SIM-02")
 def test_firmware_non_requests_and_garbage_get_no_answer(scoop: ScoopFirmware) -> None:
     assert scoop.handle(Message(MsgType.ACK, 1, 0x01)) is None
     assert scoop.handle_payload(b"\x1f\x00") is None
     assert scoop.handle_payload(bytes((0x1F, 1, 1))) is None  # unknown message type
 
 
+@pytest.mark.req("SIM-04")
 async def test_firmware_set_tm_rate_sets_the_stream_rate_and_zero_stops_it(
     scoop: ScoopFirmware, clock: ManualClock, scoop_tm_out: Collector
 ) -> None:
@@ -146,6 +152,7 @@ async def test_firmware_set_tm_rate_sets_the_stream_rate_and_zero_stops_it(
     assert uptimes == [100, 200, 300]
 
 
+@pytest.mark.req("SIM-04")
 async def test_firmware_telemetry_at_1000_hz_wraps_its_counter(
     scoop: ScoopFirmware, clock: ManualClock, scoop_tm_out: Collector
 ) -> None:
@@ -168,6 +175,7 @@ async def test_firmware_reset_acks_then_reboots_with_boot_count_plus_one(
     assert scoop.tm_rate_hz == 10.0
 
 
+@pytest.mark.req("SIM-05")
 def test_firmware_boot_count_persists_in_the_state_dir(tmp_path: Path, clock: ManualClock) -> None:
     def boot() -> ElecFirmware:
         fw = ElecFirmware(clock=clock, boot_store=BootStore("elec", tmp_path), rng=random.Random(0))
@@ -183,6 +191,7 @@ def test_firmware_boot_count_persists_in_the_state_dir(tmp_path: Path, clock: Ma
     assert (tmp_path / "elec.json").read_text().strip() == '{"boot_count": 3}'
 
 
+@pytest.mark.req("SIM-03")
 async def test_firmware_duplicate_request_resends_the_cached_reply_without_executing(
     scoop: ScoopFirmware, clock: ManualClock
 ) -> None:
@@ -206,12 +215,14 @@ def test_firmware_duplicate_of_a_nack_is_the_same_nack_and_a_new_seq_is_executed
     acked(request(scoop, "DIG", Dig(30.0), seq=8))
 
 
+@pytest.mark.req("SIM-03")
 def test_firmware_duplicate_reset_does_not_reboot_twice(scoop: ScoopFirmware) -> None:
     request(scoop, "RESET", seq=99)
     request(scoop, "RESET", seq=99)
     assert scoop.boot_count == 2
 
 
+@pytest.mark.req("SIM-02")
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from hal.commands import (
     CellCurrent,
     HeaterCommand,
@@ -25,6 +27,7 @@ from sim.scoop_board import ScoopFirmware
 from tests.firmware_requests import acked, nack, request
 
 
+@pytest.mark.req("SIM-14")
 async def test_host_watchdog_safes_the_elec_board_when_the_host_goes_quiet(
     clock: ManualClock,
 ) -> None:
@@ -50,6 +53,7 @@ async def test_host_watchdog_safes_the_elec_board_when_the_host_goes_quiet(
     assert ElecFlags.HOST_TIMEOUT not in fw.telemetry().flags
 
 
+@pytest.mark.req("SIM-14")
 async def test_host_watchdog_sleeps_until_the_host_first_speaks(clock: ManualClock) -> None:
     fw = ScoopFirmware(clock=clock, boot_store=BootStore("scoop"), rng=random.Random(6))
     fw.start()
@@ -67,6 +71,7 @@ class SpedUpClock(ManualClock):
     scale = 40.0
 
 
+@pytest.mark.req("SIM-14")
 async def test_host_watchdog_on_a_sped_up_clock_gives_the_host_its_real_seconds() -> None:
     # At a time scale of 40, 3 virtual seconds are 75 ms of real time: a flight process
     # held up that long on a busy machine used to find its boards in FAULT (HOME refused).

@@ -31,11 +31,13 @@ def run(model: ElectrolysisCell | ScoopArm, seconds: float, dt: float = 0.01) ->
         model.step(dt)
 
 
+@pytest.mark.req("SIM-07")
 def test_reversible_voltage_is_1229_mv_at_25_c_and_falls_with_temperature() -> None:
     assert reversible_voltage(298.15) == pytest.approx(1.229)
     assert reversible_voltage(353.15) == pytest.approx(1.229 - 0.9e-3 * 55)
 
 
+@pytest.mark.req("SIM-07")
 def test_cell_voltage_rises_with_current() -> None:
     volts = [cell_voltage(i, 298.15) for i in (0.5, 1.0, 2.0, 5.0, 10.0)]
     assert volts == sorted(volts)
@@ -46,6 +48,7 @@ def test_cell_voltage_falls_with_temperature() -> None:
     assert cell_voltage(2.0, 353.15) < cell_voltage(2.0, 323.15) < cell_voltage(2.0, 293.15)
 
 
+@pytest.mark.req("SIM-07")
 def test_electrolysis_h2_pressure_rise_matches_faraday_within_1_percent() -> None:
     cell = ElectrolysisCell()
     cell.source_on, cell.setpoint_a = True, 2.0
@@ -59,6 +62,7 @@ def test_electrolysis_h2_pressure_rise_matches_faraday_within_1_percent() -> Non
     assert cell.o2_kpa - 100.0 == pytest.approx((cell.h2_kpa - 100.0) / 2, rel=0.02)
 
 
+@pytest.mark.req("SIM-07")
 def test_electrolysis_water_goes_down_with_consumption() -> None:
     cell = ElectrolysisCell()
     cell.source_on, cell.setpoint_a = True, 10.0
@@ -67,6 +71,7 @@ def test_electrolysis_water_goes_down_with_consumption() -> None:
     assert cell.water_g == pytest.approx(200.0 - consumed, rel=1e-6)
 
 
+@pytest.mark.req("SIM-07")
 def test_electrolysis_heater_warms_the_cell() -> None:
     cell = ElectrolysisCell()
     cell.heater_w = 15.0
@@ -95,11 +100,13 @@ def test_electrolysis_dry_reservoir_starves_the_cell() -> None:
     assert cell.voltage_v == pytest.approx(3.0)
 
 
+@pytest.mark.req("SIM-08")
 def test_sample_mass_is_density_times_area_times_depth() -> None:
     assert sample_mass_g(30.0) == pytest.approx(112.5)  # 1.50 g/cm3 x 25 cm2 x 3 cm
     assert sample_mass_g(100.0) == pytest.approx(375.0)
 
 
+@pytest.mark.req("SIM-08")
 def test_scoop_arm_joint_reaches_target_at_commanded_speed() -> None:
     arm = ScoopArm(random.Random(0), boom_deg=0.0)
     arm.move(Joint.BOOM, 40.0, 10.0)
@@ -113,6 +120,7 @@ def test_scoop_arm_joint_reaches_target_at_commanded_speed() -> None:
     assert arm.boom.current_a == 0.0
 
 
+@pytest.mark.req("SIM-08")
 def test_scoop_arm_dig_takes_penetration_plus_curl_and_collects_the_sample() -> None:
     arm = ScoopArm(random.Random(0), boom_deg=0.0, scoop_deg=0.0)
     arm.dig(30.0)
@@ -158,6 +166,7 @@ def test_scoop_arm_stuck_joint_does_not_move_and_draws_stall_current() -> None:
     assert arm.boom.current_a == STALL_CURRENT_A
 
 
+@pytest.mark.req("SIM-08")
 def test_scoop_arm_loadcell_noise_is_seeded_and_small() -> None:
     readings = [ScoopArm(random.Random(7)).loadcell_g() for _ in range(2)]
     assert readings[0] == readings[1]

@@ -80,6 +80,7 @@ async def tcp_sim() -> AsyncIterator[SimBoards]:
         yield boards
 
 
+@pytest.mark.req("SIM-01")
 async def test_pty_get_info_over_pyserial(sim: SimBoards) -> None:
     host = Host(sim.urls["elec"])
     try:
@@ -90,6 +91,7 @@ async def test_pty_get_info_over_pyserial(sim: SimBoards) -> None:
     assert info_of(reply).board is BoardKind.ELEC
 
 
+@pytest.mark.req("SIM-01")
 async def test_pty_symlinks_point_at_the_ptys_and_go_on_close(tmp_path: Path) -> None:
     async with SimBoards(link_dir=tmp_path, clock=ManualClock()) as sim:
         for name in ("scoop", "elec"):
@@ -100,6 +102,7 @@ async def test_pty_symlinks_point_at_the_ptys_and_go_on_close(tmp_path: Path) ->
     assert not (tmp_path / "elec").is_symlink()
 
 
+@pytest.mark.req("SIM-01")
 async def test_pty_survives_the_host_closing_and_reopening(sim: SimBoards) -> None:
     for seq in (1, 2):
         host = Host(sim.urls["scoop"])
@@ -141,6 +144,7 @@ async def test_pty_nobody_reading_drops_frames_without_failing(sim: SimBoards) -
         host.close()
 
 
+@pytest.mark.req("SIM-01")
 async def test_tcp_get_info_over_socket_url(tcp_sim: SimBoards) -> None:
     url = tcp_sim.urls["scoop"]
     assert url.startswith("socket://127.0.0.1:")
@@ -161,6 +165,7 @@ async def test_tcp_new_client_replaces_the_old_one(tcp_sim: SimBoards) -> None:
         second.close()
 
 
+@pytest.mark.req("SIM-10")
 async def test_fault_silent_ignores_requests_until_cleared(sim: SimBoards) -> None:
     host = Host(sim.urls["scoop"])
     try:
@@ -174,6 +179,7 @@ async def test_fault_silent_ignores_requests_until_cleared(sim: SimBoards) -> No
         host.close()
 
 
+@pytest.mark.req("SIM-10")
 async def test_fault_delay_holds_replies_back(sim: SimBoards) -> None:
     host = Host(sim.urls["scoop"])
     try:
@@ -185,6 +191,7 @@ async def test_fault_delay_holds_replies_back(sim: SimBoards) -> None:
         host.close()
 
 
+@pytest.mark.req("SIM-10")
 async def test_fault_corrupt_is_caught_by_the_host_crc(sim: SimBoards) -> None:
     host = Host(sim.urls["scoop"])
     try:
@@ -200,6 +207,7 @@ async def test_fault_corrupt_is_caught_by_the_host_crc(sim: SimBoards) -> None:
     assert 100 < stats.frames < 200
 
 
+@pytest.mark.req("SIM-10")
 async def test_fault_drop_loses_whole_frames(sim: SimBoards) -> None:
     host = Host(sim.urls["elec"])
     try:
@@ -214,6 +222,7 @@ async def test_fault_drop_loses_whole_frames(sim: SimBoards) -> None:
     assert sim.elec.tm_counter == 200  # the board made them all; the line lost some
 
 
+@pytest.mark.req("SIM-10")
 async def test_fault_disconnect_pty_comes_back_on_a_new_pty(sim: SimBoards, tmp_path: Path) -> None:
     link = tmp_path / "scoop"
     host = Host(sim.urls["scoop"])
@@ -248,11 +257,13 @@ async def test_fault_disconnect_tcp_comes_back_on_the_same_port(tcp_sim: SimBoar
         host.close()
 
 
+@pytest.mark.req("SIM-10")
 async def test_start_faults_stall_the_joint() -> None:
     async with SimBoards(clock=ManualClock(), faults=StartFaults(stall=Joint.SCOOP)) as sim:
         assert sim.scoop.arm.scoop.stuck
 
 
+@pytest.mark.req("SIM-11")
 async def test_pacing_uses_the_line_and_replies_overtake_telemetry() -> None:
     async with SimBoards(baud=115200, clock=RealClock()) as sim:
         host = Host(sim.urls["scoop"])
@@ -289,6 +300,7 @@ def test_simboards_checks_its_arguments() -> None:
         StartFaults(corrupt=-0.1)
 
 
+@pytest.mark.req("SIM-10")
 @pytest.mark.parametrize(
     ("request_obj", "error"),
     [
@@ -308,6 +320,7 @@ def test_apply_fault_rejects_bad_requests(request_obj: Any, error: str) -> None:
         SimBoards().apply_fault(request_obj)
 
 
+@pytest.mark.req("SIM-10")
 def test_apply_fault_sets_physical_faults() -> None:
     sim = SimBoards()
     sim.apply_fault({"board": "scoop", "fault": "stall", "joint": "boom"})
@@ -325,6 +338,7 @@ def test_apply_fault_sets_physical_faults() -> None:
     assert sim.uarts["scoop"].faults.delay_ms == 0
 
 
+@pytest.mark.req("SIM-10")
 async def test_control_server_answers_each_line_and_survives_bad_input() -> None:
     sim = SimBoards()
     server = ControlServer(sim.apply_fault)
@@ -353,6 +367,7 @@ async def test_control_server_answers_each_line_and_survives_bad_input() -> None
     assert sim.uarts["scoop"].faults.corrupt == 0.01
 
 
+@pytest.mark.req("SIM-06")
 def test_real_clock_scales_time() -> None:
     clock = RealClock(scale=50.0)
     time.sleep(0.02)
@@ -361,6 +376,7 @@ def test_real_clock_scales_time() -> None:
         RealClock(scale=0.0)
 
 
+@pytest.mark.req("SIM-06")
 async def test_manual_clock_runs_timers_in_time_order() -> None:
     clock = ManualClock()
     fired: list[tuple[str, float]] = []
@@ -375,6 +391,7 @@ async def test_manual_clock_runs_timers_in_time_order() -> None:
     assert clock.now() == 2.5
 
 
+@pytest.mark.req("SIM-03")
 async def test_pty_retried_request_gets_the_cached_reply_not_a_second_run(sim: SimBoards) -> None:
     host = Host(sim.urls["scoop"])
     try:

@@ -84,6 +84,7 @@ async def test_scoop_dig_tare_weigh_dump_cycle(scoop: ScoopFirmware, clock: Manu
     assert scoop_tm(scoop).load_mass_g == pytest.approx(0.0, abs=1.0)
 
 
+@pytest.mark.req("SIM-09")
 async def test_scoop_stall_trips_to_fault_and_stop_clears_it(
     scoop: ScoopFirmware, clock: ManualClock
 ) -> None:

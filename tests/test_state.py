@@ -43,6 +43,7 @@ def test_state_missing_file_gives_defaults(tmp_path: Path) -> None:
     assert not (tmp_path / "state.json").exists()
 
 
+@pytest.mark.req("FLT-11")
 def test_state_survives_reload(tmp_path: Path) -> None:
     store = store_in(tmp_path)
     assert store.bump_boot() == 1
