@@ -1,4 +1,4 @@
-"""flight.service: sd_notify datagrams on real unix sockets, watchdog interval, watchdog task."""
+"""flight.systemd: sd_notify datagrams on real unix sockets, watchdog interval, watchdog task."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flight.service import Notifier, run_watchdog, watchdog_interval_s
+from flight.systemd import Notifier, run_watchdog, watchdog_interval_s
 
 
 @pytest.fixture

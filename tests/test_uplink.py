@@ -14,9 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flight.cli import _authenticator
-from flight.outbox import Outbox, Priority
-from flight.uplink import Uplink
+from flight.service import command_authenticator
+from flight.mqtt import Outbox, Priority, Uplink
 from interface.broker import stop_task
 from isru.broker import Mosquitto
 from tests.flightstack import Stack, flight_stack
@@ -48,7 +47,7 @@ async def linked(
     **options: Any,
 ) -> AsyncIterator[Linked]:
     """A flight stack with its uplink, and a ground probe, on ``broker``. With ``key`` the
-    commands must be signed, checked as ``isru flight`` checks them (``flight.cli``);
+    commands must be signed, checked as ``isru flight`` checks them (``flight.service``);
     ``options`` go to :class:`Uplink` (limits, say)."""
     ground_user, ground_password = ground_login or (None, None)
     async with (
@@ -57,7 +56,7 @@ async def linked(
         ) as ground,
         flight_stack(tmp_path, time_scale=TIME_SCALE) as stack,
     ):
-        authenticator = _authenticator(stack.app, key)
+        authenticator = command_authenticator(stack.app, key)
         with Outbox(tmp_path / "outbox.db") as outbox:
             user, password = login or (None, None)
             uplink = Uplink(
@@ -352,7 +351,7 @@ async def test_uplink_replay_of_many_pages_keeps_order_and_loses_nothing(
     tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """More rows than the replay's window and read size: all arrive, in order, and leave."""
-    monkeypatch.setattr("flight.uplink.REPLAY_READ", 100)  # 9 reads; the window is 64
+    monkeypatch.setattr("flight.mqtt.replay.REPLAY_READ", 100)  # 9 reads; the window is 64
     rows = 900  # under mosquitto's default queue of 1000 for the probe
     with Outbox(tmp_path / "outbox.db") as outbox:
         outbox.put_many(
