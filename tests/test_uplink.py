@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flight.service import command_authenticator
 from flight.mqtt import Outbox, Priority, Uplink
+from flight.service import command_authenticator
 from interface.broker import stop_task
 from isru.broker import Mosquitto
 from tests.flightstack import Stack, flight_stack
