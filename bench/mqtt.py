@@ -27,7 +27,7 @@ from typing import Any
 
 import aiomqtt
 
-from flight.outbox import Outbox, Priority
+from flight.mqtt import Outbox, Priority
 from interface.broker import NODELAY
 from interface.messages import TelemetryMessage
 from isru.broker import Mosquitto

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from flight.outbox import Outbox, Priority
-from flight.uplink import REPLAY_READ
+from flight.mqtt import Outbox, Priority
+from flight.mqtt.replay import REPLAY_READ
 
 PAYLOAD = b'{"time": "2025-01-02T03:04:05.678Z", "seq": 123456, "values": {"x": 1.25}}' * 3
 

@@ -5,7 +5,7 @@ shared key, of :func:`canonical_command` (vehicle, counter, name and args as com
 key-sorted UTF-8 JSON; ``docs/mqtt.md`` gives it byte for byte). Counters are JSON integers
 from 1 to :data:`MAX_COUNTER` (2^53 - 1, the largest integer every JSON implementation holds
 exactly), so no client can be locked out by a counter it cannot write. The vehicle's check of
-mac and counter (``flight.auth.Authenticator``) is built on these.
+mac and counter (``flight.mqtt.Authenticator``) is built on these.
 
 The key file holds the key as hex (at least 32 bytes), readable by its owner only; files that
 hold other secrets (the broker password) are refused by the same rule,

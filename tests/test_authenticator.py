@@ -1,4 +1,4 @@
-"""flight.auth.Authenticator: the MAC check, the replay counter and how it is persisted."""
+"""flight.mqtt.auth.Authenticator: the MAC check, the replay counter and how it is persisted."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from flight.auth import Authenticator, AuthError
+from flight.mqtt import Authenticator, AuthError
 from interface import signing
 from interface.signing import (
     fingerprint,

@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from flight import uplink as uplink_module
-from flight.auth import Reason as AuthReason
+from flight.mqtt.auth import Reason as AuthReason
+from flight.mqtt.intake import RATE_LIMITED
 from flight.dispatcher import Reason, Stage
-from flight.outbox import Outbox
-from flight.uplink import Uplink
+from flight.mqtt import Outbox, Uplink
 from interface.catalog import DICTIONARY
 from interface.schema_export import schema_for
 from isru.broker import Mosquitto
@@ -287,9 +286,8 @@ def test_mqtt_doc_link_events_are_the_uplinks(doc: str) -> None:
         for quoted in re.findall(r"`([^`]*\{[^`]*)`", when):
             assert quoted == definition.template, f"{event_id}: {quoted!r}"
     ids = set(DICTIONARY.event_index)
-    raised = (
-        _literals(ROOT / "flight" / "uplink.py") | _literals(ROOT / "flight" / "cli.py")
-    ) & ids
+    mqtt = [_literals(path) for path in (ROOT / "flight" / "mqtt").glob("*.py")]
+    raised = set().union(*mqtt, _literals(ROOT / "flight" / "cli.py")) & ids
     assert set(listed) == raised
     assert f"`{REPLAY_DONE_TEXT}`" in listed["REPLAY_DONE"][2]
 
@@ -309,8 +307,8 @@ def test_mqtt_doc_refusal_reasons_are_the_codes(doc: str) -> None:
     listed = [code(row[0]) for row in table(doc, "| `reason` | when |")]
     stages = {s.value for s in Stage}
     events = set(DICTIONARY.event_index)
-    from_uplink = _literals(ROOT / "flight" / "uplink.py") - events - stages
-    from_uplink |= {uplink_module.RATE_LIMITED}
+    from_uplink = _literals(ROOT / "flight" / "mqtt" / "intake.py") - events - stages
+    from_uplink |= {RATE_LIMITED}
     assert len(listed) == len(set(listed))
     assert set(listed) == {r.value for r in Reason} | from_uplink
     assert listed[: len(Reason)] == [r.value for r in Reason]  # "the first thirteen"

@@ -1,4 +1,4 @@
-"""flight.outbox: order, size and age bounds, WAL and sync pragmas, corrupt files, exact counts."""
+"""flight.mqtt.outbox: order, size and age bounds, WAL and sync pragmas, corrupt files, counts."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flight.outbox import APPLICATION_ID, Outbox, OutboxError, Priority, Row
+from flight.mqtt.outbox import APPLICATION_ID, Outbox, OutboxError, Priority, Row
 
 LOW, HIGH = Priority.LOW, Priority.HIGH
 DAY = 86400.0

@@ -1,4 +1,4 @@
-"""The fast QoS 1 publisher (flight/publisher.py) on aiomqtt's paho client, against a real
+"""The fast QoS 1 publisher (flight/mqtt/publisher.py) on aiomqtt's paho client, against a real
 mosquitto: what it sends arrives whole and in order, each message is confirmed once, and
 aiomqtt's own publishes still work beside it."""
 
@@ -9,7 +9,7 @@ import asyncio
 import aiomqtt
 import pytest
 
-from flight.publisher import Publisher
+from flight.mqtt import Publisher
 from isru.broker import Mosquitto
 
 

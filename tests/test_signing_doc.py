@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from flight.auth import Authenticator
+from flight.mqtt import Authenticator
 from interface.signing import (
     canonical_command,
     sign,

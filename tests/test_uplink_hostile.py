@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flight.mqtt import Uplink
+from flight.mqtt.bounds import IntakeQueue, TokenBucket
 from flight.state import StateStore
-from flight.uplink import TokenBucket, Uplink, _Intake
 from ground.client import GroundClient
 from ground.messages import GroundError
 from interface.messages import MAX_PAYLOAD_BYTES
@@ -75,7 +76,7 @@ async def test_uplink_session_failure_says_offline_then_reconnects(
     tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with linked(tmp_path, mosquitto) as link:
-        handle = link.uplink._on_message
+        handle = link.uplink.intake.on_message
         failures = iter([RuntimeError("a bug in the session")])
 
         def buggy(message: aiomqtt.Message) -> None:
@@ -84,7 +85,7 @@ async def test_uplink_session_failure_says_offline_then_reconnects(
                 raise failure
             handle(message)
 
-        monkeypatch.setattr(link.uplink, "_on_message", buggy)
+        monkeypatch.setattr(link.uplink.intake, "on_message", buggy)
         await link.ground.publish("cmd", b"{}")
         lost = await link.ground.wait_for(is_event("BROKER_LOST"))
         assert "the session failed (RuntimeError: a bug in the session)" in lost.payload["text"]
@@ -270,8 +271,8 @@ async def test_uplink_command_flood_is_rate_limited_with_a_refusal(
 ) -> None:
     async with linked(tmp_path, mosquitto) as link:
         now = [0.0]  # the buckets' clock: they refill only when the test says so
-        link.uplink._commands = TokenBucket(2.0, 5, clock=lambda: now[0])
-        link.uplink._refusals = TokenBucket(20.0, 3, clock=lambda: now[0])
+        link.uplink.intake.commands = TokenBucket(2.0, 5, clock=lambda: now[0])
+        link.uplink.intake.refusals = TokenBucket(20.0, 3, clock=lambda: now[0])
         sent = [f"flood-{n}" for n in range(60)]
         for command_id in sent:
             await link.ground.command("CORE.NOOP", command_id=command_id)
@@ -320,7 +321,7 @@ async def test_uplink_intake_refuses_oversize_and_overflow_before_buffering(
 ) -> None:
     async with linked(tmp_path, mosquitto, queue_messages=3, queue_bytes=MAX_PAYLOAD_BYTES) as link:
         cmd = f"isru/{VEHICLE}/cmd"
-        queue = _Intake(3, admit=link.uplink._admit)
+        queue = IntakeQueue(3, admit=link.uplink.intake.admit)
         queue.put_nowait(_message(cmd, MAX_PAYLOAD_BYTES + 1))
         assert queue.qsize() == 0
         queue.put_nowait(_message(f"isru/{VEHICLE}/seq/status", 10))  # our own echo

@@ -10,10 +10,10 @@ TARGET is one of:
   what is decoded or counted, every payload re-frames to itself, and decoding raises nothing
   but ``ProtocolError``.
 * ``command``: the uplink's intake of one ``cmd`` payload, without MQTT: what
-  ``flight.uplink`` does with it (``CommandMessage.model_validate_json``; for a malformed
+  ``flight.mqtt.intake`` does with it (``CommandMessage.model_validate_json``; for a malformed
   one, the first error's text and the id recovered for its FAILED ack), then the
   dispatcher's dictionary check (``validate_args``, ``is_hazardous``) and the signature check
-  (``flight.auth.Authenticator``). Only ValidationError, ArgumentError and AuthError may come
+  (``flight.mqtt.Authenticator``). Only ValidationError, ArgumentError and AuthError may come
   out; a command signed with the key passes the check.
 * ``sequence``: ``interface.sequence.parse_sequence`` on the bytes as text (lone surrogates
   kept): a Sequence that formats and parses back to the same, or a SequenceError whose
@@ -70,8 +70,8 @@ def load_targets() -> dict[str, Target]:
     """The targets, importing the project's modules now (atheris instruments them on import)."""
     from pydantic import ValidationError
 
-    from flight.auth import Authenticator, AuthError
-    from flight.uplink import _recover_id  # the uplink's own id recovery for FAILED acks
+    from flight.mqtt import Authenticator, AuthError
+    from flight.mqtt.intake import recover_id  # the intake's own id recovery for FAILED acks
     from hal.errors import ProtocolError
     from hal.framing import FrameDecoder, encode_frame
     from hal.message import Message
@@ -109,13 +109,13 @@ def load_targets() -> dict[str, Target]:
         try:
             message = CommandMessage.model_validate_json(data)
         except ValidationError as exc:
-            # flight.uplink's _malformed: the first error names the field; the id, if any,
+            # flight.mqtt.intake's _malformed: the first error names the field; the id, if any,
             # gets the FAILED ack.
             errors = exc.errors()
             check(errors, "a ValidationError without errors")
             where = ".".join(str(part) for part in errors[0]["loc"]) or "message"
             check(f"{where}: {errors[0]['msg']}", "an empty detail")
-            command_id = _recover_id(data)
+            command_id = recover_id(data)
             if command_id is not None:
                 check(0 < len(command_id) <= 64, "a recovered id of a bad length")
                 command_id.encode("utf-8")  # it goes into a JSON ack

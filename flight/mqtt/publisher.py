@@ -8,7 +8,7 @@ calls paho's ``publish`` directly, keeps one callback per message id until its P
 writes whatever paho queued once per loop turn (``loop.call_soon``), so a burst of publishes in
 one turn (the replay) leaves in one go.
 
-This is the only place, besides ending a session (``flight.uplink._settle``), that reaches
+This is the only place, besides ending a session (``flight.mqtt.wire.settle``), that reaches
 into aiomqtt's private paho client (``Client._client``); aiomqtt is pinned ``<3`` for it, and
 ``tests/test_publisher.py`` checks it against a real broker.
 """

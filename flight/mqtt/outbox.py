@@ -40,68 +40,35 @@ refuses raises :class:`OutboxError`. Calls are serialised by a lock, so the conn
 
 from __future__ import annotations
 
-import enum
 import math
-import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-from flight.state import corrupt_copy_name
+from flight.mqtt.outbox_db import (
+    APPLICATION_ID,
+    COLUMNS,
+    INSERT,
+    PRIORITIES,
+    REMOVE_CHUNK,
+    WHAT,
+    NotOurs,
+    OutboxError,
+    Priority,
+    Row,
+    checked,
+    errors,
+    is_corrupt,
+    keep_corrupt,
+    open_database,
+    transaction,
+)
 
-APPLICATION_ID = 0x49535255  # "ISRU", in the database header: the file is one of ours
-SCHEMA = 1
-_SCHEMA_SQL = """
-CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL,
-    priority INTEGER NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, created REAL NOT NULL
-);
-CREATE INDEX outbox_priority ON outbox (priority, id);
-CREATE INDEX outbox_created ON outbox (created);
-"""
-_COLUMNS = "id, topic, payload, priority, qos, retain, created"
-_INSERT = f"INSERT INTO outbox ({_COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?)"
-_CORRUPT = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-#: Ids per DELETE statement in remove(): well under SQLite's limit of bound parameters.
-_REMOVE_CHUNK = 500
-
-
-class OutboxError(Exception):
-    """The outbox database cannot be opened, read or written."""
-
-
-class Priority(enum.IntEnum):
-    """Which rows a full outbox gives up first: LOW ones."""
-
-    LOW = 0  # telemetry
-    HIGH = 1  # events, command acks, status
-
-
-_PRIORITIES = tuple(Priority)
-_WHAT = {Priority.LOW: "telemetry", Priority.HIGH: "events and acks"}
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One stored message; ``created`` is when it was put, by the outbox's ``now`` clock."""
-
-    id: int
-    topic: str
-    payload: bytes
-    priority: Priority
-    qos: int
-    retain: bool
-    created: float
-
-
-class _NotOurs(Exception):
-    """The file is a SQLite database, but not an outbox of this schema."""
+__all__ = ["APPLICATION_ID", "Outbox", "OutboxError", "Priority", "Row"]
 
 
 class Outbox:
@@ -140,55 +107,16 @@ class Outbox:
         self._counts = dict.fromkeys(Priority, 0)
         self._oldest = math.inf  # a lower bound of the oldest row's ``created``
         try:
-            self._open()
-        except (sqlite3.DatabaseError, _NotOurs) as exc:
-            if isinstance(exc, sqlite3.DatabaseError) and not _is_corrupt(exc):
+            self._db, self._counts, self._oldest = open_database(self.path, sync)
+        except (sqlite3.DatabaseError, NotOurs) as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and not is_corrupt(exc):
                 raise OutboxError(f"{self.path}: cannot open: {exc}") from exc
-            kept = self._keep_corrupt()
+            kept = keep_corrupt(self.path)
             self.warning = f"{self.path} was not a usable outbox ({exc}); kept as {kept.name}"
             try:
-                self._open()
+                self._db, self._counts, self._oldest = open_database(self.path, sync)
             except sqlite3.Error as again:
                 raise OutboxError(f"{self.path}: cannot open: {again}") from again
-
-    def _open(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode != "wal":
-                raise OutboxError(f"{self.path}: SQLite refused WAL journal mode ({mode})")
-            db.execute(f"PRAGMA synchronous={self.sync.upper()}")
-            app_id = db.execute("PRAGMA application_id").fetchone()[0]
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if app_id == 0 and not db.execute("SELECT 1 FROM sqlite_master").fetchone():
-                db.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA_SQL.split(";")[:-1]:
-                    db.execute(statement)
-                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version={SCHEMA}")
-                db.execute("COMMIT")
-            elif (app_id, version) != (APPLICATION_ID, SCHEMA):
-                raise _NotOurs(f"application id {app_id:#x}, schema {version}")
-            counted = db.execute("SELECT priority, COUNT(*) FROM outbox GROUP BY priority")
-            counts = dict.fromkeys(Priority, 0) | {_PRIORITIES[p]: n for p, n in counted}
-            oldest = db.execute("SELECT MIN(created) FROM outbox").fetchone()[0]
-        except BaseException:
-            db.close()
-            raise
-        self._db, self._counts = db, counts
-        self._oldest = math.inf if oldest is None else oldest
-
-    def _keep_corrupt(self) -> Path:
-        kept = corrupt_copy_name(self.path)
-        try:
-            os.replace(self.path, kept)
-            for suffix in ("-wal", "-shm"):  # a stale WAL must not be applied to the new file
-                side = self.path.with_name(self.path.name + suffix)
-                if side.exists():
-                    os.replace(side, kept.with_name(kept.name + suffix))
-        except OSError as exc:
-            raise OutboxError(f"{self.path}: unusable and cannot be moved aside: {exc}") from exc
-        return kept
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -213,7 +141,7 @@ class Outbox:
         self, topic: str, payload: bytes, *, priority: Priority, qos: int = 1, retain: bool = False
     ) -> int:
         """Store one message in one transaction and return its id."""
-        row = _checked(topic, payload, priority, qos, retain)
+        row = checked(topic, payload, priority, qos, retain)
         with self._lock:
             last, dropped = self._insert([row])
         if dropped:  # outside the lock: on_drop may put its event into this outbox
@@ -222,7 +150,7 @@ class Outbox:
 
     def put_many(self, items: Iterable[tuple[str, bytes, Priority]]) -> int:
         """Store messages (qos 1, not retained) in one transaction; return how many."""
-        rows = [_checked(topic, payload, priority, 1, False) for topic, payload, priority in items]
+        rows = [checked(topic, payload, priority, 1, False) for topic, payload, priority in items]
         if not rows:
             return 0
         with self._lock:
@@ -255,14 +183,14 @@ class Outbox:
         over = len(self) + len(rows) - self.max_rows
         if len(rows) == 1 and over <= 0 and self._oldest >= cutoff:
             # The common case: nothing to drop, one INSERT in autocommit is its own transaction.
-            with _errors(self.path):
-                last = db.execute(_INSERT, (*rows[0], now)).lastrowid
-            self._counts[_PRIORITIES[rows[0][2]]] += 1
+            with errors(self.path):
+                last = db.execute(INSERT, (*rows[0], now)).lastrowid
+            self._counts[PRIORITIES[rows[0][2]]] += 1
             self._oldest = min(self._oldest, now)
             return last or 0, None
         aged = dict.fromkeys(Priority, 0)
         full = dict.fromkeys(Priority, 0)
-        with self._transaction(db):
+        with transaction(db, self.path):
             if self._oldest < cutoff:
                 for p in Priority:
                     sql = "DELETE FROM outbox WHERE created < ? AND priority = ?"
@@ -270,11 +198,11 @@ class Outbox:
                 oldest = db.execute("SELECT MIN(created) FROM outbox").fetchone()[0]
             else:
                 oldest = self._oldest
-            db.executemany(_INSERT, [(*row, now) for row in rows])
+            db.executemany(INSERT, [(*row, now) for row in rows])
             last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
             counts = {p: self._counts[p] - aged[p] for p in Priority}
             for row in rows:
-                counts[_PRIORITIES[row[2]]] += 1
+                counts[PRIORITIES[row[2]]] += 1
             over = sum(counts.values()) - self.max_rows
             for p in Priority:  # LOW first, HIGH only when no LOW row is left
                 if over > 0 and counts[p]:
@@ -284,7 +212,7 @@ class Outbox:
                     over -= full[p]
         self._counts = counts
         self._oldest = math.inf if oldest is None else min(oldest, now)
-        reasons = [f"{n} oldest {_WHAT[p]}" for p, n in full.items() if n]
+        reasons = [f"{n} oldest {WHAT[p]}" for p, n in full.items() if n]
         why = [f"full: dropped {', '.join(reasons)}"] if reasons else []
         if sum(aged.values()):
             why.insert(0, f"aged out: {sum(aged.values())} older than {self.max_age_s:g} s")
@@ -299,13 +227,13 @@ class Outbox:
         removed = dict.fromkeys(Priority, 0)
         with self._lock:
             db = self._open_db()
-            with self._transaction(db):
-                for start in range(0, len(unique), _REMOVE_CHUNK):
-                    chunk = unique[start : start + _REMOVE_CHUNK]
+            with transaction(db, self.path):
+                for start in range(0, len(unique), REMOVE_CHUNK):
+                    chunk = unique[start : start + REMOVE_CHUNK]
                     marks = ",".join("?" * len(chunk))
                     sql = f"DELETE FROM outbox WHERE id IN ({marks}) RETURNING priority"
                     for (priority,) in db.execute(sql, chunk):
-                        removed[_PRIORITIES[priority]] += 1
+                        removed[PRIORITIES[priority]] += 1
             for p in Priority:
                 self._counts[p] -= removed[p]
 
@@ -317,10 +245,10 @@ class Outbox:
             raise ValueError(f"limit: must be 1 or more, got {limit}")
         if after_id < 0:
             raise ValueError(f"after_id: must be 0 or more, got {after_id}")
-        sql = f"SELECT {_COLUMNS} FROM outbox WHERE id > ? ORDER BY id LIMIT ?"
-        with self._lock, _errors(self.path):
+        sql = f"SELECT {COLUMNS} FROM outbox WHERE id > ? ORDER BY id LIMIT ?"
+        with self._lock, errors(self.path):
             found = self._open_db().execute(sql, (after_id, limit)).fetchall()
-        return [Row(i, t, p, _PRIORITIES[pr], q, bool(r), c) for i, t, p, pr, q, r, c in found]
+        return [Row(i, t, p, PRIORITIES[pr], q, bool(r), c) for i, t, p, pr, q, r, c in found]
 
     def __len__(self) -> int:
         return self._counts[Priority.LOW] + self._counts[Priority.HIGH]
@@ -335,43 +263,3 @@ class Outbox:
         if self._db is None:
             raise OutboxError(f"{self.path}: the outbox is closed")
         return self._db
-
-    @contextmanager
-    def _transaction(self, db: sqlite3.Connection) -> Iterator[None]:
-        with _errors(self.path):
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:  # SQLite may have rolled back already
-                    db.execute("ROLLBACK")
-                raise
-
-
-def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
-    return type(exc) is sqlite3.DatabaseError and exc.sqlite_errorcode & 0xFF in _CORRUPT
-
-
-@contextmanager
-def _errors(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise OutboxError(f"{path}: {exc}") from exc
-
-
-def _checked(
-    topic: str, payload: bytes, priority: Priority, qos: int, retain: bool
-) -> tuple[str, bytes, int, int, int]:
-    if not isinstance(topic, str) or not topic:
-        raise ValueError(f"topic: must be a non-empty string, got {topic!r}")
-    if "+" in topic or "#" in topic:
-        raise ValueError(f"topic: wildcards + and # cannot be published to, got {topic!r}")
-    if not isinstance(payload, bytes):
-        raise TypeError(f"payload: must be bytes, got {type(payload).__name__}")
-    if isinstance(priority, bool) or priority not in _PRIORITIES:
-        raise ValueError(f"priority: must be a Priority, got {priority!r}")
-    if isinstance(qos, bool) or not isinstance(qos, int) or not 0 <= qos <= 2:
-        raise ValueError(f"qos: must be 0, 1 or 2, got {qos!r}")
-    return topic, payload, int(priority), qos, int(bool(retain))

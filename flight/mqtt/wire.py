@@ -1,0 +1,55 @@
+"""What aiomqtt has no public accessor for: whether a client's connection is gone, tidying
+up after a session, and telling the MQTT client's own errors from ours.
+
+This and :mod:`flight.mqtt.publisher` are the only places that reach into aiomqtt's private
+attributes; aiomqtt is pinned ``<3`` for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import aiomqtt
+
+
+def disconnected(client: aiomqtt.Client) -> bool:
+    """Whether the client's connection is gone (aiomqtt has no public accessor)."""
+    return bool(client._disconnected.done())
+
+
+def settle(client: aiomqtt.Client) -> None:
+    """After a session, whichever way it ended. The client's disconnect error is retrieved
+    (asyncio would print it, with a traceback, as never retrieved), and a socket that a
+    connect attempt left open (the CONNACK timed out) is closed: it could otherwise connect
+    later under our client id and take the session from the next attempt."""
+    with contextlib.suppress(Exception):
+        gone = client._disconnected  # aiomqtt has no public accessor
+        if gone.done() and not gone.cancelled():
+            gone.exception()
+    with contextlib.suppress(Exception):
+        paho = client._client
+        if paho.socket() is not None:
+            paho.disconnect()
+
+
+def _in_mqtt_client(module: str) -> bool:
+    return module.split(".")[0] in ("aiomqtt", "paho")
+
+
+def from_mqtt_client(context: dict[str, Any]) -> bool:
+    """Whether an error the event loop caught comes from the MQTT client's machinery."""
+    exc = context.get("exception")
+    if isinstance(exc, aiomqtt.MqttError):
+        return True
+    handle = context.get("handle")
+    if handle is not None:
+        parts = [getattr(handle, "_callback", None), *(getattr(handle, "_args", None) or ())]
+        if any(_in_mqtt_client(str(getattr(part, "__module__", ""))) for part in parts):
+            return True
+    trace = exc.__traceback__ if isinstance(exc, BaseException) else None
+    while trace is not None:
+        if _in_mqtt_client(str(trace.tb_frame.f_globals.get("__name__", ""))):
+            return True
+        trace = trace.tb_next
+    return False
