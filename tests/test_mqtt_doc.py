@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from flight.mqtt.auth import Reason as AuthReason
-from flight.mqtt.intake import RATE_LIMITED
 from flight.dispatcher import Reason, Stage
 from flight.mqtt import Outbox, Uplink
+from flight.mqtt.auth import Reason as AuthReason
+from flight.mqtt.intake import RATE_LIMITED
 from interface.catalog import DICTIONARY
 from interface.schema_export import schema_for
 from isru.broker import Mosquitto
@@ -287,7 +287,7 @@ def test_mqtt_doc_link_events_are_the_uplinks(doc: str) -> None:
             assert quoted == definition.template, f"{event_id}: {quoted!r}"
     ids = set(DICTIONARY.event_index)
     mqtt = [_literals(path) for path in (ROOT / "flight" / "mqtt").glob("*.py")]
-    raised = set().union(*mqtt, _literals(ROOT / "flight" / "cli.py")) & ids
+    raised = set().union(*mqtt, _literals(ROOT / "flight" / "service.py")) & ids
     assert set(listed) == raised
     assert f"`{REPLAY_DONE_TEXT}`" in listed["REPLAY_DONE"][2]
 
