@@ -19,7 +19,6 @@ event). A file or directory that cannot be read or written raises :class:`StateE
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from flight.files import corrupt_copy_name, fsync_dir, remove_stale_temps, write_atomic
 
 FILE_NAME = "state.json"
 SCHEMA = 1
@@ -111,7 +112,7 @@ class StateStore:
         """Read the file (missing means defaults); return :attr:`warning` if it was corrupt."""
         self.warning = None
         self._pending_ah = 0.0
-        self._remove_stale_temps()
+        remove_stale_temps(self.path)
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -247,20 +248,10 @@ class StateStore:
     # --- disk -----------------------------------------------------------------------
 
     def _write(self, state: PersistentState) -> None:
-        directory = self.path.parent
-        temp = directory / f".{self.path.name}.tmp-{os.getpid()}"
         data = json.dumps(state.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            with open(temp, "w", encoding="utf-8") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, self.path)
-            _fsync_dir(directory)
+            write_atomic(self.path, data)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                temp.unlink()
             raise StateError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
         self._state = state
         self._pending_ah = 0.0
@@ -270,16 +261,10 @@ class StateStore:
         kept = corrupt_copy_name(self.path)
         try:
             os.replace(self.path, kept)
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         except OSError as exc:
             raise StateError(f"{self.path}: corrupt and cannot be moved aside: {exc}") from exc
         return kept
-
-    def _remove_stale_temps(self) -> None:
-        """Temp files left by a write that a crash or power cut interrupted."""
-        for stale in self.path.parent.glob(f".{self.path.name}.tmp-*"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
 
 
 def peek_state(directory: Path) -> PersistentState | None:
@@ -291,20 +276,3 @@ def peek_state(directory: Path) -> PersistentState | None:
         return PersistentState.model_validate(json.loads(raw.decode("utf-8")))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError):
         return None
-
-
-def corrupt_copy_name(path: Path) -> Path:
-    """The first free ``<name>.corrupt-<n>`` beside ``path``: where an unreadable file is
-    moved aside, so nothing is overwritten and the operator can look at it."""
-    n = 1
-    while (kept := path.with_name(f"{path.name}.corrupt-{n}")).exists():
-        n += 1
-    return kept
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -22,11 +22,12 @@ from hypothesis import strategies as st
 
 from flight.dispatcher import Reason, Stage
 from flight.events import Event
-from flight.handlers import CELL_CURRENT_TOLERANCE_A, JOINT_TOLERANCE_DEG, not_older
+from flight.handlers import CELL_CURRENT_TOLERANCE_A, JOINT_TOLERANCE_DEG
+from flight.verify import not_older
 from hal import Joint, Valve
 from interface.dictionary import Mode
 from isru.broker import Mosquitto
-from sim.child import SimChild
+from isru.sim_child import SimChild
 from tests.flightstack import Stack, flight_stack
 from tests.ground_probe import Received, ground_probe
 from tests.test_flight_cli import start_flight, write_config

@@ -12,7 +12,8 @@ import pytest
 from cobs import cobs
 
 from flight.boards import HEARTBEAT_MISSES, HEARTBEAT_S
-from flight.handlers import CELL_CURRENT_TOLERANCE_A, JOINT_TOLERANCE_DEG, VERIFY_POLL_S
+from flight.handlers import CELL_CURRENT_TOLERANCE_A, JOINT_TOLERANCE_DEG
+from flight.verify import VERIFY_POLL_S
 from hal.commands import JOINT_LIMITS_DEG, Joint
 from hal.errors import ProtocolError
 from hal.framing import MAX_FRAME, FrameDecoder, crc16, encode_frame
