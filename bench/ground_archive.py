@@ -1,7 +1,7 @@
 """Ground archive ingest from a live MQTT stream; prints one JSON object.
 
 archive_ingest_per_s: telemetry samples stored per second by the recorder
-(ground.archive_cli.record, in this process) from its first commit to its last (the first
+(ground.recorder.record, in this process) from its first commit to its last (the first
 commit's rows not counted), while a stand-in vehicle in another process publishes ``--count``
 tm/elec messages (15 channels each) at QoS 1 through a real mosquitto as fast as the recorder
 takes them. The broker (mosquitto from isru.broker) runs under a third process, which drains
@@ -32,7 +32,7 @@ from typing import cast
 
 from bench.broker_child import broker_process
 from ground.archive import Archive, format_time
-from ground.archive_cli import record
+from ground.recorder import record
 from interface.broker import NODELAY
 
 VEHICLE = "bench"

@@ -36,9 +36,10 @@ from typing import Any
 import aiomqtt
 
 from bench.broker_child import broker_process
-from ground.client import NODELAY, GroundClient
+from ground import GroundClient
 from ground.console import ConsoleApp
 from ground.console.levels import format_value
+from interface.broker import NODELAY
 from interface.catalog import DICTIONARY
 from interface.dictionary import ChannelDef
 

@@ -6,8 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ground.client import GroundClient
-from ground.messages import Event
+from ground import Event, GroundClient
 from interface.sequence import CommandStep, Sequence, WaitStep
 
 FARADAY_C_PER_MOL = 96485.332

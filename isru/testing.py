@@ -24,8 +24,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from ground.client import CommandRefused, GroundClient
-from ground.messages import Ack, Event
+from ground import Ack, CommandRefused, Event, GroundClient
 from interface.signing import load_key
 from isru.sil import Stack, sil_stack
 

@@ -22,8 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ground.archive import Archive, ArchiveError, format_time
-from ground.archive_cli import main, record
-from ground.plot import plot
+from ground.archive.plot import plot
+from ground.cli.archive_parser import archive_main as main
+from ground.recorder import record
 from interface.broker import NODELAY
 from isru.broker import Mosquitto
 

@@ -246,7 +246,7 @@ async def test_deployed_oversize_publish_never_reaches_a_subscriber(
 async def test_recorder_session_keeps_more_than_the_default_queue(broker: Mosquitto) -> None:
     count = DEFAULT_QUEUE + 500  # mosquitto's default would drop the last ~500
 
-    # The recorder's own client id, as ground/archive_cli.py sends it; the broker uses the account.
+    # The recorder's own client id, as ground/recorder.py sends it; the broker uses the account.
     def record() -> aiomqtt.Client:
         return client(
             broker, GROUND, identifier="isru-ground-recorder-testbed-1", clean_session=False

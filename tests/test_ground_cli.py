@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import ground.cli
+import ground.cli.online
 from ground.cli import main
-from ground.cli_args import severity
+from ground.cli.parser import severity
 from interface.catalog import DICTIONARY
 from isru.testing import Sil
 
@@ -185,7 +185,7 @@ async def test_send_dictionary_mismatch_is_refused(
 ) -> None:
     other = DICTIONARY.model_copy(update={"version": "0.0.0-other"})
     monkeypatch.setattr(
-        ground.cli, "DICTIONARY", type(DICTIONARY).model_validate(other.model_dump())
+        ground.cli.online, "DICTIONARY", type(DICTIONARY).model_validate(other.model_dump())
     )
     argv = ["--broker", sil.stack.broker, "--vehicle", sil.stack.vehicle]
     assert await asyncio.to_thread(main, [*argv, "send", "CORE.NOOP"]) == 3

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ground.archive import Archive
-from ground.archive_cli import record
+from ground.recorder import record
 from isru.testing import Sil
 
 

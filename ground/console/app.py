@@ -17,10 +17,10 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from ground.client import GroundClient
+from ground import GroundClient
 from ground.console.command_line import CommandBar
 from ground.console.commanding import Commander
-from ground.console.confirm import ConfirmScreen
+from ground.console.confirm import ConfirmScreen, quit_question
 from ground.console.events import MAX_EVENTS, EventLog
 from ground.console.feed import Feed
 from ground.console.help import HelpScreen
@@ -30,8 +30,8 @@ from ground.console.parse import CommandLineError
 from ground.console.plots import PlotPanel
 from ground.console.sequence import SequencePanel
 from ground.console.status import StatusBar, dictionary_state
-from ground.console.telemetry import TelemetryTable
-from interface.dictionary import ChannelDef, CommandDef, Dictionary
+from ground.console.telemetry import TelemetryTable, packets_of
+from interface.dictionary import CommandDef, Dictionary
 
 DEFAULT_PLOTS = ("elec.h2_pressure_kpa", "elec.cell_current_a", "scoop.load_mass_g")
 REFRESH_HZ = 10.0
@@ -104,7 +104,7 @@ class ConsoleApp(App[int]):
         self.dictionary: Dictionary = client.dictionary or client.expected
         self.refresh_hz = refresh_hz
         self.initial_plots = [p for p in plots if p in self.dictionary.channel_index]
-        self.packets = _packets(self.dictionary)
+        self.packets = packets_of(self.dictionary)
         self.status_bar = StatusBar(id="status")
         self.tables = {
             packet: TelemetryTable(packet, channels, id=f"tm-{packet}")
@@ -209,19 +209,7 @@ class ConsoleApp(App[int]):
 
     def quit_question(self) -> tuple[str, str] | None:
         """The question and its detail to ask before quitting, or None to quit at once."""
-        status = self.client.sequence_status
-        running = status.get("name") if status.get("state") == "RUNNING" else None
-        if self.owns_stack:
-            detail = "Quitting stops the flight software, the simulator and the broker"
-            if running:
-                detail += f", and sequence {running}, which is running"
-            return "Quit and stop the SIL stack? y/n", detail + "."
-        if running:
-            return (
-                f"Quit while sequence {running} runs? y/n",
-                "It goes on onboard; this console will not show it.",
-            )
-        return None
+        return quit_question(self.client.sequence_status, owns_stack=self.owns_stack)
 
     def action_tab(self, index: int) -> None:
         packets = list(self.packets)
@@ -305,14 +293,3 @@ class ConsoleApp(App[int]):
     def _toggle_plot(self, channel: str) -> None:
         plotted = self.plot_panel.toggle(channel)
         self.command_bar.show(f"{channel} {'plotted' if plotted else 'no longer plotted'}")
-
-
-def _packets(dictionary: Dictionary) -> dict[str, list[ChannelDef]]:
-    """The channels of each packet, board packets first and ``core`` last."""
-    packets: dict[str, list[ChannelDef]] = {}
-    for channel in dictionary.channels:
-        packets.setdefault(channel.packet, []).append(channel)
-    core = packets.pop("core", None)
-    if core is not None:
-        packets["core"] = core
-    return packets

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ground.client import CommandRefused, GroundClient
+from ground import CommandRefused, GroundClient
 from ground.console.command_line import CommandBar
 from ground.console.history import CommandHistory
 from ground.console.parse import CommandLineError, Parsed, parse_command

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -62,3 +62,20 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+def quit_question(status: dict[str, Any], *, owns_stack: bool) -> tuple[str, str] | None:
+    """The question and its detail to ask before quitting, or None to quit at once:
+    ``status`` is the vehicle's sequence status; ``owns_stack``: quitting stops the SIL stack."""
+    running = status.get("name") if status.get("state") == "RUNNING" else None
+    if owns_stack:
+        detail = "Quitting stops the flight software, the simulator and the broker"
+        if running:
+            detail += f", and sequence {running}, which is running"
+        return "Quit and stop the SIL stack? y/n", detail + "."
+    if running:
+        return (
+            f"Quit while sequence {running} runs? y/n",
+            "It goes on onboard; this console will not show it.",
+        )
+    return None

@@ -7,9 +7,9 @@ from collections import deque
 from rich.text import Text
 from textual.widgets import RichLog
 
+from ground import Event
 from ground.console.levels import SEVERITY_STYLES
 from ground.console.tables import LINES
-from ground.messages import Event
 
 MAX_EVENTS = 500
 

@@ -11,8 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ground.client import GroundClient
-from ground.messages import Ack, Event
+from ground import Ack, Event, GroundClient
 
 MAX_PENDING_EVENTS = 500
 MAX_PENDING_ACKS = 1000

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ground.messages import Ack
+from ground import Ack
 
 MAX_COMMANDS = 200
 #: Columns of a row: the time, the command (what is left of the width), the stages (as wide as

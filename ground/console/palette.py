@@ -1,18 +1,29 @@
 """The command palette (ctrl+p): every command of the dictionary, searched by name, with its
-arguments and hazard class; choosing one puts it on the command line to complete."""
+arguments and hazard class; choosing one puts it on the command line to complete.
+
+The palette does not know the console's app: it needs only an app that is a
+:class:`CommandTyper` (its dictionary, and a way to put a command on the command line).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from ground.console.help import argument_text, hazard_text
-from interface.dictionary import CommandDef
+from interface.dictionary import CommandDef, Dictionary
 
-if TYPE_CHECKING:
-    from ground.console.app import ConsoleApp
+
+@runtime_checkable
+class CommandTyper(Protocol):
+    """What the palette needs of the app it runs in."""
+
+    dictionary: Dictionary
+
+    def type_command(self, command: CommandDef) -> None:
+        """Put ``command`` on the command line for the operator to complete."""
 
 
 def command_help(command: CommandDef) -> str:
@@ -24,11 +35,10 @@ def command_help(command: CommandDef) -> str:
 class DictionaryCommands(Provider):
     """The dictionary's commands, for Textual's command palette."""
 
-    def _console(self) -> ConsoleApp:
-        from ground.console.app import ConsoleApp
-
+    def _console(self) -> CommandTyper:
         app = self.app
-        assert isinstance(app, ConsoleApp)
+        if not isinstance(app, CommandTyper):
+            raise TypeError(f"the command palette needs a CommandTyper app, not {app!r}")
         return app
 
     def _commands(self) -> list[tuple[CommandDef, Callable[[], None]]]:
@@ -49,7 +59,7 @@ class DictionaryCommands(Provider):
                 )
 
 
-def _typer(app: ConsoleApp, command: CommandDef) -> Callable[[], None]:
+def _typer(app: CommandTyper, command: CommandDef) -> Callable[[], None]:
     def choose() -> None:
         app.type_command(command)
 

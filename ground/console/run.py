@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ground.client import GroundClient, LoginRefused
+from ground import GroundClient, GroundError, LoginRefused
 from ground.console.app import ConsoleApp
-from ground.messages import GroundError
 
 
 def run_console(

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ground.client import GroundClient
+from ground import GroundClient
 
 #: Seconds of silence after which "last heard" turns yellow, then red.
 STALE_S = 3.0

@@ -11,7 +11,7 @@ from textual.message import Message
 
 from ground.console.levels import LEVEL_STYLES, Level, format_value, level
 from ground.console.tables import BoundedTable
-from interface.dictionary import ChannelDef
+from interface.dictionary import ChannelDef, Dictionary
 
 
 class TelemetryTable(BoundedTable):
@@ -82,3 +82,14 @@ class TelemetryTable(BoundedTable):
         channel = self.highlighted()
         if channel is not None:
             self.post_message(self.PlotRequested(channel))
+
+
+def packets_of(dictionary: Dictionary) -> dict[str, list[ChannelDef]]:
+    """The channels of each packet, board packets first and ``core`` last."""
+    packets: dict[str, list[ChannelDef]] = {}
+    for channel in dictionary.channels:
+        packets.setdefault(channel.packet, []).append(channel)
+    core = packets.pop("core", None)
+    if core is not None:
+        packets["core"] = core
+    return packets

@@ -14,7 +14,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from ground.archive import Archive, ArchiveError, format_time, parse_time
+from ground.archive.query import span_text
+from ground.archive.schema import ArchiveError
+from ground.archive.store import Archive
 from interface.catalog import DICTIONARY
 from interface.dictionary import Dictionary
 
@@ -70,7 +72,7 @@ def plot(
         count += 1
     empty = [name for name in names if not series[name][0]]
     if len(empty) == len(names):
-        span = _span(start, end)
+        span = span_text(start, end)
         raise ArchiveError(f"no data for {', '.join(names)}{span} in {archive.path}")
 
     units: dict[str, list[str]] = {}
@@ -95,7 +97,7 @@ def plot(
     formatter = ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
     axes[-1].xaxis.set_major_formatter(formatter)
     axes[-1].set_xlabel("time (UTC)")
-    figure.suptitle(title or f"{', '.join(names)}{_span(start, end)}", fontsize="medium")
+    figure.suptitle(title or f"{', '.join(names)}{span_text(start, end)}", fontsize="medium")
     figure.savefig(out, format="png", dpi=100)
     return count
 
@@ -106,12 +108,3 @@ def _number(value: Any) -> float | None:
     if isinstance(value, int | float):
         return float(value)
     return None
-
-
-def _span(start: datetime | str | None, end: datetime | str | None) -> str:
-    parts = []
-    if start is not None:
-        parts.append(f" from {format_time(parse_time(start, name='start'))}")
-    if end is not None:
-        parts.append(f" to {format_time(parse_time(end, name='end'))}")
-    return "".join(parts)

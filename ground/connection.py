@@ -1,0 +1,127 @@
+"""How every ground program reaches the broker: its login (user name, password, TLS), one
+connection subscribed to a vehicle's topics, and the backoff between attempts to reconnect.
+
+Reconnecting waits with tenacity (kept, typed, asyncio support): :func:`reconnecting` is the
+one retry policy of the ground, used by :class:`ground.GroundClient` and the recorder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+
+from ground.messages import GroundError
+from interface.broker import NODELAY, parse_broker
+
+#: The first wait before reconnecting, doubled after every failed attempt up to the cap; it
+#: starts again from the first once a connection was made.
+RECONNECT_FIRST_S = 0.1
+RECONNECT_CAP_S = 5.0
+
+
+class LoginRefused(GroundError):
+    """The broker refused the connection: "not authorised" (a wrong user name or password,
+    or no login where the broker needs one)."""
+
+
+def login_options(
+    broker: str, *, username: str | None, password: str | None, ca_file: Path | None
+) -> dict[str, Any]:
+    """``aiomqtt.Client`` keywords for a login: user name and password (none without a user
+    name), TLS verified against ``ca_file`` (else the system's CAs) for an ``mqtts://`` broker;
+    ``ca_file`` is not used with ``mqtt://``. ValueError for a CA file that is not a file."""
+    tls = None
+    if broker.startswith("mqtts://"):
+        if ca_file is not None and not Path(ca_file).is_file():
+            raise ValueError(f"CA file {ca_file}: not a file")
+        tls = aiomqtt.TLSParameters(ca_certs=str(ca_file) if ca_file is not None else None)
+    return {
+        "username": username or None,
+        "password": password if username else None,
+        "tls_params": tls,
+    }
+
+
+def login_refused(broker: str, username: str | None, exc: BaseException) -> LoginRefused | None:
+    """The :class:`LoginRefused` that ``exc`` (an aiomqtt error on connecting) means, if any:
+    the broker answered CONNACK "not authorised" or "bad user name or password"."""
+    if not isinstance(exc, MqttConnectError):
+        return None
+    code = getattr(exc.rc, "value", exc.rc)
+    if code not in (4, 5, 134, 135):
+        return None
+    if username:
+        return LoginRefused(
+            f"broker {broker}: not authorised: it refused the login of user {username!r} "
+            "(wrong user name or password)"
+        )
+    return LoginRefused(
+        f"broker {broker}: not authorised: it needs a login (a user name and a password file)"
+    )
+
+
+async def connect(
+    broker: str, topic: str, *, username: str | None, login: dict[str, Any], **options: Any
+) -> aiomqtt.Client:
+    """A client connected to ``broker`` (``options`` are aiomqtt.Client's: identifier,
+    clean_session...) and subscribed to ``topic`` with QoS 1. LoginRefused when the broker
+    refuses the login; aiomqtt.MqttError when it cannot be reached."""
+    host, port = parse_broker(broker)
+    client = aiomqtt.Client(host, port, socket_options=NODELAY, **login, **options)
+    try:
+        await client.__aenter__()
+    except aiomqtt.MqttError as exc:
+        refused = login_refused(broker, username, exc)
+        if refused is not None:
+            raise refused from None
+        raise
+    try:
+        await client.subscribe(topic, qos=1)
+    except aiomqtt.MqttError:
+        await disconnect(client)
+        raise
+    return client
+
+
+async def disconnect(client: aiomqtt.Client | None) -> None:
+    """Leave the broker; a connection already lost is not an error."""
+    if client is not None:
+        with contextlib.suppress(aiomqtt.MqttError):
+            await client.__aexit__(None, None, None)
+
+
+def reconnecting(
+    errors: type[BaseException] | tuple[type[BaseException], ...],
+    *,
+    on_retry: Callable[[BaseException, float], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+) -> AsyncRetrying:
+    """Attempts until one succeeds: after a failure with one of ``errors``, wait
+    RECONNECT_FIRST_S, doubling per failure up to RECONNECT_CAP_S (any other error ends the
+    attempts and is raised). ``on_retry(error, delay)`` runs before each wait; ``sleep``
+    replaces asyncio.sleep (to stop waiting early).
+
+    A loop that must start again from the first wait after a good connection makes each
+    connection its own successful attempt, and runs a new ``reconnecting`` for the session
+    after it (its first attempt: the session; the lost session its first failure)."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_retry is not None and state.outcome is not None and state.next_action is not None:
+            error = state.outcome.exception()
+            if error is not None:
+                on_retry(error, state.next_action.sleep)
+
+    options: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
+    return AsyncRetrying(
+        retry=retry_if_exception_type(errors),
+        wait=wait_exponential(multiplier=RECONNECT_FIRST_S, max=RECONNECT_CAP_S),
+        before_sleep=before_sleep,
+        reraise=True,
+        **options,
+    )
