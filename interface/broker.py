@@ -33,10 +33,19 @@ async def stop_task(task: asyncio.Task[Any]) -> None:
 
 
 def parse_broker(url: str) -> tuple[str, int]:
-    """``mqtt://host:port`` (or ``mqtts://``) as (host, port); ValueError naming the problem."""
+    """``mqtt://host:port`` (or ``mqtts://``) as (host, port); ValueError naming the problem.
+
+    The one check of a broker URL for every client of ours and for ``mqtt.broker`` in the
+    flight config. A login is given apart (user name, password file), never in the URL, which
+    is printed: credentials in it are refused without echoing it; so are a path, query or
+    fragment."""
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("broker: credentials in the URL are not supported")
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ValueError(f"broker: {url!r} is not mqtt://host:port")
+        raise ValueError(f"broker: {url!r} is not mqtt://host:port or mqtts://host:port")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"broker: {url!r} must not have a path, query or fragment")
     try:
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
     except ValueError:

@@ -123,8 +123,16 @@ def test_config_minimal_gets_defaults(tmp_path: Path) -> None:
             r"limits\.elec\.h2_pressure_kpa: yellow_high 250\.0 is above red_high 200\.0",
         ),
         (MINIMAL + '[state]\ndir = ""\n', r"state\.dir: must name a directory"),
-        (MINIMAL + '[mqtt]\nbroker = "http://x:1"\n', r"mqtt\.broker: must be mqtt://"),
-        (MINIMAL + '[mqtt]\nbroker = "mqtt://x:99999"\n', r"mqtt\.broker: bad port"),
+        (
+            MINIMAL + '[mqtt]\nbroker = "http://x:1"\n',
+            r"mqtt\.broker: 'http://x:1' is not mqtt://host:port or mqtts://host:port",
+        ),
+        (MINIMAL + '[mqtt]\nbroker = "mqtt://x:99999"\n', r"mqtt\.broker: .* has a bad port"),
+        (
+            MINIMAL + '[mqtt]\nbroker = "mqtt://user:secret@x"\n',
+            r"mqtt\.broker: credentials in the URL are not supported$",
+        ),
+        (MINIMAL + '[mqtt]\nbroker = "mqtt://x/a"\n', r"mqtt\.broker: .*must not have a path"),
         (MINIMAL + '[mqtt]\nkey_file = "absent.key"\n', r"mqtt\.key_file: .*absent\.key is not"),
         (MINIMAL + "[mqtt]\nallow_unsigned = 3\n", r"mqtt\.allow_unsigned: .*bool"),
         (MINIMAL + "[bogus]\nx = 1\n", r"bogus: unknown key"),

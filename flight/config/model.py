@@ -1,26 +1,14 @@
-"""The flight application's configuration: the TOML file, its checks, and the limits it overrides.
-
-``load_config`` reads the file, applies ``ISRU_...`` environment variables and then the
-caller's overrides (CLI flags), and validates the result. Every problem is reported at once as
-``<dotted.key>: <what is wrong>`` in a :class:`ConfigError`; nothing here raises anything else.
-
-Environment: ``ISRU_VEHICLE``, ``ISRU_MQTT__BROKER``, ``ISRU_DEVICES__SCOOP__URL``,
-``ISRU_LIMITS__ELEC__H2_PRESSURE_KPA__RED_HIGH``... (sections joined by ``__``). Variables
-whose first part is not a section of the file are ignored: they belong to someone else.
-Relative paths (``state.dir``, ``outbox.path``, ``mqtt.key_file``) are relative to the config
-file's directory; an empty ``outbox.path`` means ``<state.dir>/outbox.db``.
-"""
+"""The flight configuration's model: its sections, their checks, the limits it overrides.
+Relative paths (``state.dir``, ``outbox.path``, ``mqtt.*_file``) are relative to the config
+file's directory, the validation context's ``base_dir`` (:mod:`flight.config.loading`)."""
 
 from __future__ import annotations
 
 import difflib
 import itertools
 import os
-import tomllib
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import MappingProxyType
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -28,35 +16,21 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from interface.broker import parse_broker
 from interface.catalog import DICTIONARY
 from interface.dictionary import Limits, SafingResponse
 from interface.signing import access_problem
 
-ENV_PREFIX = "ISRU_"
 DEFAULT_STATE_DIR = Path("/var/lib/isru-payload")
 OUTBOX_FILE_NAME = "outbox.db"
 SERIAL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
 LIMIT_ORDER = ("red_low", "yellow_low", "yellow_high", "red_high")
-_NO_OVERRIDES: Mapping[str, object] = MappingProxyType({})
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used; ``problems`` are ``<dotted.key>: <what>`` lines."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        if not problems:
-            raise ValueError("problems: must name at least one problem")
-        self.path = path
-        self.problems = list(problems)
-        listing = "\n".join(f"  - {problem}" for problem in self.problems)
-        super().__init__(f"configuration {path} is not valid:\n{listing}")
 
 
 def _bad(kind: str, detail: str) -> PydanticCustomError:
@@ -154,7 +128,7 @@ class StateConfig(_Section):
 
 
 class OutboxConfig(_Section):
-    """The durable outbox of :mod:`flight.outbox`: where it lives and how big and old it may get.
+    """The durable outbox (:mod:`flight.mqtt.outbox`): where it lives, how big and old it may get.
 
     ``path`` empty or absent means ``<state.dir>/outbox.db``; :class:`FlightConfig` fills it in,
     so a loaded configuration's ``outbox.path`` is never None.
@@ -200,17 +174,10 @@ class MqttConfig(_Section):
     @field_validator("broker")
     @classmethod
     def _broker(cls, value: str) -> str:
-        split = urlsplit(value)
-        if split.scheme not in ("mqtt", "mqtts") or not split.hostname:
-            raise _bad("broker", "must be mqtt://host:port or mqtts://host:port")
-        if split.username or split.password:
-            raise _bad("broker", "credentials in the URL are not supported")
-        if split.path not in ("", "/") or split.query or split.fragment:
-            raise _bad("broker", "must not have a path, query or fragment")
         try:
-            split.port  # noqa: B018 - parsing it is the check
+            parse_broker(value)  # the one broker URL check of every client of ours
         except ValueError as exc:
-            raise _bad("broker", f"bad port: {exc}") from None
+            raise _bad("broker", str(exc).removeprefix("broker: ")) from None
         return value
 
     @field_validator("key_file", "password_file", "ca_file", mode="before")
@@ -263,7 +230,7 @@ class MqttConfig(_Section):
 
     @property
     def host(self) -> str:
-        return urlsplit(self.broker).hostname or ""
+        return parse_broker(self.broker)[0]
 
     @property
     def tls(self) -> bool:
@@ -271,7 +238,7 @@ class MqttConfig(_Section):
 
     @property
     def port(self) -> int:
-        return urlsplit(self.broker).port or (8883 if self.tls else 1883)
+        return parse_broker(self.broker)[1]
 
 
 class FlightConfig(_Section):
@@ -330,122 +297,3 @@ def effective_limits(config: FlightConfig) -> dict[str, Limits]:
     for name, override in config.limits.items():
         limits[name] = _merge(limits.get(name), override)
     return limits
-
-
-def load_config(
-    path: Path,
-    *,
-    overrides: Mapping[str, object] = _NO_OVERRIDES,
-    environ: Mapping[str, str] | None = None,
-) -> FlightConfig:
-    """The configuration in ``path``, then ``ISRU_...`` variables, then ``overrides``.
-
-    ``overrides`` maps dotted keys (``"vehicle"``, ``"mqtt.broker"``,
-    ``"limits.elec.h2_pressure_kpa.red_high"``) to values; ``None`` values are skipped so a
-    CLI can pass its unset flags. ``environ`` defaults to ``os.environ``.
-    """
-    path = Path(path)
-    data = _read_toml(path)
-    sources: dict[str, str] = {}
-    problems: list[str] = []
-    env = os.environ if environ is None else environ
-    for key, value, source in [*_env_items(env), *_override_items(overrides)]:
-        problem = _set(data, key, value)
-        if problem:
-            problems.append(f"{problem} (from {source})")
-        sources[key] = source
-    if problems:
-        raise ConfigError(path, problems)
-    try:
-        return FlightConfig.model_validate(data, context={"base_dir": path.absolute().parent})
-    except ValidationError as exc:
-        raise ConfigError(path, _describe(exc, sources)) from None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_bytes().decode("utf-8")
-        return tomllib.loads(text)
-    except FileNotFoundError:
-        problem = "file not found"
-    except IsADirectoryError:
-        problem = "is a directory, not a file"
-    except PermissionError:
-        problem = "not readable: permission denied"
-    except OSError as exc:
-        problem = f"not readable: {exc.strerror or exc}"
-    except UnicodeDecodeError as exc:
-        problem = f"not valid UTF-8 (byte {exc.start})"
-    except tomllib.TOMLDecodeError as exc:
-        problem = f"not valid TOML: {exc}"
-    raise ConfigError(path, [problem])
-
-
-def _env_items(environ: Mapping[str, str]) -> Iterator[tuple[str, object, str]]:
-    for name, value in sorted(environ.items()):
-        parts = name.removeprefix(ENV_PREFIX).lower().split("__")
-        if name.startswith(ENV_PREFIX) and parts[0] in FlightConfig.model_fields:
-            yield ".".join(parts), value, name
-
-
-def _override_items(overrides: Mapping[str, object]) -> Iterator[tuple[str, object, str]]:
-    for key, value in overrides.items():
-        if value is not None:
-            yield str(key), value, "override"
-
-
-def _split(key: str) -> list[str]:
-    parts = key.split(".")
-    if parts[0] == "limits" and len(parts) == 4:  # the channel name has a dot of its own
-        parts = ["limits", f"{parts[1]}.{parts[2]}", parts[3]]
-    return parts
-
-
-def _set(data: dict[str, Any], key: str, value: object) -> str | None:
-    parts = _split(key)
-    if not all(parts):
-        return f"{key}: not a dotted key"
-    node = data
-    for depth, part in enumerate(parts[:-1]):
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            return f"{'.'.join(parts[: depth + 1])}: is a value, not a table"
-        node = child
-    node[parts[-1]] = value
-    return None
-
-
-def _describe(exc: ValidationError, sources: Mapping[str, str]) -> list[str]:
-    problems = []
-    for error in exc.errors():
-        loc = [str(part) for part in error["loc"] if part != "[key]"]
-        where = ".".join(loc) or "(top level)"
-        kind = error["type"]
-        if kind == "limits_unordered":
-            problems.extend(error["msg"].split("; "))
-            continue
-        if kind == "missing":
-            what = "missing"
-        elif kind == "extra_forbidden":
-            close = difflib.get_close_matches(loc[-1], _keys_at(loc[:-1]), n=1)
-            what = "unknown key" + (f" (did you mean {close[0]}?)" if close else "")
-        else:
-            what = error["msg"]
-            custom = "detail" in error.get("ctx", {})
-            if not custom and isinstance(error["input"], str | int | float | bool):
-                what += f" (got {error['input']!r})"
-        source = next((s for k, s in sources.items() if f"{where}.".startswith(f"{k}.")), None)
-        problems.append(f"{where}: {what}" + (f" (from {source})" if source else ""))
-    return problems
-
-
-def _keys_at(loc: list[str]) -> list[str]:
-    node: Any = FlightConfig
-    for part in loc:
-        if get_origin(node) is dict:
-            node = get_args(node)[1]
-        elif isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields:
-            node = node.model_fields[part].annotation
-        else:
-            return []
-    return list(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else []
