@@ -43,7 +43,7 @@ PASSWORDS = {user: f"{user}-secret" for user in (VEHICLE, GROUND, INTRUDER, MONI
 MONITOR_ACL = f"\n# test-only observer\nuser {MONITOR}\ntopic read #\n"
 
 T = "isru/testbed-1"
-#: The client id flight/uplink.py connects with.
+#: The client id flight/mqtt/session.py connects with.
 FLIGHT_ID = "isru-flight-testbed-1"
 #: mosquitto's default max_queued_messages, which the shipped config raises.
 DEFAULT_QUEUE = 1000
@@ -202,7 +202,7 @@ async def test_vehicle_client_id_cannot_be_taken_by_ground(
 ) -> None:
     tls = deployed if over_tls else None
 
-    def flight() -> aiomqtt.Client:  # as flight/uplink.py connects
+    def flight() -> aiomqtt.Client:  # as flight/mqtt/session.py connects
         return client(broker, VEHICLE, identifier=FLIGHT_ID, clean_session=False)
 
     async with flight() as vehicle:
