@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from flight.state import corrupt_copy_name
+from flight.files import corrupt_copy_name
 
 APPLICATION_ID = 0x49535255  # "ISRU", in the database header: the file is one of ours
 SCHEMA = 1
