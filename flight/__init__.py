@@ -9,6 +9,7 @@ Other packages import from here or from the modules docs/design/flight.md names 
 from flight.config import ConfigError, FlightConfig, load_config
 from flight.dispatcher import Ack, Command, Reason, Stage
 from flight.events import Event, EventLog
+from flight.mqtt import Uplink
 from flight.sequencer import AbortCause, SequencerBusy, SequenceStatus
 from flight.vehicle import FlightApp
 
@@ -25,5 +26,6 @@ __all__ = [
     "SequenceStatus",
     "SequencerBusy",
     "Stage",
+    "Uplink",
     "load_config",
 ]
