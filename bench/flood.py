@@ -38,7 +38,7 @@ from bench.broker_child import broker_process
 from bench.mqtt import flight_process, rss_mb, write_config
 from interface.broker import NODELAY
 from interface.messages import MAX_PAYLOAD_BYTES
-from sim.child import SimChild
+from isru.sim_child import SimChild
 
 VEHICLE = "bench"
 PREFIX = f"isru/{VEHICLE}"

@@ -19,7 +19,7 @@ from hal.framing import encode_frame
 from hal.layout import layout_of
 from hal.message import Message, MsgType
 from hal.telemetry import PacketId, ScoopFlags, ScoopState, ScoopTelemetry
-from sim.child import SimChild
+from isru.sim_child import SimChild
 
 BAUD = 115200
 

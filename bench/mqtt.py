@@ -31,7 +31,7 @@ from flight.mqtt import Outbox, Priority
 from interface.broker import NODELAY
 from interface.messages import TelemetryMessage
 from isru.broker import Mosquitto
-from sim.child import SimChild
+from isru.sim_child import SimChild
 
 VEHICLE = "bench"
 PREFIX = f"isru/{VEHICLE}"

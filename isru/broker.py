@@ -24,7 +24,6 @@ import collections
 import os
 import re
 import shutil
-import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +31,7 @@ from types import TracebackType
 from typing import Self
 
 from interface.messages import MAX_PAYLOAD_BYTES
-from sim.child import die_with_parent
+from isru.children import ChildProcess, ChildStartError
 
 #: Real-time bound on a broker start or stop: generous, never the thing that passes a test.
 START_TIMEOUT_S = 10.0
@@ -97,8 +96,7 @@ class Mosquitto:
         self._acl = acl
         self._custom = config
         self._config: Path | None = None
-        self._process: asyncio.subprocess.Process | None = None
-        self._drain: asyncio.Task[None] | None = None
+        self._child: ChildProcess | None = None
         #: The broker's log (all of it, last lines kept), across restarts.
         self.log: collections.deque[str] = collections.deque(maxlen=20_000)
 
@@ -127,11 +125,11 @@ class Mosquitto:
     @property
     def pid(self) -> int | None:
         """The running broker's process id."""
-        return self._process.pid if self.running and self._process is not None else None
+        return self._child.pid if self._child is not None and self._child.running else None
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.returncode is None
+        return self._child is not None and self._child.running
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -165,11 +163,17 @@ class Mosquitto:
 
     async def stop(self) -> None:
         """SIGTERM and wait: mosquitto saves its database (retained messages, sessions) first."""
-        await self._end(signal.SIGTERM)
+        child, self._child = self._child, None
+        if child is not None:
+            await child.stop()
+            if child.forced:
+                raise BrokerError(f"mosquitto ignored SIGTERM:\n{self._tail()}")
 
     async def kill(self) -> None:
         """SIGKILL and wait: nothing is saved beyond the last autosave."""
-        await self._end(signal.SIGKILL)
+        child, self._child = self._child, None
+        if child is not None:
+            await child.kill()
 
     async def _prepare(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -230,106 +234,30 @@ class Mosquitto:
 
     async def _spawn(self) -> None:
         assert self._config is not None
-        process = await asyncio.create_subprocess_exec(
-            _tool("mosquitto"),
-            "-c",
-            str(self._config),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            # Its own session: a signal to our process group (Ctrl-C, `timeout`, a CI runner)
-            # is ours to handle; we stop the broker last, after the clients that need it.
-            start_new_session=True,
-            preexec_fn=die_with_parent,
+        child = ChildProcess(
+            [_tool("mosquitto"), "-c", str(self._config)],
+            name="mosquitto",
+            stderr="stdout",
+            ready=lambda line: _RUNNING.search(line) is not None,
+            start_timeout_s=START_TIMEOUT_S,
+            stop_timeout_s=START_TIMEOUT_S,
+            # Its own session (the default): a signal to our process group (Ctrl-C, `timeout`,
+            # a CI runner) is ours to handle; we stop the broker last, after its clients.
         )
-        assert process.stdout is not None
-        ready = asyncio.get_running_loop().create_future()
-        self._process = process
-        self._drain = asyncio.create_task(self._read(process.stdout, ready))
+        # Its lines go to our log as they come, across restarts.
+        child.stdout_lines = self.log
         try:
-            async with asyncio.timeout(START_TIMEOUT_S):
-                await ready
-        except TimeoutError:
-            await self.kill()
-            raise BrokerError(
-                f"mosquitto did not report running within {START_TIMEOUT_S} s:\n{self._tail()}"
-            ) from None
-        except BrokerError:
-            await self._end(signal.SIGKILL)
-            raise
-
-    async def _read(self, stream: asyncio.StreamReader, ready: asyncio.Future[None]) -> None:
-        # Read to the end, always: a full pipe would block mosquitto's logging, and the broker.
-        startup: list[str] = []
-        while line := await stream.readline():
-            text = line.decode(errors="replace").rstrip()
-            self.log.append(text)
-            if not ready.done():
-                startup.append(text)
-                if _RUNNING.search(text):
-                    ready.set_result(None)
-        if not ready.done():
-            output = "\n".join(startup)
-            ready.set_exception(BrokerError(f"mosquitto exited while starting:\n{output}"))
-
-    async def _end(self, sig: signal.Signals) -> None:
-        process, drain = self._process, self._drain
-        if process is None:
-            return
-        if process.returncode is None:
-            process.send_signal(sig)
-        try:
-            async with asyncio.timeout(START_TIMEOUT_S):
-                await process.wait()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise BrokerError(f"mosquitto ignored {sig.name}:\n{self._tail()}") from None
-        finally:
-            if drain is not None:
-                await drain
-            self._process = self._drain = None
+            await child.start()
+        except ChildStartError as exc:
+            if exc.reason.startswith("not ready"):
+                raise BrokerError(
+                    f"mosquitto did not report running within {START_TIMEOUT_S} s:\n{self._tail()}"
+                ) from None
+            raise BrokerError(f"mosquitto exited while starting:\n{exc.output}") from None
+        self._child = child
 
     def _tail(self, lines: int = 40) -> str:
         return "\n".join(list(self.log)[-lines:])
-
-
-class EmbeddedBroker:
-    """An amqtt broker inside this process, on loopback: the SIL stack's broker when
-    mosquitto is not installed, so the demo runs with nothing but Python."""
-
-    def __init__(self, *, port: int | None = None) -> None:
-        self.port = port if port is not None else free_port()
-        self.host = "127.0.0.1"
-        self._broker: object | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    async def __aenter__(self) -> Self:
-        from amqtt.broker import Broker  # imported here: only the fallback needs it
-
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
-            },
-        }
-        broker = Broker(config)
-        await broker.start()
-        self._broker = broker
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        broker, self._broker = self._broker, None
-        if broker is not None:
-            await broker.shutdown()  # type: ignore[attr-defined]
 
 
 def mosquitto_available() -> bool:

@@ -21,8 +21,8 @@ from isru.conform.common import WHOLE_RUN
 from isru.conform.context import f32, f32_step
 from isru.conform.kit import PLANS
 from isru.conform.rules import render_rule_table
+from isru.sim_child import SimChild
 from sim import RealClock, SimBoards
-from sim.child import SimChild
 from tests import icd_tables
 
 ROOT = Path(__file__).resolve().parent.parent

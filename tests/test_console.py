@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,6 @@ from ground.console.levels import format_value, level
 from ground.console.parse import CommandLineError, complete, parse_command
 from ground.messages import Event
 from interface.catalog import DICTIONARY
-from isru.sil import die_with_parent
 from isru.testing import Sil
 
 SIZE = (80, 24)
@@ -535,14 +533,7 @@ async def test_event_log_flight_restart_shows_no_replayed(sil: Sil) -> None:
         flight.send_signal(signal.SIGTERM)
         await asyncio.wait_for(flight.wait(), 30)
         await until(pilot, lambda: app.status_bar.state == "offline", "offline")
-        with sil.stack.flight_log.open("ab") as log:
-            sil.stack.flight = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "isru.cli", "flight"),
-                *("--config", str(sil.stack.workdir / "flight.toml")),
-                stderr=log,
-                start_new_session=True,
-                preexec_fn=die_with_parent,  # the fixture stops it (sil.stack.flight)
-            )
+        await sil.stack.spawn_flight()  # the fixture stops it (sil.stack.flight)
         log = app.event_log
 
         def boot_shown() -> bool:

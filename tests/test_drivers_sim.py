@@ -22,8 +22,8 @@ from hal import (
     Valve,
     WrongBoard,
 )
+from isru.sim_child import SimChild
 from sim import ManualClock, SimBoards, StartFaults
-from sim.child import SimChild
 
 # Regolith bulk density (g/cm^3) x scoop footprint (cm^2) x depth (cm): see sim/scoop_arm.py.
 GRAMS_PER_MM = 1.50 * 25.0 / 10.0

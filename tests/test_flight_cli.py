@@ -15,7 +15,7 @@ from flight.state import StateStore
 from interface.catalog import DICTIONARY
 from isru.broker import Mosquitto
 from isru.dict_cli import main as dict_main
-from sim.child import SimChild
+from isru.sim_child import SimChild
 from tests.flightstack import flight_stack
 from tests.ground_probe import ground_probe
 

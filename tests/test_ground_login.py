@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ground.cli import main
-from sim.child import SimChild
+from isru.sim_child import SimChild
 from tests.deployed_broker import ACL, deployed_broker, make_certificates
 
 VEHICLE, ACCOUNT, GROUND = "testbed-1", "vehicle-testbed-1", "ground"

@@ -26,7 +26,7 @@ from ground.messages import GroundError
 from interface.messages import MAX_PAYLOAD_BYTES
 from interface.signing import MAX_COUNTER, fingerprint, sign
 from isru.broker import Mosquitto
-from sim.child import SimChild
+from isru.sim_child import SimChild
 from tests.flightstack import WAIT_S
 from tests.ground_probe import Probe, ground_probe
 from tests.test_flight_cli import READY_TIMEOUT_S, start_flight, write_config

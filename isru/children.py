@@ -1,0 +1,261 @@
+"""One child process, started, watched and stopped the same way everywhere.
+
+``isru sil`` (broker, simulator, flight), the tests and the benchmarks run their processes
+through :class:`ChildProcess`::
+
+    async with ChildProcess(
+        [sys.executable, "-m", "sim"], name="simulator", ready=lambda line: line == "ready"
+    ) as child:
+        ...  # child.stdout_lines, child.stderr_lines, await child.wait(), child.returncode
+
+- It runs in its own session by default (a Ctrl-C in the terminal is ours to handle, and we
+  stop our children in order) and gets SIGTERM if we die (Linux ``PR_SET_PDEATHSIG``), so a
+  launcher that is killed outright leaves nothing behind.
+- ``ready`` is called with each output line (stdout, and stderr too when it is merged) until
+  it returns True; :meth:`start` returns then, or raises :class:`ChildStartError` when the
+  process exits first or stays silent past ``start_timeout_s`` (it is killed).
+- Collected output is read to the end as it comes, always: a full pipe never blocks the
+  child. The last ``keep_lines`` lines are kept.
+- :meth:`stop` sends SIGTERM and, after ``stop_timeout_s``, SIGKILL (:attr:`forced` says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ctypes
+import ctypes.util
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Literal, Self
+
+#: Where a stream goes: read and kept ("collect"), our own ("inherit"), nowhere ("devnull"),
+#: appended to a file (a Path), or for stderr merged into stdout ("stdout").
+Stream = Literal["collect", "inherit", "devnull", "stdout"] | Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+# Loaded now: between fork and exec (where die_with_parent runs) nothing may spawn or lock.
+_LIBC = _libc()
+
+
+def die_with_parent() -> None:
+    """For ``preexec_fn``: the child gets SIGTERM if its parent dies (Linux), so a launcher
+    that is killed outright leaves no simulator, broker or flight process behind."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ChildStartError(RuntimeError):
+    """The process exited, or stayed silent, before it was ready."""
+
+    def __init__(self, name: str, reason: str, output: str) -> None:
+        super().__init__(f"{name} did not start: {reason}\n{output}".rstrip())
+        self.name = name
+        self.reason = reason
+        self.output = output
+
+
+class ChildProcess:
+    """One child process; see the module's docstring."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        name: str,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        stdout: Stream = "collect",
+        stderr: Stream = "collect",
+        ready: Callable[[str], bool] | None = None,
+        start_timeout_s: float = 10.0,
+        stop_timeout_s: float = 10.0,
+        own_session: bool = True,
+        die_with_parent: bool = True,
+        keep_lines: int = 20_000,
+    ) -> None:
+        if not argv:
+            raise ValueError("argv: must name a program")
+        if stdout == "stdout":
+            raise ValueError("stdout: 'stdout' is for stderr only")
+        self.argv = list(argv)
+        self.name = name
+        self.env = None if env is None else dict(env)
+        self.cwd = cwd
+        self.ready = ready
+        self.start_timeout_s = start_timeout_s
+        self.stop_timeout_s = stop_timeout_s
+        self._stdout, self._stderr = stdout, stderr
+        self._own_session = own_session
+        self._die_with_parent = die_with_parent
+        self.stdout_lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
+        self.stderr_lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
+        #: Whether the last :meth:`stop` had to SIGKILL the process.
+        self.forced = False
+        self._process: asyncio.subprocess.Process | None = None
+        self._readers: list[asyncio.Task[None]] = []
+        self._ready: asyncio.Future[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process has exited (None while it runs or before start)."""
+        return None if self._process is None else self._process.returncode
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    def output(self, lines: int = 40) -> str:
+        """The last ``lines`` collected lines (stdout, then stderr), for an error message."""
+        kept = [*self.stdout_lines, *self.stderr_lines]
+        return "\n".join(kept[-lines:])
+
+    async def start(self) -> None:
+        """Start the process; with ``ready``, return once it said so (see the module)."""
+        if self.running:
+            raise RuntimeError(f"{self.name} is already running")
+        self.forced = False
+        with contextlib.ExitStack() as files:
+            process = await asyncio.create_subprocess_exec(
+                *self.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=_target(self._stdout, files),
+                stderr=_target(self._stderr, files),
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=self._own_session,
+                preexec_fn=die_with_parent if self._die_with_parent else None,
+            )
+        self._process = process
+        loop = asyncio.get_running_loop()
+        self._ready = loop.create_future() if self.ready is not None else None
+        self._readers = [
+            asyncio.create_task(self._read(stream, kept), name=f"{self.name} output")
+            for stream, kept in (
+                (process.stdout, self.stdout_lines),
+                (process.stderr, self.stderr_lines),
+            )
+            if stream is not None
+        ]
+        if self._ready is None:
+            return
+        try:
+            async with asyncio.timeout(self.start_timeout_s):
+                await self._ready
+        except TimeoutError:
+            await self.kill()
+            reason = f"not ready within {self.start_timeout_s:g} s"
+            raise ChildStartError(self.name, reason, self.output()) from None
+        except ChildStartError:
+            await self.kill()
+            raise
+        except BaseException:
+            # Cancelled (the launcher is being stopped) before ready: nobody will stop() it.
+            await self.kill()
+            raise
+
+    async def _read(self, stream: asyncio.StreamReader, kept: collections.deque[str]) -> None:
+        while line := await stream.readline():
+            text = line.decode(errors="replace").rstrip("\r\n")
+            kept.append(text)
+            ready = self._ready
+            if ready is not None and not ready.done() and self.ready is not None:
+                try:
+                    if self.ready(text):
+                        ready.set_result(None)
+                except Exception as exc:  # a line the reader could not take: not started
+                    ready.set_exception(ChildStartError(self.name, str(exc), self.output()))
+        if self._ready is not None and not self._ready.done() and stream is self._first():
+            code = await self.wait()
+            reason = f"exited with code {code}"
+            self._ready.set_exception(ChildStartError(self.name, reason, self.output()))
+
+    def _first(self) -> asyncio.StreamReader | None:
+        """The stream ``ready`` reads: stdout when collected, else stderr."""
+        process = self._process
+        if process is None:
+            return None
+        return process.stdout if process.stdout is not None else process.stderr
+
+    async def wait(self) -> int:
+        """Until the process exits (it must have been started); returns its exit code."""
+        if self._process is None:
+            raise RuntimeError(f"wait: {self.name} was not started")
+        return await self._process.wait()
+
+    async def stop(self, *, timeout_s: float | None = None) -> int | None:
+        """SIGTERM, then SIGKILL if it has not exited after ``timeout_s`` (default
+        ``stop_timeout_s``); returns its exit code (None if it was never started)."""
+        return await self._end(
+            signal.SIGTERM, self.stop_timeout_s if timeout_s is None else timeout_s
+        )
+
+    async def kill(self) -> int | None:
+        """SIGKILL: the process dies at once, as a crash would."""
+        return await self._end(signal.SIGKILL, self.stop_timeout_s)
+
+    def send_signal(self, signum: int) -> None:
+        """Send ``signum`` if it runs."""
+        if self._process is not None and self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.send_signal(signum)
+
+    async def _end(self, signum: int, timeout_s: float) -> int | None:
+        process = self._process
+        if process is None:
+            return None
+        self.send_signal(signum)
+        try:
+            async with asyncio.timeout(timeout_s):
+                code = await process.wait()
+        except TimeoutError:
+            self.forced = True
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            code = await process.wait()
+        if self._readers:
+            # The pipes end with the process, unless a grandchild still holds them.
+            _, late = await asyncio.wait(self._readers, timeout=timeout_s)
+            for reader in late:
+                reader.cancel()
+        return code
+
+
+def _target(stream: Stream, files: contextlib.ExitStack) -> int | IO[Any] | None:
+    if stream == "collect":
+        return asyncio.subprocess.PIPE
+    if stream == "inherit":
+        return None
+    if stream == "devnull":
+        return asyncio.subprocess.DEVNULL
+    if stream == "stdout":
+        return asyncio.subprocess.STDOUT
+    return files.enter_context(stream.open("ab"))
