@@ -1,20 +1,6 @@
 """The firmware core both boards share: request dispatch, the reply cache, boot, telemetry.
 
-Request handling, in the order a request is checked:
-
-1. Only REQUEST frames are answered; a payload whose version nibble is not ours gets NACK
-   BAD_VERSION (seq and id echoed), anything unparseable is ignored.
-2. **Duplicate requests**: a REQUEST with the same seq, id and body as the previous one is a
-   host retry (its reply was lost or late). The cached reply is sent again and the command
-   is *not* executed again: a retried DIG digs once. The cache survives RESET (it sits in
-   no-init RAM) so a retried RESET does not reboot twice.
-3. Unknown id, or a command of the other board: UNKNOWN_COMMAND.
-4. Body length not the argument layout's size (or any body for a command without
-   arguments): BAD_LENGTH.
-5. An argument outside its declared range or not a member of its enum: OUT_OF_RANGE with
-   the argument's index; then board-specific limits (joint angles) the same way.
-6. In FAULT, anything but STOP, RESET, GET_*, SET_TM_RATE and SET_VALVE: FAULT.
-7. Board state checks: BUSY, NOT_HOMED, INTERLOCK.
+Requests are checked in the order :mod:`sim.requests` gives.
 
 **Host watchdog**: once the host has sent a request, a board that then hears no request for
 ``host_timeout_s`` (3 s by default) switches every actuator off (motors; cell current,
@@ -43,12 +29,23 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from hal.commands import BY_ID, BoardInfo, BoardKind, CommandSpec, TelemetryRate
+from hal.commands import BoardInfo, BoardKind, CommandSpec, TelemetryRate
 from hal.layout import layout_of
 from hal.message import PROTOCOL_VERSION, Message, MsgType, NackCode, nack_body
 from hal.telemetry import PacketId
 from sim.boot_store import BootStore
 from sim.clock import Clock, TimerHandle
+from sim.requests import BoardThermal, Refused, bad_version_reply, parse_request
+
+__all__ = [
+    "ALLOWED_IN_FAULT",
+    "DEFAULT_HOST_TIMEOUT_S",
+    "DEFAULT_TM_RATE_HZ",
+    "BoardThermal",
+    "Emit",
+    "Firmware",
+    "Refused",
+]
 
 FW_MAJOR, FW_MINOR = 1, 0
 PHYSICS_TICK_S = 0.01
@@ -60,26 +57,6 @@ ALLOWED_IN_FAULT = frozenset(
 
 #: Called with each telemetry message; returns False when the line cannot take it now.
 Emit = Callable[[Message], bool]
-
-
-class Refused(Exception):
-    """A command the board NACKs: ``code`` and the offending argument's index."""
-
-    def __init__(self, code: NackCode, arg_index: int | None = None) -> None:
-        super().__init__(f"{code.name}" + ("" if arg_index is None else f" (arg {arg_index})"))
-        self.code = code
-        self.arg_index = arg_index
-
-
-class BoardThermal:
-    """Board temperature: 25 C plus self-heating, first order (time constant 120 s)."""
-
-    def __init__(self) -> None:
-        self.temp_c = 25.0
-
-    def step(self, dt: float, heat_c: float) -> None:
-        target = 25.0 + heat_c
-        self.temp_c += (target - self.temp_c) * min(1.0, dt / 120.0)
 
 
 class Firmware(abc.ABC):
@@ -236,11 +213,7 @@ class Firmware(abc.ABC):
     def handle_payload(self, payload: bytes) -> bytes | None:
         """Answer one frame payload; the reply payload, or None for no answer."""
         if len(payload) >= 3 and payload[0] >> 4 != PROTOCOL_VERSION:
-            if payload[0] & 0x0F != MsgType.REQUEST:
-                return None
-            return Message(
-                MsgType.NACK, payload[1], payload[2], nack_body(NackCode.BAD_VERSION)
-            ).encode()
+            return bad_version_reply(payload)
         try:
             message = Message.decode(payload)
         except Exception:
@@ -260,7 +233,7 @@ class Firmware(abc.ABC):
         self.advance_to(self.clock.now())
         reboot = False
         try:
-            spec, args = self._parse(message)
+            spec, args = parse_request(message, self.kind, self.check_limits)
             if self.in_fault and spec.name not in ALLOWED_IN_FAULT:
                 raise Refused(NackCode.FAULT)
             body, reboot = self._execute_common(spec, args)
@@ -272,24 +245,6 @@ class Firmware(abc.ABC):
         if reboot:
             self._boot()
         return reply
-
-    def _parse(self, message: Message) -> tuple[CommandSpec, Any]:
-        spec = BY_ID.get(message.msg_id)
-        if spec is None or spec.board not in (None, self.kind):
-            raise Refused(NackCode.UNKNOWN_COMMAND)
-        if spec.args is None:
-            if message.body:
-                raise Refused(NackCode.BAD_LENGTH)
-            return spec, None
-        layout = layout_of(spec.args)
-        if len(message.body) != layout.size:
-            raise Refused(NackCode.BAD_LENGTH)
-        args = layout.unpack(message.body)
-        bad = layout.first_out_of_range(args)
-        if bad is not None:
-            raise Refused(NackCode.OUT_OF_RANGE, bad)
-        self.check_limits(spec, args)
-        return spec, args
 
     def _execute_common(self, spec: CommandSpec, args: Any) -> tuple[bytes, bool]:
         if spec.name == "GET_INFO":
