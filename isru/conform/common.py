@@ -1,25 +1,21 @@
-"""What the steps share, and the rules of both boards that take time: the telemetry rate,
-RESET, the host watchdog and FAULT, and the rules judged on the whole run. Each step names
-the rules it decides (:class:`Step`); what differs per board (what to switch on, what "off"
-looks like, which commands FAULT refuses) is a :class:`Board`. The frame and header rules
-are in :mod:`isru.conform.protocol`."""
+"""What the steps share, and the rules of both boards on the telemetry rate and RESET. Each
+step names the rules it decides (:class:`Step`); what differs per board (what to switch on,
+what "off" looks like, which commands FAULT refuses) is a :class:`Board`. The host watchdog
+and FAULT are in :mod:`isru.conform.watchdog`, the rules judged on the whole run in
+:mod:`isru.conform.whole_run`, the frame and header rules in :mod:`isru.conform.protocol`."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import math
-import statistics
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from cobs import cobs
 
-from hal.commands import BY_NAME, COMMANDS, BoardInfo, CommandSpec, TelemetryRate
+from hal.commands import BY_NAME, COMMANDS, CommandSpec, TelemetryRate
 from hal.framing import crc16, encode_frame
 from hal.layout import layout_of
-from hal.message import MsgType, NackCode
 from interface.catalog import DICTIONARY
 from isru.conform.context import (
     KIT_RATE_HZ,
@@ -28,7 +24,6 @@ from isru.conform.context import (
     describe_nack,
     since_ms,
 )
-from isru.conform.wire import Exchange, Packet
 
 NO_ARG = 0xFF
 #: Readings with an actuator off stay below this (A, V, W).
@@ -154,7 +149,7 @@ async def telemetry(ctx: Context, board: Board) -> None:
     await ctx.sleep_board(0.5)
     late = [p for p in ctx.packets[mark:] if 0 < since_ms(p.tm.uptime_ms, quiet_from) < 1 << 31]
     status = await ctx.send("GET_STATUS")
-    ok = not late and status.acked and len(status.body) == _size(board)
+    ok = not late and status.acked and len(status.body) == telemetry_size(board)
     ctx.check(
         "TM-OFF",
         ok,
@@ -201,7 +196,8 @@ async def _rate(ctx: Context, rate: float, *, window_s: float) -> None:
     )
 
 
-def _size(board: Board) -> int:
+def telemetry_size(board: Board) -> int:
+    """Bytes of ``board``'s telemetry packet."""
     return layout_of(board.telemetry_class).size
 
 
@@ -258,278 +254,3 @@ async def reset(ctx: Context, board: Board) -> None:
     )
     await board.after_reset(ctx)
     await ctx.ack("SET_TM_RATE", TelemetryRate(KIT_RATE_HZ))
-
-
-# --- the host watchdog and FAULT --------------------------------------------------------
-
-
-async def _silence_until_trip(
-    ctx: Context, board: Board, *, boot: int | None = None, start: int | None = None
-) -> tuple[Packet | None, Packet | None]:
-    """Stay silent: the first packet (of boot ``boot``, if given) with HOST_TIMEOUT, and
-    the last one before it without. The watchdog counts real time (§7.4), so this waits
-    on the wall clock."""
-    mark = len(ctx.packets) if start is None else start
-
-    def ours(tm: Any) -> bool:
-        return boot is None or tm.boot_count == boot
-
-    flag = board.host_timeout_flag
-    found = await ctx.wire.wait_until(
-        lambda: next((p for p in ctx.packets[mark:] if ours(p.tm) and p.tm.flags & flag), None),
-        WATCHDOG_LATEST_S + 2.0,
-    )
-    last = found.frame.at if found is not None else math.inf
-    quiet = [
-        p for p in ctx.packets[mark:] if ours(p.tm) and not p.tm.flags & flag and p.frame.at <= last
-    ]
-    return found, (quiet[-1] if quiet else None)
-
-
-def _judge_trip(
-    ctx: Context,
-    rule: str,
-    request: Exchange,
-    tripped: Packet | None,
-    quiet: Packet | None,
-    *,
-    last_ms: int,
-) -> bool:
-    """Tripped no earlier than 3.0 s after the last request and not still quiet 3.5 s
-    after it. On hardware the wall clock and the board's clock agree; a simulator at a time
-    scale may hold the 3 s on either (its docs say which), so either passes."""
-    assert request.reply is not None
-    if tripped is None:
-        ctx.fail(rule, f"no HOST_TIMEOUT within {WATCHDOG_LATEST_S + 2:g} s of silence")
-        return False
-    spans = {
-        "wall": (
-            tripped.frame.at - request.sent_at,
-            None if quiet is None else quiet.frame.at - request.reply.at,
-        ),
-        "board": (
-            since_ms(tripped.tm.uptime_ms, last_ms) / 1000,
-            None if quiet is None else since_ms(quiet.tm.uptime_ms, last_ms) / 1000,
-        ),
-    }
-    texts, ok = [], False
-    for clock, (at, still) in spans.items():
-        ok = ok or (at >= WATCHDOG_S - 0.001 and (still is None or still < WATCHDOG_LATEST_S))
-        window = f"{still:.2f} to {at:.2f} s" if still is not None else f"by {at:.2f} s"
-        texts.append(f"{window} ({clock} clock)")
-    return ctx.check(rule, ok, f"tripped {' / '.join(texts)} after the last request")
-
-
-def _uptime(info: Exchange) -> int:
-    """``uptime_ms`` of a GET_INFO's reply."""
-    uptime: int = layout_of(BoardInfo).unpack(info.body).uptime_ms
-    return uptime
-
-
-async def watchdog(ctx: Context, board: Board) -> None:
-    await board.clean(ctx)
-    await board.actuate(ctx)
-    running = await ctx.latest()
-    if board.on(running) is None:
-        raise StepFailed("nothing could be switched on before the silence")
-    homed_before = board.homed(running)
-    last = await ctx.send("GET_INFO")
-    tripped, quiet = await _silence_until_trip(ctx, board)
-    if not _judge_trip(ctx, "WDG-TRIP", last, tripped, quiet, last_ms=_uptime(last)):
-        raise StepFailed("the watchdog did not trip")
-    assert tripped is not None
-    tm = tripped.tm
-    problems = []
-    if tm.state.name != "FAULT":
-        problems.append(f"state {tm.state.name}")
-    still = board.on(tm)
-    if still:
-        problems.append(f"still on: {still}")
-    ctx.check("WDG-TRIP", not problems, "; ".join(problems) or "actuators off, FAULT")
-
-    retry = await ctx.wire.request(last.msg_id, seq=last.seq, frame=last.frame)
-    same = retry.reply is not None and last.reply is not None
-    same = same and retry.reply.payload == last.reply.payload  # type: ignore[union-attr]
-    ctx.check(
-        "DUP-STALE",
-        same,
-        "the retried GET_INFO got the cached reply (its old uptime) in FAULT"
-        if same
-        else "the retried GET_INFO was answered afresh",
-    )
-    await fault_rules(ctx, board)
-    await ctx.ack("STOP")
-    await _cleared(ctx, board, homed_before)
-
-
-async def fault_rules(ctx: Context, board: Board) -> None:
-    """In FAULT: what is allowed, what is refused, and the order of the checks."""
-    for name in ("GET_STATUS", "GET_INFO"):
-        exchange = await ctx.ask(name)
-        ctx.check("FAULT-ALLOWED", exchange.acked, f"{name}: {describe_nack(exchange)}")
-    exchange = await ctx.ask("SET_TM_RATE", TelemetryRate(KIT_RATE_HZ))
-    ctx.check("FAULT-ALLOWED", exchange.acked, f"SET_TM_RATE: {describe_nack(exchange)}")
-    await board.allowed_in_fault(ctx)
-    for name in board.refused_in_fault:
-        exchange = await ctx.ask(name, board.valid_args.get(name))
-        ok = exchange.nack == (NackCode.FAULT, NO_ARG)
-        ctx.check("FAULT-ALLOWED", ok, f"{name}: {describe_nack(exchange)}")
-    name, body, index = board.out_of_range
-    exchange = await ctx.ask(name, body=body)
-    stop_body = await ctx.ask("STOP", body=b"\x00")
-    ctx.check(
-        "NACK-ORDER",
-        exchange.nack == (NackCode.OUT_OF_RANGE, index)
-        and stop_body.nack == (NackCode.BAD_LENGTH, NO_ARG),
-        f"in FAULT: out-of-range {name} {describe_nack(exchange)}, "
-        f"STOP with a body {describe_nack(stop_body)}",
-    )
-
-
-async def _cleared(ctx: Context, board: Board, homed_before: bool | None) -> None:
-    status = await ctx.status()
-    tm = status.tm
-    problems = []
-    if tm.state.name == "FAULT" or tm.flags & board.fault_mask:
-        problems.append(f"state {tm.state.name}, fault flags 0x{tm.flags & board.fault_mask:04X}")
-    if homed_before and not board.homed(tm):
-        problems.append("HOMED lost")
-    ctx.check(
-        "FAULT-CLEAR",
-        not problems,
-        "; ".join(problems) or f"STOP: {tm.state.name}, fault flags clear",
-    )
-
-
-async def watchdog_feed(ctx: Context, board: Board) -> None:
-    await board.clean(ctx)
-    mark = len(ctx.packets)
-    last = await ctx.send("GET_INFO")
-    get_info = BY_NAME["GET_INFO"].id
-    await asyncio.sleep(1.0)
-    ctx.wire.write(bad_crc_frame(get_info, ctx.next_seq()))
-    await asyncio.sleep(0.5)
-    await ctx.wire.request(get_info, seq=ctx.next_seq(), version=2, attempts=1)
-    await asyncio.sleep(0.5)
-    for kind in (MsgType.ACK, MsgType.TELEMETRY, 0xF):
-        ctx.wire.write(frame_of(get_info, b"", ctx.next_seq(), kind=int(kind)))
-    tripped, quiet = await _silence_until_trip(ctx, board, start=mark)
-    _judge_trip(ctx, "WDG-FEED", last, tripped, quiet, last_ms=_uptime(last))
-    if tripped is None:
-        raise StepFailed("the watchdog did not trip")
-
-
-async def watchdog_reset(ctx: Context, board: Board) -> None:
-    """RESET in FAULT (allowed), then silence: the watchdog trips again 3 s after it."""
-    status = await ctx.status()
-    if status.tm.state.name != "FAULT":
-        raise StepFailed("the board is not in FAULT after the previous silence")
-    boot = status.tm.boot_count
-    mark = len(ctx.packets)
-    exchange = await ctx.send("RESET")
-    ctx.check("FAULT-ALLOWED", exchange.acked, f"RESET: {describe_nack(exchange)}")
-    new_boot = (boot + 1) & 0xFFFF
-    tripped, quiet = await _silence_until_trip(ctx, board, boot=new_boot, start=mark)
-    _judge_trip(ctx, "WDG-RESET", exchange, tripped, quiet, last_ms=0)
-    await ctx.ack("STOP")
-    await _cleared(ctx, board, None)
-    await ctx.ack("SET_TM_RATE", TelemetryRate(DEFAULT_RATE_HZ))
-
-
-# --- over the whole run -----------------------------------------------------------------
-
-#: Rules judged on everything the board sent during the run, after the last step.
-WHOLE_RUN = (
-    "TM-FRAMES",
-    "REPLY-ONE",
-    "REPLY-FORMAT",
-    "REPLY-TIME",
-    "STATE-FLAGS",
-    "OFF-READINGS",
-    "HOME-SWITCH",
-    "WATER-LOW",
-)
-
-
-def whole_run(ctx: Context, board: Board) -> None:
-    log = ctx.wire.log
-    stats = ctx.wire.decoder.stats
-    errors = stats.crc_errors + stats.framing_errors + stats.oversize
-    ctx.check(
-        "TM-FRAMES",
-        not log.bad_telemetry and errors == 0,
-        f"{len(log.telemetry)} packets, {errors} frame error(s)"
-        + (f", {log.bad_telemetry[0]}" if log.bad_telemetry else ""),
-    )
-    stray = [u for u in log.unexpected if "unasked" in u]
-    malformed = [u for u in log.unexpected if "unasked" not in u]
-    ctx.check(
-        "REPLY-ONE",
-        not stray,
-        stray[0] if stray else f"{len(log.replies)} replies, each to its request",
-    )
-    malformed += _reply_shapes(board, log.replies)
-    ctx.check(
-        "REPLY-FORMAT",
-        not malformed,
-        malformed[0] if malformed else f"{len(log.replies)} replies well formed",
-    )
-    if log.latencies_s:
-        worst = max(log.latencies_s) * 1000
-        median = statistics.median(log.latencies_s) * 1000
-        note = "" if worst <= 20 else " (over the recommended 20 ms)"
-        ctx.check(
-            "REPLY-TIME",
-            worst <= 200,
-            f"max {worst:.1f} ms, median {median:.1f} ms over {len(log.latencies_s)}{note}",
-        )
-    flags_problems = _state_flags(board, log.telemetry)
-    ctx.check(
-        "STATE-FLAGS",
-        not flags_problems,
-        flags_problems[0] if flags_problems else f"{len(log.telemetry)} packets consistent",
-    )
-    off = [board.off_problem(p.tm) for p in log.telemetry]
-    off_problems = [o for o in off if o]
-    ctx.check(
-        "OFF-READINGS",
-        not off_problems,
-        off_problems[0] if off_problems else f"{len(log.telemetry)} packets checked",
-    )
-    board.whole_run(ctx)
-
-
-def _reply_shapes(board: Board, replies: Sequence[Any]) -> list[str]:
-    problems = []
-    sizes: dict[int, int] = {}
-    for spec in commands_of(board):
-        if spec.reply_is_telemetry:
-            sizes[spec.id] = _size(board)
-        else:
-            sizes[spec.id] = 0 if spec.reply is None else layout_of(spec.reply).size
-    for received in replies:
-        m = received.message
-        if m.type is MsgType.NACK:
-            if len(m.body) != 2 or m.body[0] not in {int(c) for c in NackCode}:
-                problems.append(f"NACK seq={m.seq} body {m.body.hex(' ')}")
-        elif m.msg_id in sizes and len(m.body) != sizes[m.msg_id]:
-            problems.append(
-                f"ACK id=0x{m.msg_id:02X} with {len(m.body)} bytes, not {sizes[m.msg_id]}"
-            )
-    return problems
-
-
-def _state_flags(board: Board, packets: Sequence[Packet]) -> list[str]:
-    problems = []
-    for p in packets:
-        tm = p.tm
-        faulted = bool(tm.flags & board.fault_mask)
-        if (tm.state.name == "FAULT") != faulted:
-            problems.append(
-                f"seq {p.seq}: state {tm.state.name} with fault flags "
-                f"0x{tm.flags & board.fault_mask:04X}"
-            )
-        problem = board.flag_problem(tm)
-        if problem:
-            problems.append(f"seq {p.seq}: {problem}")
-    return problems

@@ -1,9 +1,8 @@
 """What every check uses: the board's wire, its clock, typed requests and rule verdicts.
 
-Times that rules judge are **board** times, read from ``uptime_ms`` in telemetry and in
-GET_INFO, so the kit is right against a simulator whose clock runs faster than the wall
-(``isru sim --time-scale``). The kit measures that rate once at the start and uses it only
-to size its own waiting.
+Times that rules judge are **board** times, read from ``uptime_ms`` in telemetry and in GET_INFO,
+so the kit is right against a simulator whose clock runs faster than the wall (``isru sim
+--time-scale``). The kit measures that rate once at the start and uses it only to size its waits.
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ from typing import Any
 from hal.commands import BY_NAME, BoardInfo
 from hal.layout import layout_of
 from hal.message import NackCode
-from isru.conform.rules import BY_ID, Outcome, Rule
+from isru.conform.report import Outcome
+from isru.conform.rules import BY_ID, Rule
 from isru.conform.wire import BoardWire, Exchange, Packet
 
 UPTIME_WRAP = 1 << 32

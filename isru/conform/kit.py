@@ -11,10 +11,11 @@ import contextlib
 from collections.abc import Collection
 
 from hal.errors import PortError
-from isru.conform import common, elec, protocol, scoop
+from isru.conform import common, elec, protocol, scoop, scoop_steps, watchdog, whole_run
 from isru.conform.common import Board, Step
 from isru.conform.context import Context, StepFailed
-from isru.conform.rules import Outcome, Report, rules_for
+from isru.conform.report import Outcome, Report
+from isru.conform.rules import rules_for
 from isru.conform.wire import BoardWire
 
 COMMON_FIRST = (
@@ -53,13 +54,13 @@ COMMON_LAST = (
     Step(
         "watchdog",
         ("WDG-TRIP", "DUP-STALE", "FAULT-ALLOWED", "NACK-ORDER", "FAULT-CLEAR"),
-        common.watchdog,
+        watchdog.watchdog,
     ),
-    Step("watchdog feed", ("WDG-FEED",), common.watchdog_feed),
+    Step("watchdog feed", ("WDG-FEED",), watchdog.watchdog_feed),
     Step(
         "watchdog after RESET",
         ("WDG-RESET", "FAULT-ALLOWED", "FAULT-CLEAR"),
-        common.watchdog_reset,
+        watchdog.watchdog_reset,
         needs=("watchdog feed",),
     ),
 )
@@ -70,12 +71,17 @@ PLANS: dict[str, tuple[Board, tuple[Step, ...]]] = {
         scoop.BOARD,
         (
             *COMMON_FIRST,
-            Step("home", ("HOME",), scoop.home),
+            Step("home", ("HOME",), scoop_steps.home),
             RESET,
-            Step("busy", ("BUSY", "DUP-NACK"), scoop.busy),
-            Step("home again", ("HOME",), scoop.home),
-            Step("move", ("MOVE", "STOP-MOTION"), scoop.move, needs=("home again",)),
-            Step("sample", ("TARE", "DIG", "WEIGH", "DUMP"), scoop.sample, needs=("home again",)),
+            Step("busy", ("BUSY", "DUP-NACK"), scoop_steps.busy),
+            Step("home again", ("HOME",), scoop_steps.home),
+            Step("move", ("MOVE", "STOP-MOTION"), scoop_steps.move, needs=("home again",)),
+            Step(
+                "sample",
+                ("TARE", "DIG", "WEIGH", "DUMP"),
+                scoop_steps.sample,
+                needs=("home again",),
+            ),
             *COMMON_LAST,
         ),
     ),
@@ -124,7 +130,7 @@ async def run(
                     break
                 stopped = await _recover(ctx, board)
         if not stopped:
-            common.whole_run(ctx, board)
+            whole_run.whole_run(ctx, board)
     finally:
         if not stopped and not wire.lost:
             with contextlib.suppress(StepFailed, ConnectionError):
