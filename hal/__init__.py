@@ -1,45 +1,44 @@
-"""The wire to the payload boards: framing, protocol codec, async serial link and drivers."""
+"""The wire to the payload boards: an async serial link per board and a typed driver each.
 
-from hal.commands import COMMANDS, BoardInfo, BoardKind, CommandSpec, Joint, Valve
+This is what a host application uses: the link, the drivers, the errors they raise and the
+values the drivers take and return. The wire codec (framing, messages, layouts, the command
+catalogue, telemetry packets) is in the public modules :mod:`hal.framing`, :mod:`hal.message`,
+:mod:`hal.layout`, :mod:`hal.commands`, :mod:`hal.telemetry` and :mod:`hal.errors`;
+:mod:`hal.driver` is public to whoever writes a driver. The other modules are internal.
+"""
+
+from hal.commands import BoardInfo, BoardKind, Joint, Valve
 from hal.driver import BoardDriver, WrongBoard
 from hal.elec import ElecDriver
 from hal.errors import DeviceNack, DeviceTimeout, HalError, LinkDown, PortError, ProtocolError
-from hal.framing import FrameDecoder, crc16, encode_frame
 from hal.link import LinkState, LinkStats, SerialLink
-from hal.message import Message, MsgType, NackCode
+from hal.message import NackCode
 from hal.scoop import ScoopDriver
 from hal.telemetry import (
     ElecFlags,
     ElecState,
     ElecTelemetry,
-    PacketId,
     ScoopFlags,
     ScoopState,
     ScoopTelemetry,
 )
 
 __all__ = [
-    "COMMANDS",
     "BoardDriver",
     "BoardInfo",
     "BoardKind",
-    "CommandSpec",
     "DeviceNack",
     "DeviceTimeout",
     "ElecDriver",
     "ElecFlags",
     "ElecState",
     "ElecTelemetry",
-    "FrameDecoder",
     "HalError",
     "Joint",
     "LinkDown",
     "LinkState",
     "LinkStats",
-    "Message",
-    "MsgType",
     "NackCode",
-    "PacketId",
     "PortError",
     "ProtocolError",
     "ScoopDriver",
@@ -49,6 +48,4 @@ __all__ = [
     "SerialLink",
     "Valve",
     "WrongBoard",
-    "crc16",
-    "encode_frame",
 ]

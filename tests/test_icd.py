@@ -14,11 +14,11 @@ from cobs import cobs
 from flight.boards import HEARTBEAT_MISSES, HEARTBEAT_S
 from flight.handlers import CELL_CURRENT_TOLERANCE_A, JOINT_TOLERANCE_DEG
 from flight.verify import VERIFY_POLL_S
+from hal import SerialLink
 from hal.commands import JOINT_LIMITS_DEG, Joint
 from hal.errors import ProtocolError
 from hal.framing import MAX_FRAME, FrameDecoder, crc16, encode_frame
 from hal.layout import layout_of
-from hal.link import SerialLink
 from hal.message import Message, MsgType, parse_nack
 from interface.catalog import DICTIONARY
 from sim import elec_board, scoop_arm, scoop_board

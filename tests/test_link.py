@@ -15,15 +15,13 @@ from hal import (
     DeviceTimeout,
     LinkDown,
     LinkState,
-    Message,
-    MsgType,
     NackCode,
     PortError,
     SerialLink,
 )
 from hal.commands import BY_NAME, TelemetryRate
 from hal.layout import layout_of
-from hal.message import nack_body
+from hal.message import Message, MsgType, nack_body
 from tests.ptydevice import PtyDevice
 
 INFO = BoardInfo(BoardKind.SCOOP, 1, 0, 1, 7, 1234)
