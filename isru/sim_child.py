@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Sequence
-from types import TracebackType
 
 from isru.children import ChildProcess, ChildStartError
 
@@ -19,55 +18,33 @@ class SimStartError(RuntimeError):
         self.stderr = stderr
 
 
-class SimChild:
+class SimChild(ChildProcess):
     """Runs the simulator in its own process, as ``isru sim`` would.
 
     ``urls`` maps board name to the URL the host opens; ``control`` is the run-time fault
-    control address when ``--control-port`` was given.
+    control address when ``--control-port`` was given. ``stop()`` sends SIGTERM, then
+    SIGKILL after ``timeout_s`` (10 s); ``kill()`` is a crashed board.
     """
 
     def __init__(self, *, args: Sequence[str] = (), start_timeout_s: float = 15.0) -> None:
         self.args = list(args)
-        self.start_timeout_s = start_timeout_s
+        super().__init__(
+            [sys.executable, "-m", "sim", *self.args],
+            name="simulator",
+            ready=self._banner_line,
+            start_timeout_s=start_timeout_s,
+        )
         self.urls: dict[str, str] = {}
         self.control: tuple[str, int] | None = None
-        self._child: ChildProcess | None = None
-
-    async def __aenter__(self) -> SimChild:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._child is None else self._child.pid
-
-    @property
-    def returncode(self) -> int | None:
-        """The exit code once the process has exited (None while it runs or before start)."""
-        return None if self._child is None else self._child.returncode
 
     async def start(self) -> None:
         """Start the process and wait for its ``ready`` line."""
         self.urls.clear()
-        self._child = ChildProcess(
-            [sys.executable, "-m", "sim", *self.args],
-            name="simulator",
-            ready=self._banner_line,
-            start_timeout_s=self.start_timeout_s,
-        )
         try:
-            await self._child.start()
+            await super().start()
         except ChildStartError as exc:
             reason = "no ready line in time" if exc.reason.startswith("not ready") else exc.reason
-            raise SimStartError(reason, "\n".join(self._child.stderr_lines)) from None
+            raise SimStartError(reason, "\n".join(self.stderr_lines)) from None
 
     def _banner_line(self, line: str) -> bool:
         """One line of the banner (``scoop <url>``, ``control <host:port>``, ``ready``)."""
@@ -80,20 +57,6 @@ class SimChild:
         elif rest:
             self.urls[word] = rest
         return False
-
-    async def wait(self) -> int:
-        """Until the process exits (it must have been started); returns its exit code."""
-        if self._child is None:
-            raise RuntimeError("wait: the simulator was not started")
-        return await self._child.wait()
-
-    async def stop(self, *, timeout_s: float = 10.0) -> int | None:
-        """SIGTERM, then SIGKILL if it has not exited after ``timeout_s``; returns its code."""
-        return None if self._child is None else await self._child.stop(timeout_s=timeout_s)
-
-    async def kill(self) -> int | None:
-        """SIGKILL: the simulator dies at once, as a crashed board would."""
-        return None if self._child is None else await self._child.kill()
 
     async def send_control(self, request: str) -> str:
         """Send one JSON line to the fault control port; return the JSON line answered."""
