@@ -26,7 +26,7 @@ import pytest_asyncio
 
 from ground import Ack, CommandRefused, Event, GroundClient
 from interface.signing import load_key
-from isru.sil import Stack, sil_stack
+from isru.stack import Stack, sil_stack
 
 
 class FaultError(RuntimeError):
