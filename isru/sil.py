@@ -15,9 +15,8 @@ from typing import Any, TypeVar
 
 import aiomqtt
 
-from ground.client import GroundClient
+from ground import GroundClient, GroundError
 from ground.console import ConsoleApp
-from ground.messages import GroundError
 from interface.broker import NODELAY, parse_broker
 from interface.catalog import DICTIONARY
 from interface.sequence import Sequence, SequenceError, format_problems, parse_sequence

@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 from flight.mqtt import Uplink
 from flight.mqtt.bounds import IntakeQueue, TokenBucket
 from flight.state import StateStore
-from ground.client import GroundClient
-from ground.messages import GroundError
+from ground import GroundClient, GroundError
 from interface.messages import MAX_PAYLOAD_BYTES
 from interface.signing import MAX_COUNTER, fingerprint, sign
 from isru.broker import Mosquitto
