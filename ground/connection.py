@@ -8,6 +8,7 @@ one retry policy of the ground, used by :class:`ground.GroundClient` and the rec
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from interface.broker import NODELAY, parse_broker
 #: starts again from the first once a connection was made.
 RECONNECT_FIRST_S = 0.1
 RECONNECT_CAP_S = 5.0
+#: MQTT packets read at most each time the event loop finds the socket readable.
+PACKETS_PER_READ = 1000
 
 
 class LoginRefused(GroundError):
@@ -74,6 +77,7 @@ async def connect(
     refuses the login; aiomqtt.MqttError when it cannot be reached."""
     host, port = parse_broker(broker)
     client = aiomqtt.Client(host, port, socket_options=NODELAY, **login, **options)
+    read_all_waiting(client)
     try:
         await client.__aenter__()
     except aiomqtt.MqttError as exc:
@@ -87,6 +91,41 @@ async def connect(
         await disconnect(client)
         raise
     return client
+
+
+def read_all_waiting(client: aiomqtt.Client) -> None:
+    """Make ``client`` read every MQTT packet waiting on its socket (up to PACKETS_PER_READ)
+    each time the event loop finds the socket readable.
+
+    aiomqtt reads one packet per wake (paho's ``loop_read``), so a client reads as many
+    packets a second as its event loop turns. A busy loop (the console's, on a loaded
+    machine) turns less often than a sped-up SIL streams (200 telemetry messages a second at
+    time scale 10): the backlog grows without end, and a command's PUBACK and acks wait
+    behind it, longer and longer."""
+    paho = client._client  # aiomqtt has no public accessor for its paho client
+    read_one = paho.loop_read
+
+    def loop_read(max_packets: int = 1) -> Any:
+        result = read_one(max_packets)
+        for _ in range(PACKETS_PER_READ - 1):
+            if result != 0 or not _bytes_waiting(paho.socket()):  # 0: MQTT_ERR_SUCCESS
+                break
+            result = read_one(max_packets)
+        return result
+
+    paho.loop_read = loop_read  # type: ignore[method-assign]
+
+
+def _bytes_waiting(sock: Any) -> bool:
+    """Whether more bytes wait to be read on ``sock`` (a TLS socket: decrypted ones)."""
+    if sock is None:
+        return False
+    if hasattr(sock, "pending"):
+        return bool(sock.pending() > 0)
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except OSError:  # nothing waiting (EAGAIN), or an error the next read reports
+        return False
 
 
 async def disconnect(client: aiomqtt.Client | None) -> None:
