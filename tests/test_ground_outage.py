@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ground import GroundClient
 from ground.archive import Archive
 from ground.recorder import record
 from isru.testing import Sil
@@ -34,10 +35,18 @@ async def test_archive_after_a_broker_outage_has_no_duplicates_and_no_gaps(
     await sil.send_and_await("MODE.IDLE")
     await sil.send_and_await("ELEC.START", current_a=2.0)
     before = max(e.seq for e in sil.client.events)
-    await broker.stop()
-    # The vehicle goes on without a broker: what it sends meanwhile waits in its outbox.
-    await broker.start()
-    replay = await sil.client.await_event("REPLAY_DONE", since=before, timeout_s=60)
+    # A persistent session: the broker keeps REPLAY_DONE for it even when the vehicle is back
+    # and done replaying before this client has reconnected (a clean session would miss it).
+    async with GroundClient(
+        broker=sil.stack.broker,
+        vehicle=sil.stack.vehicle,
+        identifier="outage-watcher",
+        clean_session=False,
+    ) as watcher:
+        await broker.stop()
+        # The vehicle goes on without a broker: what it sends meanwhile waits in its outbox.
+        await broker.start()
+        replay = await watcher.await_event("REPLAY_DONE", since=before, timeout_s=60)
     assert replay.args["count"] > 0
     await sil.send_and_await("ELEC.STOP", timeout=20)
     final = sil.values["elec.uptime_ms"]
