@@ -33,6 +33,11 @@ from interface.broker import NODELAY, parse_broker, stop_task
 from interface.messages import MAX_PAYLOAD_BYTES
 from interface.topics import Topics
 
+#: How long a last "offline" status may take to be confirmed before the session ends: on a
+#: busy machine 2 s was not always enough, and a clean disconnect after an unconfirmed
+#: "offline" leaves the retained status "online" (the broker sends no will then).
+OFFLINE_TIMEOUT_S = 5.0
+
 
 class Uplink:
     """Keeps the vehicle connected to its broker and the ground informed (``async with``)."""
@@ -139,7 +144,9 @@ class Uplink:
         if client is not None:
             with contextlib.suppress(aiomqtt.MqttError):
                 offline = self.downlink.status("offline")
-                await client.publish(self.topics.status, offline, qos=1, retain=True, timeout=2)
+                await client.publish(
+                    self.topics.status, offline, qos=1, retain=True, timeout=OFFLINE_TIMEOUT_S
+                )
         if self._runner is not None:
             await stop_task(self._runner)  # not cancel(): aiomqtt may drop it (see stop_task)
         self._end_session()  # unconfirmed messages wait in the outbox for the next start
@@ -224,7 +231,11 @@ class Uplink:
                     with contextlib.suppress(aiomqtt.MqttError):
                         offline = self.downlink.status("offline")
                         await client.publish(
-                            self.topics.status, offline, qos=1, retain=True, timeout=2
+                            self.topics.status,
+                            offline,
+                            qos=1,
+                            retain=True,
+                            timeout=OFFLINE_TIMEOUT_S,
                         )
                     raise
         finally:
