@@ -222,7 +222,9 @@ class ElecFirmware(Firmware):
             state=self.state,
             flags=self.flags(),
             cell_voltage_v=self.cell_voltage_v if self.current_on else 0.0,
-            cell_current_a=cell.current_a,
+            # The source switches off at once (STOP, a trip, the host watchdog); the cell model
+            # only settles at its next step, so a packet between the two must not show current.
+            cell_current_a=cell.current_a if self.current_on else 0.0,
             current_setpoint_a=self.setpoint_a,
             cell_temp_c=self.cell_temp_c,
             heater_setpoint_c=self.heater_setpoint_c,

@@ -39,6 +39,20 @@ async def test_elec_start_runs_at_the_setpoint_and_stop_switches_off(
     assert (tm.state, tm.cell_current_a) == (ElecState.IDLE, 0.0)
 
 
+async def test_elec_stop_shows_no_current_before_the_cell_settles(
+    elec: ElecFirmware, clock: ManualClock
+) -> None:
+    """ICD §6.4: with CURRENT_ON clear the cell current reads 0, even in the packet sent
+    between the STOP and the model's next step."""
+    acked(request(elec, "SET_CURRENT", CellCurrent(1.0)))
+    acked(request(elec, "START"))
+    await clock.advance(1.0)
+    acked(request(elec, "STOP"))
+    tm = elec_tm(elec)  # no clock step since the STOP
+    assert not tm.flags & ElecFlags.CURRENT_ON
+    assert (tm.cell_current_a, tm.cell_voltage_v) == (0.0, 0.0)
+
+
 async def test_elec_valves_and_heater_show_in_flags(elec: ElecFirmware, clock: ManualClock) -> None:
     for valve in Valve:
         acked(request(elec, "SET_VALVE", ValveCommand(valve, 1)))
