@@ -181,3 +181,35 @@ def access_problem(path: Path, st_mode: int) -> str | None:
     if mode & GROUP_OR_OTHER:
         return f"permissions {mode:04o} let group or others read or write it; run: chmod 600 {path}"
     return None
+
+
+#: A broker password file is read up to this many bytes (its first line is the password).
+MAX_PASSWORD_FILE_BYTES = 4096
+
+
+class PasswordFileError(ValueError):
+    """A broker password file that cannot be read, is not a regular file, is not UTF-8, or
+    that group or others may access; the message names the file."""
+
+
+def read_password(path: Path) -> str:
+    """The broker password: the first line of ``path``, a file only its owner may access
+    (the rule of :func:`access_problem`, checked on the file actually opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror
+        raise PasswordFileError(f"password file {path}: not readable: {why}") from None
+    with os.fdopen(fd, "rb") as stream:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise PasswordFileError(f"password file {path}: is not a file")
+        problem = access_problem(path, mode)
+        if problem is not None:
+            raise PasswordFileError(f"password file {path}: {problem}")
+        data = stream.read(MAX_PASSWORD_FILE_BYTES)
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise PasswordFileError(f"password file {path}: not UTF-8 text") from None
+    return lines[0] if lines else ""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -25,7 +24,7 @@ from pydantic_core import PydanticCustomError
 from interface.broker import parse_broker
 from interface.catalog import DICTIONARY
 from interface.dictionary import Limits, SafingResponse
-from interface.signing import access_problem
+from interface.signing import PasswordFileError, read_password
 
 DEFAULT_STATE_DIR = Path("/var/lib/isru-payload")
 OUTBOX_FILE_NAME = "outbox.db"
@@ -198,21 +197,13 @@ class MqttConfig(_Section):
     @field_validator("password_file")
     @classmethod
     def _private(cls, value: Path | None) -> Path | None:
-        # The same refusal as the command key's (interface.signing.load_key), checked on the file
-        # actually opened: the service must be able to read it, and nobody else.
-        if value is None:
-            return None
-        try:
-            fd = os.open(value, os.O_RDONLY | os.O_NONBLOCK)
-        except OSError as exc:
-            why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror
-            raise _bad("password_file", f"password file {value}: not readable: {why}") from None
-        try:
-            problem = access_problem(value, os.fstat(fd).st_mode)
-        finally:
-            os.close(fd)
-        if problem is not None:
-            raise _bad("password_file", f"password file {value}: {problem}")
+        # The same rule as the command key's and the ground's (interface.signing), checked on
+        # the file actually opened: the service must be able to read it, and nobody else.
+        if value is not None:
+            try:
+                read_password(value)
+            except PasswordFileError as exc:
+                raise _bad("password_file", str(exc)) from None
         return value
 
     @model_validator(mode="after")
@@ -225,8 +216,7 @@ class MqttConfig(_Section):
         """The broker password (first line of ``password_file``), or None without a login."""
         if self.password_file is None:
             return None
-        lines = self.password_file.read_text().splitlines()
-        return lines[0] if lines else ""
+        return read_password(self.password_file)
 
     @property
     def host(self) -> str:
