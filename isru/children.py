@@ -17,6 +17,11 @@ through :class:`ChildProcess`::
 - Collected output is read to the end as it comes, always: a full pipe never blocks the
   child. The last ``keep_lines`` lines are kept.
 - :meth:`stop` sends SIGTERM and, after ``stop_timeout_s``, SIGKILL (:attr:`forced` says so).
+  On a child that has exited already it only reads the rest of its output.
+- :meth:`wait_for_line` waits until a collected line (one kept already, or a new one)
+  satisfies a test: a stream that says something, without sleeping.
+- ``stdin="pipe"`` gives the child a pipe to write to (:attr:`stdin`); by default its stdin is
+  ``/dev/null``. :meth:`stop` and :meth:`kill` close the pipe before they signal.
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ class ChildProcess:
         own_session: bool = True,
         die_with_parent: bool = True,
         keep_lines: int = 20_000,
+        stdin: Literal["devnull", "pipe"] = "devnull",
     ) -> None:
         if not argv:
             raise ValueError("argv: must name a program")
@@ -100,6 +106,10 @@ class ChildProcess:
         self._stdout, self._stderr = stdout, stderr
         self._own_session = own_session
         self._die_with_parent = die_with_parent
+        self._stdin = stdin
+        #: The child's stdin with ``stdin="pipe"`` once started (else None).
+        self.stdin: asyncio.StreamWriter | None = None
+        self._waiters: list[tuple[Callable[[str], bool], asyncio.Future[str]]] = []
         self.stdout_lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
         self.stderr_lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
         #: Whether the last :meth:`stop` had to SIGKILL the process.
@@ -146,7 +156,9 @@ class ChildProcess:
         with contextlib.ExitStack() as files:
             process = await asyncio.create_subprocess_exec(
                 *self.argv,
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.PIPE
+                if self._stdin == "pipe"
+                else asyncio.subprocess.DEVNULL,
                 stdout=_target(self._stdout, files),
                 stderr=_target(self._stderr, files),
                 env=self.env,
@@ -155,6 +167,7 @@ class ChildProcess:
                 preexec_fn=die_with_parent if self._die_with_parent else None,
             )
         self._process = process
+        self.stdin = process.stdin
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future() if self.ready is not None else None
         self._readers = [
@@ -186,6 +199,13 @@ class ChildProcess:
         while line := await stream.readline():
             text = line.decode(errors="replace").rstrip("\r\n")
             kept.append(text)
+            for wanted, waiter in self._waiters:
+                if not waiter.done():
+                    try:
+                        if wanted(text):
+                            waiter.set_result(text)
+                    except Exception as exc:  # the caller's test failed: theirs to see
+                        waiter.set_exception(exc)
             ready = self._ready
             if ready is not None and not ready.done() and self.ready is not None:
                 try:
@@ -211,9 +231,34 @@ class ChildProcess:
             raise RuntimeError(f"wait: {self.name} was not started")
         return await self._process.wait()
 
+    async def wait_for_line(self, wanted: Callable[[str], bool], *, timeout_s: float) -> str:
+        """The first collected line, kept already or still to come (stdout's before
+        stderr's), for which ``wanted`` is true. :class:`TimeoutError` after ``timeout_s``;
+        :class:`RuntimeError` with the output when the output ends without one."""
+        if self._process is None:
+            raise RuntimeError(f"wait_for_line: {self.name} was not started")
+        for line in (*self.stdout_lines, *self.stderr_lines):
+            if wanted(line):
+                return line
+        if not self._readers:
+            raise RuntimeError(f"wait_for_line: {self.name} collects no output")
+        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiters.append((wanted, waiter))
+        ended = asyncio.ensure_future(asyncio.wait(self._readers))
+        try:
+            async with asyncio.timeout(timeout_s):
+                await asyncio.wait([waiter, ended], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            self._waiters.remove((wanted, waiter))
+        if not waiter.done():
+            raise RuntimeError(f"{self.name}: output ended without the line\n{self.output()}")
+        return waiter.result()
+
     async def stop(self, *, timeout_s: float | None = None) -> int | None:
         """SIGTERM, then SIGKILL if it has not exited after ``timeout_s`` (default
-        ``stop_timeout_s``); returns its exit code (None if it was never started)."""
+        ``stop_timeout_s``); returns its exit code (None if it was never started). On a
+        child that has exited it signals nothing and reads the rest of its output."""
         return await self._end(
             signal.SIGTERM, self.stop_timeout_s if timeout_s is None else timeout_s
         )
@@ -232,6 +277,8 @@ class ChildProcess:
         process = self._process
         if process is None:
             return None
+        if self.stdin is not None and not self.stdin.is_closing():
+            self.stdin.close()
         self.send_signal(signum)
         try:
             async with asyncio.timeout(timeout_s):

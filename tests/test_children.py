@@ -89,3 +89,56 @@ async def test_child_process_stderr_to_a_file_and_bad_argv_is_refused(tmp_path: 
     assert log.read_text() == "to the log\n"
     with pytest.raises(ValueError, match="argv: must name a program"):
         ChildProcess([], name="nothing")
+
+
+async def test_child_process_stdin_pipe_is_written_and_closed_by_stop() -> None:
+    # The child echoes what it reads and says "eof" when its stdin ends: stop() ends it.
+    code = (
+        "import sys\nprint('ready', flush=True)\nfor line in sys.stdin:\n"
+        "    print('got', line.strip(), flush=True)\nprint('eof', flush=True)\n"
+        "import time\ntime.sleep(60)"
+    )
+    child = ChildProcess(
+        python(code), name="reader", ready=lambda line: line == "ready", stdin="pipe"
+    )
+    await child.start()
+    assert child.stdin is not None
+    child.stdin.write(b"one\ntwo\n")
+    await child.stdin.drain()
+    assert await child.wait_for_line(lambda line: line == "got two", timeout_s=10) == "got two"
+    await child.stop()
+    assert child.stdin.is_closing()
+    assert list(child.stdout_lines)[1:3] == ["got one", "got two"]
+
+
+async def test_child_process_default_stdin_is_empty() -> None:
+    code = "import sys\nprint(repr(sys.stdin.read()), flush=True)"
+    async with ChildProcess(python(code), name="empty") as child:
+        assert child.stdin is None
+        assert await child.wait_for_line(lambda line: True, timeout_s=10) == "''"
+
+
+async def test_child_process_wait_for_line_finds_kept_lines_and_new_ones_on_stderr() -> None:
+    code = (
+        "import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n"
+        "sys.stderr.write('watching\\n')\nsys.stderr.flush()\nimport time\ntime.sleep(60)"
+    )
+    async with ChildProcess(
+        python(code), name="stream", ready=lambda line: line == "ready", stdin="pipe"
+    ) as child:
+        assert await child.wait_for_line(lambda line: line == "ready", timeout_s=10) == "ready"
+        assert child.stdin is not None
+        child.stdin.write(b"go\n")
+        line = await child.wait_for_line(lambda line: "watching" in line, timeout_s=10)
+        assert line == "watching"
+        with pytest.raises(TimeoutError):
+            await child.wait_for_line(lambda line: line == "never", timeout_s=0.2)
+
+
+async def test_child_process_wait_for_line_after_the_output_ended_raises() -> None:
+    code = "print('only line', flush=True)"
+    async with ChildProcess(python(code), name="brief") as child:
+        assert await child.wait() == 0
+        with pytest.raises(RuntimeError, match=r"brief: output ended without the line\nonly line"):
+            await child.wait_for_line(lambda line: line == "another", timeout_s=10)
+        assert await child.stop() == 0  # exited: nothing signalled, its code kept
