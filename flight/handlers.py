@@ -15,6 +15,7 @@ from flight.safing import Safing
 from flight.state import StateStore
 from flight.verify import FAULT_TOLERANT, describe, settle
 from hal import (
+    DumpTarget,
     ElecDriver,
     ElecFlags,
     ElecState,
@@ -153,7 +154,7 @@ class Payload:
         )
 
     async def scoop_dump(self, run: Execution) -> None:
-        await self.scoop.dump()
+        await self.scoop.dump(target=DumpTarget.GROUND)
         run.started()
         await self._settle(
             self.scoop, run, lambda t: _at_rest(t) and t.load_mass_g < 5.0, "the scoop emptied"

@@ -4,12 +4,14 @@ command, shows its effect (:func:`settle`); a board FAULT fails it."""
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Callable
 
 from flight.clock import Clock, within
 from flight.dispatcher import CommandFailed, Reason
-from hal import BoardDriver, ElecFlags, ElecTelemetry, ScoopFlags, ScoopTelemetry
+from hal import BoardDriver
 from hal.driver import TM
+from hal.telemetry import Telemetry
 
 #: Real-time bound on a telemetry wait; the mission clock's window is the one that counts.
 _NEVER_S = 1e9
@@ -37,12 +39,12 @@ def not_older(uptime_ms: int, since_ms: int) -> bool:
     return (uptime_ms - since_ms) % _UPTIME_WRAP < _UPTIME_WRAP // 2
 
 
-def flag_names(flags: ScoopFlags | ElecFlags) -> str:
+def flag_names(flags: enum.IntFlag) -> str:
     """A flag word as the ICD writes it: names joined by ``+``, or ``none``."""
     return "+".join(f.name for f in type(flags) if f in flags and f.name) or "none"
 
 
-def describe(t: ScoopTelemetry | ElecTelemetry) -> str:
+def describe(t: Telemetry) -> str:
     return f"state {t.state.name}, flags {flag_names(t.flags)}"
 
 

@@ -7,17 +7,21 @@ catalogue, telemetry packets) is in the public modules :mod:`hal.framing`, :mod:
 :mod:`hal.driver` is public to whoever writes a driver. The other modules are internal.
 """
 
-from hal.commands import BoardInfo, BoardKind, Joint, Valve
+from hal.commands import BoardInfo, BoardKind, DumpTarget, Joint, Valve
 from hal.driver import BoardDriver, WrongBoard
 from hal.elec import ElecDriver
 from hal.errors import DeviceNack, DeviceTimeout, HalError, LinkDown, PortError, ProtocolError
 from hal.link import LinkState, LinkStats, SerialLink
 from hal.message import NackCode
+from hal.oven import OvenDriver
 from hal.scoop import ScoopDriver
 from hal.telemetry import (
     ElecFlags,
     ElecState,
     ElecTelemetry,
+    OvenFlags,
+    OvenState,
+    OvenTelemetry,
     ScoopFlags,
     ScoopState,
     ScoopTelemetry,
@@ -29,6 +33,7 @@ __all__ = [
     "BoardKind",
     "DeviceNack",
     "DeviceTimeout",
+    "DumpTarget",
     "ElecDriver",
     "ElecFlags",
     "ElecState",
@@ -39,6 +44,10 @@ __all__ = [
     "LinkState",
     "LinkStats",
     "NackCode",
+    "OvenDriver",
+    "OvenFlags",
+    "OvenState",
+    "OvenTelemetry",
     "PortError",
     "ProtocolError",
     "ScoopDriver",

@@ -12,11 +12,19 @@ from hal.layout import wire
 class BoardKind(enum.IntEnum):
     SCOOP = 1
     ELEC = 2
+    OVEN = 3
 
 
 class Joint(enum.IntEnum):
     BOOM = 0
     SCOOP = 1
+
+
+class DumpTarget(enum.IntEnum):
+    """Where DUMP tips the sample."""
+
+    GROUND = 0
+    OVEN = 1
 
 
 class Valve(enum.IntEnum):
@@ -60,6 +68,11 @@ class Dig:
 
 
 @dataclass(frozen=True, slots=True)
+class DumpCommand:
+    target: DumpTarget = wire("B", doc="0 ground (discard beside the vehicle), 1 oven hopper")
+
+
+@dataclass(frozen=True, slots=True)
 class WeighResult:
     mass_g: float = wire("f", "g", doc="tared load-cell mass, averaged")
 
@@ -79,6 +92,29 @@ class ValveCommand:
 class HeaterCommand:
     enable: int = wire("B", lo=0, hi=1, doc="1 thermostat on, 0 heater off")
     setpoint_c: float = wire("f", "degC", lo=-20.0, hi=80.0, doc="thermostat setpoint")
+
+
+@dataclass(frozen=True, slots=True)
+class LidCommand:
+    open: int = wire("B", lo=0, hi=1, doc="1 open the hopper lid, 0 close and seal it")
+
+
+@dataclass(frozen=True, slots=True)
+class HeatCommand:
+    setpoint_c: float = wire("f", "degC", lo=-50.0, hi=450.0, doc="sample temperature to reach")
+    ramp_c_per_min: float = wire("f", "degC/min", lo=0.5, hi=60.0, doc="heater target ramp rate")
+    power_limit_w: float = wire("f", "W", lo=1.0, hi=200.0, doc="heater power never above this")
+
+
+@dataclass(frozen=True, slots=True)
+class TrapCommand:
+    enable: int = wire("B", lo=0, hi=1, doc="1 thermostat on, 0 trap cooler off")
+    setpoint_c: float = wire("f", "degC", lo=-150.0, hi=40.0, doc="cold-trap setpoint")
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCommand:
+    water_g: float = wire("f", "g", lo=0.5, hi=100.0, doc="liquid water to pump to the cell")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +145,24 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         0x14, "WEIGH", BoardKind.SCOOP, "latch the sample mass (arm at rest)", reply=WeighResult
     ),
-    CommandSpec(0x15, "DUMP", BoardKind.SCOOP, "tip the sample into the inlet and return"),
+    CommandSpec(
+        0x15, "DUMP", BoardKind.SCOOP, "tip the sample at a target and return", args=DumpCommand
+    ),
     CommandSpec(0x20, "SET_CURRENT", BoardKind.ELEC, "cell current setpoint", args=CellCurrent),
     CommandSpec(0x21, "START", BoardKind.ELEC, "switch the current source on at the setpoint"),
     CommandSpec(0x22, "SET_VALVE", BoardKind.ELEC, "open or close one valve", args=ValveCommand),
     CommandSpec(0x23, "SET_HEATER", BoardKind.ELEC, "heater thermostat", args=HeaterCommand),
+    CommandSpec(
+        0x30, "SET_LID", BoardKind.OVEN, "open, or close and seal, the lid", args=LidCommand
+    ),
+    CommandSpec(0x31, "HEAT", BoardKind.OVEN, "ramp the sample to a setpoint", args=HeatCommand),
+    CommandSpec(0x32, "HOLD", BoardKind.OVEN, "hold the sample at its present temperature"),
+    CommandSpec(0x33, "HEATER_OFF", BoardKind.OVEN, "switch the sample heater off"),
+    CommandSpec(0x34, "SET_TRAP", BoardKind.OVEN, "cold-trap thermostat", args=TrapCommand),
+    CommandSpec(
+        0x35, "TRANSFER", BoardKind.OVEN, "pump trap water to the cell", args=TransferCommand
+    ),
+    CommandSpec(0x36, "EJECT", BoardKind.OVEN, "drop the spent sample out of the chamber"),
 )
 
 BY_NAME: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}

@@ -12,9 +12,9 @@ from hal.errors import HalError, ProtocolError
 from hal.layout import layout_of
 from hal.link import SerialLink
 from hal.message import Message
-from hal.telemetry import ElecTelemetry, PacketId, ScoopTelemetry
+from hal.telemetry import ElecTelemetry, OvenTelemetry, PacketId, ScoopTelemetry
 
-TM = TypeVar("TM", ScoopTelemetry, ElecTelemetry)
+TM = TypeVar("TM", ScoopTelemetry, ElecTelemetry, OvenTelemetry)
 
 
 class WrongBoard(HalError):

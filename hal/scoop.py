@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from hal.commands import BoardKind, Dig, Joint, MoveJoint, WeighResult
+from hal.commands import BoardKind, Dig, DumpCommand, DumpTarget, Joint, MoveJoint, WeighResult
 from hal.driver import BoardDriver
 from hal.layout import layout_of
 from hal.telemetry import PacketId, ScoopTelemetry
@@ -39,6 +39,7 @@ class ScoopDriver(BoardDriver[ScoopTelemetry]):
         result: WeighResult = layout_of(WeighResult).unpack(await self._call("WEIGH"))
         return result.mass_g
 
-    async def dump(self) -> None:
-        """Tip the sample into the inlet and return."""
-        await self._call("DUMP")
+    async def dump(self, *, target: DumpTarget) -> None:
+        """Tip the sample at ``target`` (the ground beside the vehicle, or the oven's hopper)
+        and return."""
+        await self._call("DUMP", DumpCommand(DumpTarget(target)))

@@ -13,6 +13,7 @@ class PacketId(enum.IntEnum):
 
     SCOOP = 0x01
     ELEC = 0x02
+    OVEN = 0x03
 
 
 class ScoopState(enum.IntEnum):
@@ -57,6 +58,30 @@ class ElecFlags(enum.IntFlag):
     HOST_TIMEOUT = 1 << 10
 
 
+class OvenState(enum.IntEnum):
+    IDLE = 0
+    HEATING = 1
+    HOLDING = 2
+    TRANSFERRING = 3
+    EJECTING = 4
+    FAULT = 5
+
+
+class OvenFlags(enum.IntFlag):
+    LID_SEALED = 1 << 0
+    LID_OPEN = 1 << 1
+    LID_MOVING = 1 << 2
+    HEATER_ON = 1 << 3
+    TRAP_ON = 1 << 4
+    PUMP_ON = 1 << 5
+    SAMPLE_LOADED = 1 << 6
+    OVERTEMP = 1 << 7
+    OVERPRESSURE = 1 << 8
+    SENSOR_FAULT = 1 << 9
+    PUMP_STALL = 1 << 10
+    HOST_TIMEOUT = 1 << 11
+
+
 @dataclass(frozen=True, slots=True)
 class ScoopTelemetry:
     """Scoop board packet (id 0x01)."""
@@ -95,9 +120,33 @@ class ElecTelemetry:
     board_temp_c: float = wire("f", "degC", doc="board temperature")
 
 
-Telemetry = ScoopTelemetry | ElecTelemetry
+@dataclass(frozen=True, slots=True)
+class OvenTelemetry:
+    """Oven (thermal extraction) board packet (id 0x03)."""
 
-TELEMETRY_CLASSES: dict[PacketId, type[ScoopTelemetry] | type[ElecTelemetry]] = {
+    boot_count: int = wire("H", doc="resets since the board's memory was cleared")
+    uptime_ms: int = wire("I", "ms", doc="time since this boot, wraps at 2^32")
+    state: OvenState = wire("B", doc="OvenState")
+    flags: OvenFlags = wire("H", doc="OvenFlags bit field")
+    sample_temp_c: float = wire("f", "degC", doc="sample thermocouple")
+    wall_temp_c: float = wire("f", "degC", doc="chamber wall thermocouple")
+    heater_setpoint_c: float = wire("f", "degC", doc="present heater target (ramping)")
+    heater_power_w: float = wire("f", "W", doc="heater power now")
+    heater_energy_wh: float = wire("f", "Wh", doc="heater energy since boot")
+    chamber_pressure_kpa: float = wire("f", "kPa", doc="chamber pressure, absolute")
+    trap_temp_c: float = wire("f", "degC", doc="cold-trap temperature")
+    water_collected_g: float = wire("f", "g", doc="water caught on the trap since boot")
+    water_transferred_g: float = wire("f", "g", doc="water pumped to the cell since boot")
+    sample_mass_g: float = wire("f", "g", doc="sample in the chamber, tared load cell")
+    board_temp_c: float = wire("f", "degC", doc="board temperature")
+
+
+Telemetry = ScoopTelemetry | ElecTelemetry | OvenTelemetry
+
+TELEMETRY_CLASSES: dict[
+    PacketId, type[ScoopTelemetry] | type[ElecTelemetry] | type[OvenTelemetry]
+] = {
     PacketId.SCOOP: ScoopTelemetry,
     PacketId.ELEC: ElecTelemetry,
+    PacketId.OVEN: OvenTelemetry,
 }

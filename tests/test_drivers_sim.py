@@ -9,6 +9,7 @@ import pytest
 
 from hal import (
     DeviceNack,
+    DumpTarget,
     ElecDriver,
     ElecFlags,
     ElecState,
@@ -81,7 +82,7 @@ async def scoop_cycle(bench: Bench) -> float:
     await scoop.move_joint(Joint.BOOM, angle_deg=20.0, speed_dps=10.0)
     await bench.run_scoop_until_idle(seconds=30)
     assert (await scoop.get_status()).boom_angle_deg == pytest.approx(20.0, abs=0.5)
-    await scoop.dump()
+    await scoop.dump(target=DumpTarget.GROUND)
     await bench.run_scoop_until_idle(seconds=60)
     assert (await scoop.get_status()).load_mass_g == pytest.approx(0.0, abs=2.0)
     return mass

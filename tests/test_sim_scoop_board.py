@@ -7,6 +7,8 @@ import pytest
 
 from hal.commands import (
     Dig,
+    DumpCommand,
+    DumpTarget,
     Joint,
     MoveJoint,
     TelemetryRate,
@@ -45,7 +47,7 @@ async def test_scoop_move_joint_slews_and_motion_while_moving_is_busy(
     for name, args in (
         ("HOME", None),
         ("MOVE_JOINT", MoveJoint(Joint.SCOOP, 0.0, 5.0)),
-        ("DUMP", None),
+        ("DUMP", DumpCommand(DumpTarget.GROUND)),
         ("TARE", None),
         ("WEIGH", None),
     ):
@@ -77,7 +79,7 @@ async def test_scoop_dig_tare_weigh_dump_cycle(scoop: ScoopFirmware, clock: Manu
     tm = scoop_tm(scoop)
     assert tm.sample_mass_g == weigh.mass_g
     assert tm.load_mass_g == pytest.approx(112.5, abs=1.0)
-    acked(request(scoop, "DUMP"))
+    acked(request(scoop, "DUMP", DumpCommand(DumpTarget.GROUND)))
     assert scoop_tm(scoop).state is ScoopState.DUMPING
     await clock.advance(10.0)
     assert scoop_tm(scoop).state is ScoopState.IDLE

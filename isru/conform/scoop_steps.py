@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flight.handlers import JOINT_TOLERANCE_DEG
-from hal.commands import Dig, Joint, MoveJoint, WeighResult
+from hal.commands import Dig, DumpCommand, DumpTarget, Joint, MoveJoint, WeighResult
 from hal.layout import layout_of
 from hal.message import NackCode
 from hal.telemetry import ScoopFlags, ScoopState
@@ -77,7 +77,7 @@ async def busy(ctx: Context, board: Board) -> None:
     for name, args in (
         ("HOME", None),
         ("DIG", Dig(DIG_DEPTH_MM)),
-        ("DUMP", None),
+        ("DUMP", DumpCommand(DumpTarget.GROUND)),
         ("TARE", None),
         ("WEIGH", None),
     ):
@@ -185,7 +185,7 @@ async def sample(ctx: Context, board: Board) -> None:
     )
 
     before = (await ctx.status()).tm
-    await ctx.ack("DUMP")
+    await ctx.ack("DUMP", DumpCommand(DumpTarget.GROUND))
     await _started(ctx, "DUMP", ScoopState.DUMPING)
     tm, took = await _settle_idle(ctx, "DUMP", "SCOOP.DUMP")
     boom = abs(tm.boom_angle_deg - before.boom_angle_deg)
