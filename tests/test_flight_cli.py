@@ -14,6 +14,7 @@ import pytest
 from flight.state import StateStore
 from interface.catalog import DICTIONARY
 from isru.broker import Mosquitto
+from isru.children import ChildProcess
 from isru.dict_cli import main as dict_main
 from isru.sim_child import SimChild
 from tests.flightstack import flight_stack
@@ -60,17 +61,10 @@ async def receive_until(sock: socket.socket, wanted: str) -> list[str]:
     return seen
 
 
-async def start_flight(config: Path, **env: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "isru.cli",
-        "flight",
-        "--config",
-        str(config),
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
-    )
+def flight_process(config: Path, **env: str) -> ChildProcess:
+    """``isru flight --config CONFIG`` with only ``env`` in its environment."""
+    argv = [sys.executable, "-m", "isru.cli", "flight", "--config", str(config)]
+    return ChildProcess(argv, name="flight", env=env, stop_timeout_s=READY_TIMEOUT_S)
 
 
 async def test_flight_cli_notifies_ready_and_stops_cleanly_on_sigterm(
@@ -82,20 +76,20 @@ async def test_flight_cli_notifies_ready_and_stops_cleanly_on_sigterm(
     state_dir = tmp_path / "state"
     async with SimChild(args=["--link-dir", str(tmp_path)]) as sim:
         config = write_config(tmp_path / "flight.toml", sim.urls, state_dir, broker=mosquitto.url)
-        process = await start_flight(
+        flight = flight_process(
             config, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="2000000"
         )
-        assert process.stderr is not None
-        log = asyncio.ensure_future(process.stderr.read())  # drained all along: never full
-        ready = await receive_until(notify, "READY=1")
-        assert "boards up, mode SAFE" in ready[-1]
-        await receive_until(notify, "WATCHDOG=1")  # pings come from the event loop
-        process.send_signal(signal.SIGTERM)
-        await receive_until(notify, "STOPPING=1")
-        async with asyncio.timeout(READY_TIMEOUT_S):
-            stderr = (await log).decode()
-            code = await process.wait()
+        async with flight:  # its stderr is read all along: never full
+            ready = await receive_until(notify, "READY=1")
+            assert "boards up, mode SAFE" in ready[-1]
+            await receive_until(notify, "WATCHDOG=1")  # pings come from the event loop
+            flight.send_signal(signal.SIGTERM)
+            await receive_until(notify, "STOPPING=1")
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                code = await flight.wait()
+            await flight.stop()  # exited: the rest of its output
     notify.close()
+    stderr = "\n".join(flight.stderr_lines)
     assert code == 0, stderr
     assert "BOOT" in stderr
     assert "actuators safed, state flushed" in stderr
@@ -113,12 +107,11 @@ async def test_flight_cli_last_will_says_offline_when_killed(
         ground_probe(mosquitto.host, mosquitto.port, "cli-test") as ground,
     ):
         config = write_config(tmp_path / "flight.toml", sim.urls, tmp_path, broker=mosquitto.url)
-        process = await start_flight(config)
-        await ground.wait_for(
-            lambda m: m.topic.endswith("/status") and m.payload["state"] == "online"
-        )
-        process.kill()
-        await process.wait()
+        async with flight_process(config) as flight:
+            await ground.wait_for(
+                lambda m: m.topic.endswith("/status") and m.payload["state"] == "online"
+            )
+            await flight.kill()
         offline = await ground.wait_for(
             lambda m: m.topic.endswith("/status") and m.payload["state"] == "offline"
         )
@@ -127,11 +120,11 @@ async def test_flight_cli_last_will_says_offline_when_killed(
 
 async def run_flight_to_exit(config: Path) -> tuple[int, str]:
     """Run ``isru flight`` that is expected to stop by itself: its exit code and stderr."""
-    process = await start_flight(config)
-    assert process.stderr is not None
-    async with asyncio.timeout(READY_TIMEOUT_S):
-        stderr = (await process.stderr.read()).decode()
-        return await process.wait(), stderr
+    async with flight_process(config) as flight:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            code = await flight.wait()
+        await flight.stop()  # exited: the rest of its output
+    return code, "\n".join(flight.stderr_lines)
 
 
 async def test_flight_cli_refuses_to_run_unsigned_unless_allowed(tmp_path: Path) -> None:
