@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,56 +16,9 @@ from hal.commands import BY_NAME, BoardInfo
 from hal.framing import FrameDecoder, encode_frame
 from hal.layout import layout_of
 from hal.message import Message, MsgType
+from isru.sim_child import SimChild
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Child:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.lines: dict[str, str] = {}
-
-    async def banner(self) -> None:
-        assert self.process.stdout is not None
-        async with asyncio.timeout(15.0):
-            while True:
-                line = (await self.process.stdout.readline()).decode().strip()
-                assert line, f"exited: {await self.process.stderr.read()!r}"  # type: ignore[union-attr]
-                if line == "ready":
-                    return
-                word, _, rest = line.partition(" ")
-                self.lines[word] = rest
-
-    async def terminate(self) -> int:
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10.0):
-            return await self.process.wait()
-
-
-async def spawn(*args: str) -> Child:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sim",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    child = Child(process)
-    await child.banner()
-    return child
-
-
-@pytest.fixture
-async def children() -> AsyncIterator[list[Child]]:
-    started: list[Child] = []
-    yield started
-    for child in started:
-        if child.process.returncode is None:
-            child.process.kill()
-            await child.process.wait()
 
 
 def get_info(url: str) -> BoardInfo:
@@ -86,43 +37,36 @@ def get_info(url: str) -> BoardInfo:
 
 
 @pytest.mark.req("SIM-12")
-async def test_cli_prints_banner_keeps_symlinks_and_exits_0_on_sigterm(
-    tmp_path: Path, children: list[Child]
-) -> None:
+async def test_cli_prints_banner_keeps_symlinks_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     links = tmp_path / "dev"
-    child = await spawn("--link-dir", str(links), "--control-port", "0", "--seed", "4")
-    children.append(child)
-    assert child.lines["scoop"] == str(links / "scoop")
-    assert child.lines["elec"] == str(links / "elec")
-    assert os.readlink(links / "scoop").startswith("/dev/pts/")
-    info = await asyncio.to_thread(get_info, child.lines["elec"])
-    assert info.boot_count == 1
-    host, _, port = child.lines["control"].rpartition(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(b'{"board": "scoop", "fault": "drop", "rate": 0.5}\nnonsense\n')
-    answers = [json.loads(await reader.readline()) for _ in range(2)]
-    writer.close()
-    assert [a["ok"] for a in answers] == [True, False]
-    assert await child.terminate() == 0
+    args = ["--link-dir", str(links), "--control-port", "0", "--seed", "4"]
+    async with SimChild(args=args) as sim:  # the banner: a line per board, control, ready
+        assert sim.urls["scoop"] == str(links / "scoop")
+        assert sim.urls["elec"] == str(links / "elec")
+        assert os.readlink(links / "scoop").startswith("/dev/pts/")
+        info = await asyncio.to_thread(get_info, sim.urls["elec"])
+        assert info.boot_count == 1
+        assert sim.control is not None
+        reader, writer = await asyncio.open_connection(*sim.control)
+        writer.write(b'{"board": "scoop", "fault": "drop", "rate": 0.5}\nnonsense\n')
+        answers = [json.loads(await reader.readline()) for _ in range(2)]
+        writer.close()
+        assert [a["ok"] for a in answers] == [True, False]
+        assert await sim.stop() == 0  # SIGTERM
     assert not (links / "scoop").is_symlink()
     assert not (links / "elec").is_symlink()
 
 
 @pytest.mark.req("SIM-05")
-async def test_cli_boot_count_persists_across_a_killed_process(
-    tmp_path: Path, children: list[Child]
-) -> None:
-    state = tmp_path / "state"
-    first = await spawn("--tcp", "--state-dir", str(state))
-    children.append(first)
-    assert first.lines["scoop"].startswith("socket://127.0.0.1:")
-    assert (await asyncio.to_thread(get_info, first.lines["scoop"])).boot_count == 1
-    first.process.kill()  # a crash: no clean shutdown
-    await first.process.wait()
-    second = await spawn("--tcp", "--state-dir", str(state))
-    children.append(second)
-    assert (await asyncio.to_thread(get_info, second.lines["scoop"])).boot_count == 2
-    assert await second.terminate() == 0
+async def test_cli_boot_count_persists_across_a_killed_process(tmp_path: Path) -> None:
+    args = ["--tcp", "--state-dir", str(tmp_path / "state")]
+    async with SimChild(args=args) as first:
+        assert first.urls["scoop"].startswith("socket://127.0.0.1:")
+        assert (await asyncio.to_thread(get_info, first.urls["scoop"])).boot_count == 1
+        await first.kill()  # a crash: no clean shutdown
+    async with SimChild(args=args) as second:
+        assert (await asyncio.to_thread(get_info, second.urls["scoop"])).boot_count == 2
+        assert await second.stop() == 0
 
 
 @pytest.mark.req("SIM-12")
