@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ground.cli import main
+from isru.children import ChildProcess
 from isru.sim_child import SimChild
 from tests.deployed_broker import ACL, deployed_broker, make_certificates
 
@@ -26,24 +27,13 @@ def secret(path: Path, text: str, mode: int = 0o600) -> Path:
 
 
 async def isru(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """``python -m isru.cli ARGV...``: its exit status, stdout and stderr."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "isru.cli",
-        *argv,
-        env={**os.environ, **(env or {})},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT_S)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    """``python -m isru.cli ARGV...`` run to its end: its exit status, stdout and stderr."""
+    command = [sys.executable, "-m", "isru.cli", *argv]
+    async with ChildProcess(command, name="isru", env={**os.environ, **(env or {})}) as process:
+        async with asyncio.timeout(RUN_TIMEOUT_S):
+            code = await process.wait()
+        await process.stop()  # exited: the rest of its output
+    return code, "\n".join(process.stdout_lines), "\n".join(process.stderr_lines)
 
 
 @pytest.mark.req("GND-22")
@@ -65,10 +55,8 @@ async def test_ground_login_commands_a_logged_in_flight_and_a_wrong_password_exi
             f'[devices.scoop]\nurl = "{sim.urls["scoop"]}"\n'
             f'[devices.elec]\nurl = "{sim.urls["elec"]}"\n[state]\ndir = "{tmp_path / "state"}"\n'
         )
-        flight = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "isru.cli", "flight", "--config", str(config)
-        )
-        try:
+        flight = [sys.executable, "-m", "isru.cli", "flight", "--config", str(config)]
+        async with ChildProcess(flight, name="flight", stop_timeout_s=RUN_TIMEOUT_S):
             tls = f"mqtts://127.0.0.1:{deployed.tls_port}"
             # The login from the environment, over TLS verified against the site's CA; the
             # client waits for the flight's retained dictionary (--timeout), no sleeping.
@@ -95,10 +83,6 @@ async def test_ground_login_commands_a_logged_in_flight_and_a_wrong_password_exi
                 last = err.splitlines()[-1]  # record says first what it is recording from
                 assert last.startswith(f"isru ground: broker {broker.url}: not authorised")
                 assert f"user {GROUND!r}" in last
-        finally:
-            flight.terminate()
-            async with asyncio.timeout(RUN_TIMEOUT_S):
-                await flight.wait()
 
 
 @pytest.mark.req("GND-22")
