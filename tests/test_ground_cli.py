@@ -8,8 +8,9 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import ground.cli.online
 from ground.cli import main
 from ground.cli.parser import severity
 from interface.catalog import DICTIONARY
+from isru.children import ChildProcess
 from isru.testing import Sil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,42 +27,57 @@ WAITING = "WAIT core.mode == OPERATING TIMEOUT 00:05:00\nR00:00:00 CORE.NOOP\n"
 
 
 class GroundCli:
-    """``python -m isru.cli ground ...`` as subprocesses against one SIL stack."""
+    """``python -m isru.cli ground ...`` against one SIL stack: runs to their end, and
+    streams as child processes."""
 
     def __init__(self, sil: Sil) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ISRU_")}
         self.env.update(ISRU_BROKER=sil.stack.broker, ISRU_VEHICLE=sil.stack.vehicle)
-        self.started: list[asyncio.subprocess.Process] = []
+        self.started: list[ChildProcess] = []
 
-    async def start(self, *argv: str) -> asyncio.subprocess.Process:
-        process = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "isru.cli", "ground", *argv),
-            cwd=ROOT,
-            env=self.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+    def argv(self, *argv: str) -> list[str]:
+        return [sys.executable, "-m", "isru.cli", "ground", *argv]
+
+    async def start(self, *argv: str) -> ChildProcess:
+        """A stream (``watch``, ``events``) running until it ends or is stopped."""
+        name = f"isru ground {argv[0]}"
+        process = ChildProcess(self.argv(*argv), name=name, env=self.env, cwd=ROOT)
         self.started.append(process)
+        await process.start()
         return process
 
     async def run(self, *argv: str) -> tuple[int, str, str]:
-        """Its exit status, stdout and stderr."""
-        process = await self.start(*argv)
-        out, err = await asyncio.wait_for(process.communicate(), 30)
-        assert process.returncode is not None
-        return process.returncode, out.decode(), err.decode()
+        """A verb run to its end (killed after 30 s): its exit status, stdout and stderr."""
+        result = await asyncio.to_thread(
+            subprocess.run,
+            self.argv(*argv),
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return result.returncode, result.stdout, result.stderr
 
-    async def subscribed(self, process: asyncio.subprocess.Process) -> None:
-        """Once a stream says it is watching (it has subscribed)."""
-        assert process.stderr is not None
-        line = await asyncio.wait_for(process.stderr.readline(), 30)
-        assert "watching" in line.decode(), line
+    async def subscribed(self, process: ChildProcess) -> None:
+        """Once a stream says it is watching (it has subscribed): its first line on stderr."""
+        line = await process.wait_for_line(lambda line: "watching" in line, timeout_s=30)
+        assert process.stderr_lines[0] == line, process.output()
+
+    async def ended(self, process: ChildProcess) -> tuple[int, str, str]:
+        """A stream that ends by itself: its exit status, stdout and stderr."""
+        async with asyncio.timeout(10):
+            code = await process.wait()
+        await process.stop()  # exited: the rest of its output
+        return code, lines(process.stdout_lines), lines(process.stderr_lines)
 
     async def stop(self) -> None:
         for process in self.started:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+            await process.kill()
+
+
+def lines(kept: Iterable[str]) -> str:
+    return "".join(line + "\n" for line in kept)
 
 
 @pytest.fixture
@@ -133,18 +150,18 @@ async def test_watch_and_events_stream_what_was_asked(sil: Sil, cli: GroundCli) 
     await sil.send_and_await("MODE.IDLE")  # MODE_CHANGED: INFO
     await sil.send_and_await("MODE.SAFE")
     await sil.send_expect_failure("SCOOP.HOME")  # COMMAND_FAILED: WARNING
-    out, _ = await asyncio.wait_for(everything.communicate(), 10)
-    assert everything.returncode == 0
-    assert "INFO" in out.decode() and "MODE_CHANGED" in out.decode()
-    out, _ = await asyncio.wait_for(warnings.communicate(), 10)
-    assert warnings.returncode == 0
+    code, out, _ = await cli.ended(everything)
+    assert code == 0
+    assert "INFO" in out and "MODE_CHANGED" in out
+    code, out, _ = await cli.ended(warnings)
+    assert code == 0
     assert json.loads(out)["id"] == "COMMAND_FAILED"
-    assert endless.stdout is not None
-    assert "core.mode=SAFE" in (await asyncio.wait_for(endless.stdout.readline(), 10)).decode()
+    first = await endless.wait_for_line(lambda line: "core.mode=" in line, timeout_s=10)
+    assert first == endless.stdout_lines[0] and "core.mode=SAFE" in first
     endless.send_signal(signal.SIGINT)  # Ctrl-C: the stream ends normally
-    _, err = await asyncio.wait_for(endless.communicate(), 10)
-    assert endless.returncode == 0
-    assert "Traceback" not in err.decode()
+    code, _, err = await cli.ended(endless)
+    assert code == 0
+    assert "Traceback" not in err
 
 
 @pytest.mark.req("GND-16")
