@@ -245,9 +245,10 @@ class ChildProcess:
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.append((wanted, waiter))
         ended = asyncio.ensure_future(asyncio.wait(self._readers))
+        either: list[asyncio.Future[Any]] = [waiter, ended]
         try:
             async with asyncio.timeout(timeout_s):
-                await asyncio.wait([waiter, ended], return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         finally:
             ended.cancel()
             self._waiters.remove((wanted, waiter))
