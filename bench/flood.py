@@ -172,16 +172,16 @@ async def main() -> None:
             listener = asyncio.create_task(console.listen())
             config = work / "flight.toml"
             write_config(config, sim.urls, f"mqtt://127.0.0.1:{port}", work / "state", hz=10)
-            async with flight_process(config) as flight:
+            async with flight_process(config) as flight_pid:
                 await asyncio.wait_for(console.online.wait(), 30)
                 warm = [await console.noop() for _ in range(100)]
                 result["noop_before_p50_ms"] = round(
                     statistics.median(s[1] for s in warm if s[1] is not None), 3
                 )
-                result["rss_before_mb"] = round(rss_mb(flight.pid), 1)
+                result["rss_before_mb"] = round(rss_mb(flight_pid), 1)
                 rss: list[float] = []
                 done, flooding = asyncio.Event(), asyncio.Event()
-                sampler = asyncio.create_task(sample_rss(flight.pid, rss, done))
+                sampler = asyncio.create_task(sample_rss(flight_pid, rss, done))
                 pacer = asyncio.create_task(console.paced(done))
                 began = time.perf_counter()
                 result["flood_mb"] = round(await flood(flooder, options.messages) / 2**20, 1)
@@ -193,7 +193,7 @@ async def main() -> None:
                 await _quietly(pacer)
                 await _quietly(sampler)
                 result["rss_peak_mb"] = round(max(rss), 1)
-                result["rss_after_mb"] = round(rss_mb(flight.pid), 1)
+                result["rss_after_mb"] = round(rss_mb(flight_pid), 1)
                 result["rss_growth_mb"] = round(result["rss_after_mb"] - result["rss_before_mb"], 1)
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -34,6 +34,7 @@ from bench.broker_child import broker_process
 from ground.archive import Archive, format_time
 from ground.recorder import record
 from interface.broker import NODELAY
+from isru.children import ChildProcess, ChildStartError
 
 VEHICLE = "bench"
 TOPIC = f"isru/{VEHICLE}/tm/elec"
@@ -110,7 +111,16 @@ async def run(count: int, window: int) -> dict[str, object]:
             subscribed = asyncio.Event()
             done = asyncio.Event()
             marks: dict[str, float] = {}
-            child: asyncio.subprocess.Process | None = None
+            argv = [sys.executable, "-m", "bench.ground_archive", "--vehicle", host, str(port)]
+            argv += ["--count", str(count), "--window", str(window)]
+            child = ChildProcess(
+                argv,
+                name="vehicle",
+                stdin="pipe",
+                stderr="inherit",
+                ready=lambda line: line == "go",
+                start_timeout_s=TIMEOUT_S,
+            )
 
             def committed(archive: Archive) -> None:
                 now, cpu = time.perf_counter(), time.process_time()
@@ -118,7 +128,7 @@ async def run(count: int, window: int) -> dict[str, object]:
                     marks["first_stored"], marks["first_rows"] = now, archive.stored
                     marks["first_cpu"] = cpu
                 marks["last_stored"], marks["last_cpu"] = now, cpu
-                if child is not None and child.stdin is not None:
+                if child.stdin is not None:
                     child.stdin.write(f"{archive.stored}\n".encode())
                 if archive.stored >= count:
                     done.set()
@@ -139,27 +149,18 @@ async def run(count: int, window: int) -> dict[str, object]:
             )
             async with asyncio.timeout(TIMEOUT_S):
                 await subscribed.wait()
-                child = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "bench.ground_archive",
-                    "--vehicle",
-                    host,
-                    str(port),
-                    "--count",
-                    str(count),
-                    "--window",
-                    str(window),
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                )
-                assert child.stdout is not None and child.stdin is not None
-                if (await child.stdout.readline()).strip() != b"go":
-                    raise SystemExit("the stand-in vehicle did not start")
-                marks["first_published"] = time.perf_counter()
-                await done.wait()
-                child.stdin.close()
-                await child.wait()
+                try:
+                    await child.start()
+                except ChildStartError:
+                    raise SystemExit("the stand-in vehicle did not start") from None
+                try:
+                    marks["first_published"] = time.perf_counter()
+                    await done.wait()
+                    assert child.stdin is not None
+                    child.stdin.close()  # the recorder is done: the vehicle ends
+                    await child.wait()
+                finally:
+                    await child.stop()
                 stop.set()
                 counts = await recorder
     if counts["telemetry"] != count or child.returncode != 0:

@@ -31,6 +31,7 @@ from flight.mqtt import Outbox, Priority
 from interface.broker import NODELAY
 from interface.messages import TelemetryMessage
 from isru.broker import Mosquitto
+from isru.children import ChildProcess
 from isru.sim_child import SimChild
 
 VEHICLE = "bench"
@@ -58,22 +59,12 @@ allow_unsigned = true
 
 
 @contextlib.asynccontextmanager
-async def flight_process(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "isru.cli",
-        "flight",
-        "--config",
-        str(config),
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
+async def flight_process(config: Path) -> AsyncIterator[int]:
+    """``isru flight --config CONFIG`` (its log discarded) until SIGTERM; yields its pid."""
+    argv = [sys.executable, "-m", "isru.cli", "flight", "--config", str(config)]
+    async with ChildProcess(argv, name="flight", stderr="devnull", stop_timeout_s=30) as flight:
+        assert flight.pid is not None
+        yield flight.pid
 
 
 class Ground:
@@ -184,17 +175,17 @@ async def main() -> None:
             state = work / "state"
             config = work / "flight.toml"
             write_config(config, sim.urls, broker.url, state, hz=50)
-            async with flight_process(config) as flight:
+            async with flight_process(config) as flight_pid:
                 await asyncio.wait_for(ground.online.wait(), 30)
                 samples = [await ground.noop(n) * 1000 for n in range(options.noops)]
                 cuts = statistics.quantiles(samples[20:], n=100)
                 result["noop_rtt_p50_ms"] = round(statistics.median(samples[20:]), 3)
                 result["noop_rtt_p99_ms"] = round(cuts[98], 3)
-                start_cpu, start = cpu_seconds(flight.pid), time.perf_counter()
+                start_cpu, start = cpu_seconds(flight_pid), time.perf_counter()
                 await asyncio.sleep(options.cpu_seconds)  # the measurement window
-                used = cpu_seconds(flight.pid) - start_cpu
+                used = cpu_seconds(flight_pid) - start_cpu
                 result["flight_cpu_pct"] = round(100 * used / (time.perf_counter() - start), 1)
-                result["flight_rss_mb"] = round(rss_mb(flight.pid), 1)
+                result["flight_rss_mb"] = round(rss_mb(flight_pid), 1)
             noop_p50, echo_p50 = result["noop_rtt_p50_ms"], result["echo_rtt_p50_ms"]
             assert isinstance(noop_p50, float) and isinstance(echo_p50, float)
             result["noop_vs_echo"] = round(noop_p50 / echo_p50, 2)
