@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from isru.children import ChildProcess
 from isru.cli import main as isru_main
 from isru.conform import RULES, rules_for, run
 from isru.conform.cli import main as conform_main
@@ -34,20 +35,14 @@ ROW = re.compile(r"^(PASS|FAIL)\s+([A-Z][A-Z-]+)\s+(§[\d.]+)\s+(.+)$")
 
 
 async def _cli(*args: str, timeout_s: float = 120.0) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "isru.cli",
-        "conform",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(timeout_s):
-        out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    """``isru conform ARGS...`` run to its end (stopped after ``timeout_s``): its exit
+    status, stdout and stderr."""
+    argv = [sys.executable, "-m", "isru.cli", "conform", *args]
+    async with ChildProcess(argv, name="isru conform", cwd=ROOT) as process:
+        async with asyncio.timeout(timeout_s):
+            code = await process.wait()
+        await process.stop()  # exited: the rest of its output
+    return code, "\n".join(process.stdout_lines), "\n".join(process.stderr_lines)
 
 
 def _rows(table: str) -> dict[str, tuple[str, str, str]]:
