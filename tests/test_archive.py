@@ -188,7 +188,7 @@ def missing_ranges(present: set[int]) -> list[tuple[int, int]]:
 @pytest.mark.req("GND-11")
 @settings(max_examples=60, deadline=None)
 @given(st.sets(st.integers(min_value=1, max_value=80), min_size=1))
-def test_gaps_random_subset_equals_missing_ranges(present: set[int]) -> None:
+def test_archive_gaps_random_subset_equals_missing_ranges(present: set[int]) -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
         Archive(Path(tmp) / "a.db", vehicle="v1") as archive,
@@ -198,7 +198,7 @@ def test_gaps_random_subset_equals_missing_ranges(present: set[int]) -> None:
 
 
 @pytest.mark.req("GND-11")
-def test_gaps_flight_restart_is_not_a_gap(archive: Archive) -> None:
+def test_archive_gaps_flight_restart_is_not_a_gap(archive: Archive) -> None:
     archive.add_many(("tm/core", tm(n, n)) for n in range(1, 11))
     archive.add_many(("tm/core", tm(n, 100 + n)) for n in range(1, 6))  # restarted: 1 again
     assert archive.gaps() == {"tm/core": []}
@@ -206,7 +206,7 @@ def test_gaps_flight_restart_is_not_a_gap(archive: Archive) -> None:
 
 
 @pytest.mark.req("GND-11")
-def test_gaps_within_runs_after_a_restart(archive: Archive) -> None:
+def test_archive_gaps_within_runs_after_a_restart(archive: Archive) -> None:
     archive.add_many(("tm/core", tm(n, n)) for n in (1, 2, 5, 6))
     archive.add_many(("tm/core", tm(n, 100 + n)) for n in (3, 4, 9))  # run 2 lost 1-2, 5-8
     archive.add_many(("tm/scoop", tm(n, n)) for n in (7, 8))  # recording began mid-run
@@ -221,7 +221,7 @@ def test_gaps_within_runs_after_a_restart(archive: Archive) -> None:
 
 
 @pytest.mark.req("GND-11")
-def test_gaps_replay_arriving_after_live_data_fills_the_gap(archive: Archive) -> None:
+def test_archive_gaps_replay_arriving_after_live_data_fills_the_gap(archive: Archive) -> None:
     archive.add_many(("tm/core", tm(n, n)) for n in [*range(1, 4), *range(8, 11)])
     assert archive.gaps() == {"tm/core": [(4, 7)]}
     archive.add_many(("tm/core", tm(n, n, replayed=True)) for n in range(1, 11))
@@ -242,7 +242,7 @@ def fill_two_packets(archive: Archive) -> None:
 
 
 @pytest.mark.req("GND-13")
-def test_export_csv_columns_and_rows(archive: Archive) -> None:
+def test_archive_export_csv_columns_and_rows(archive: Archive) -> None:
     fill_two_packets(archive)
     out = io.StringIO()
     channels = ["elec.cell_voltage_v", "core.uptime_s", "elec.current_on"]
@@ -258,7 +258,7 @@ def test_export_csv_columns_and_rows(archive: Archive) -> None:
 
 
 @pytest.mark.req("GND-13")
-def test_export_csv_all_channels_and_time_range(archive: Archive) -> None:
+def test_archive_export_csv_all_channels_and_time_range(archive: Archive) -> None:
     fill_two_packets(archive)
     out = io.StringIO()
     assert archive.export_csv(out, None, start=at(2), end=T0 + timedelta(seconds=3)) == 2
@@ -273,7 +273,7 @@ def test_export_csv_all_channels_and_time_range(archive: Archive) -> None:
     assert [row[0] for row in rows[1:]] == [at(2), at(3)]
 
 
-def test_samples_yield_aware_utc_times(archive: Archive) -> None:
+def test_archive_samples_yield_aware_utc_times(archive: Archive) -> None:
     fill_two_packets(archive)
     (first, values), *_ = archive.samples(["core.uptime_s"], start="2026-11-21T10:00:00")
     assert first == T0 + timedelta(seconds=1) and first.tzinfo is not None
@@ -284,7 +284,7 @@ def test_samples_yield_aware_utc_times(archive: Archive) -> None:
 
 
 @pytest.mark.req("GND-13")
-def test_plot_writes_png(archive: Archive, tmp_path: Path) -> None:
+def test_archive_plot_writes_png(archive: Archive, tmp_path: Path) -> None:
     fill_two_packets(archive)
     out = tmp_path / "plot.png"
     drawn = plot(archive, ["elec.cell_voltage_v", "core.uptime_s", "elec.current_on"], out)
@@ -294,7 +294,7 @@ def test_plot_writes_png(archive: Archive, tmp_path: Path) -> None:
 
 
 @pytest.mark.req("GND-13")
-def test_plot_refuses_unknown_channel(archive: Archive, tmp_path: Path) -> None:
+def test_archive_plot_refuses_unknown_channel(archive: Archive, tmp_path: Path) -> None:
     fill_two_packets(archive)
     with pytest.raises(ValueError, match=r"channels: elec\.nonsense not in dictionary"):
         plot(archive, ["elec.cell_voltage_v", "elec.nonsense"], tmp_path / "p.png")
@@ -304,7 +304,7 @@ def test_plot_refuses_unknown_channel(archive: Archive, tmp_path: Path) -> None:
 
 
 @pytest.mark.req("GND-13")
-def test_plot_no_data_is_an_error(archive: Archive, tmp_path: Path) -> None:
+def test_archive_plot_no_data_is_an_error(archive: Archive, tmp_path: Path) -> None:
     fill_two_packets(archive)
     with pytest.raises(ArchiveError, match=r"no data for elec\.h2_pressure_kpa"):
         plot(archive, ["elec.h2_pressure_kpa"], tmp_path / "p.png")
@@ -316,7 +316,7 @@ def test_plot_no_data_is_an_error(archive: Archive, tmp_path: Path) -> None:
 
 
 @pytest.mark.req("GND-13")
-def test_cli_gaps_prints_lines_or_no_gaps(
+def test_archive_cli_gaps_prints_lines_or_no_gaps(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "a.db"
@@ -331,7 +331,9 @@ def test_cli_gaps_prints_lines_or_no_gaps(
 
 
 @pytest.mark.req("GND-13")
-def test_cli_export_writes_csv_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_archive_cli_export_writes_csv_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path, out = tmp_path / "a.db", tmp_path / "out.csv"
     with Archive(path, vehicle="v1") as archive:
         fill_two_packets(archive)
@@ -342,7 +344,7 @@ def test_cli_export_writes_csv_file(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.req("GND-13")
-def test_cli_plot_writes_png(tmp_path: Path) -> None:
+def test_archive_cli_plot_writes_png(tmp_path: Path) -> None:
     path, out = tmp_path / "a.db", tmp_path / "plot.png"
     with Archive(path, vehicle="v1") as archive:
         fill_two_packets(archive)
@@ -363,7 +365,7 @@ def test_cli_plot_writes_png(tmp_path: Path) -> None:
         (["plot", "core.uptime_s", "-o", "x.png"], 1, "no data for core.uptime_s"),
     ],
 )
-def test_cli_errors_one_line_no_traceback(
+def test_archive_cli_errors_one_line_no_traceback(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     argv: list[str],
@@ -447,7 +449,7 @@ async def publish(client: aiomqtt.Client, numbers: Iterable[int], *, replayed_to
 
 
 @pytest.mark.req("GND-10")
-async def test_record_broker_restart_replay_merges_without_duplicates(
+async def test_archive_record_broker_restart_replay_merges_without_duplicates(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     recorder = Recorder(mosquitto, tmp_path / "archive.db")
@@ -473,7 +475,7 @@ async def test_record_broker_restart_replay_merges_without_duplicates(
 
 
 @pytest.mark.req("GND-12")
-async def test_record_persistent_session_delivers_what_came_while_away(
+async def test_archive_record_persistent_session_delivers_what_came_while_away(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     recorder = Recorder(mosquitto, tmp_path / "archive.db")

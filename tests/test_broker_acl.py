@@ -90,7 +90,7 @@ async def nothing_queued(subscriber: aiomqtt.Client) -> None:
     assert len(subscriber.messages) == 0
 
 
-async def test_vehicle_telemetry_reaches_ground_and_commands_reach_vehicle(
+async def test_broker_acl_vehicle_telemetry_reaches_ground_and_commands_reach_vehicle(
     broker: Mosquitto,
 ) -> None:
     async with client(broker, VEHICLE) as vehicle, client(broker, GROUND) as ground:
@@ -113,7 +113,7 @@ async def test_vehicle_telemetry_reaches_ground_and_commands_reach_vehicle(
         await nothing_queued(vehicle)
 
 
-async def test_vehicle_cannot_publish_a_command(broker: Mosquitto) -> None:
+async def test_broker_acl_vehicle_cannot_publish_a_command(broker: Mosquitto) -> None:
     async with client(broker, VEHICLE) as vehicle, client(broker, MONITOR) as monitor:
         await monitor.subscribe("isru/#", qos=1)
         for denied in (f"{T}/cmd", f"{T}/seq/start", "isru/other-vehicle/tm/core", "elsewhere"):
@@ -123,7 +123,7 @@ async def test_vehicle_cannot_publish_a_command(broker: Mosquitto) -> None:
         await nothing_queued(monitor)
 
 
-async def test_ground_cannot_publish_telemetry(broker: Mosquitto) -> None:
+async def test_broker_acl_ground_cannot_publish_telemetry(broker: Mosquitto) -> None:
     async with client(broker, GROUND) as ground, client(broker, MONITOR) as monitor:
         await monitor.subscribe("isru/#", qos=1)
         for denied in (f"{T}/tm/core", f"{T}/status", f"{T}/cmd/ack", f"{T}/seq/status"):
@@ -133,7 +133,7 @@ async def test_ground_cannot_publish_telemetry(broker: Mosquitto) -> None:
         await nothing_queued(monitor)
 
 
-async def test_intruder_can_neither_publish_nor_receive(broker: Mosquitto) -> None:
+async def test_broker_acl_intruder_can_neither_publish_nor_receive(broker: Mosquitto) -> None:
     async with (
         client(broker, INTRUDER) as intruder,
         client(broker, VEHICLE) as vehicle,
@@ -160,7 +160,7 @@ async def test_intruder_can_neither_publish_nor_receive(broker: Mosquitto) -> No
         await nothing_queued(monitor)
 
 
-async def test_anonymous_and_wrong_password_are_refused(broker: Mosquitto) -> None:
+async def test_broker_acl_anonymous_and_wrong_password_are_refused(broker: Mosquitto) -> None:
     with pytest.raises(aiomqtt.MqttCodeError, match=r"(?i)not authori[sz]ed"):
         async with client(broker):
             pass
@@ -169,7 +169,7 @@ async def test_anonymous_and_wrong_password_are_refused(broker: Mosquitto) -> No
             pass
 
 
-async def test_retained_message_survives_a_restart(broker: Mosquitto) -> None:
+async def test_broker_acl_retained_message_survives_a_restart(broker: Mosquitto) -> None:
     url = broker.url
     async with client(broker, VEHICLE) as vehicle:
         await vehicle.publish(f"{T}/status", b'{"state": "online"}', qos=1, retain=True)
@@ -184,7 +184,7 @@ async def test_retained_message_survives_a_restart(broker: Mosquitto) -> None:
         assert message.payload == b'{"state": "online"}'
 
 
-async def test_tls_listener_takes_the_same_logins(
+async def test_broker_acl_tls_listener_takes_the_same_logins(
     broker: Mosquitto, deployed: DeployedConfig
 ) -> None:
     async with client(broker, GROUND, tls=deployed) as ground, client(broker, VEHICLE) as vehicle:
@@ -197,7 +197,7 @@ async def test_tls_listener_takes_the_same_logins(
 
 
 @pytest.mark.parametrize("over_tls", [False, True], ids=["loopback", "tls"])
-async def test_vehicle_client_id_cannot_be_taken_by_ground(
+async def test_broker_acl_vehicle_client_id_cannot_be_taken_by_ground(
     broker: Mosquitto, deployed: DeployedConfig, over_tls: bool
 ) -> None:
     tls = deployed if over_tls else None
@@ -223,7 +223,7 @@ async def test_vehicle_client_id_cannot_be_taken_by_ground(
     assert not any("already connected" in line for line in broker.log)
 
 
-async def test_deployed_oversize_publish_never_reaches_a_subscriber(
+async def test_broker_acl_deployed_oversize_publish_never_reaches_a_subscriber(
     broker: Mosquitto, deployed: DeployedConfig
 ) -> None:
     largest = b"a" * MAX_PAYLOAD_BYTES  # the largest payload the flight software accepts
@@ -243,7 +243,9 @@ async def test_deployed_oversize_publish_never_reaches_a_subscriber(
         assert await receive(monitor) == (LONGEST_TOPIC, b"after")
 
 
-async def test_recorder_session_keeps_more_than_the_default_queue(broker: Mosquitto) -> None:
+async def test_broker_acl_recorder_session_keeps_more_than_the_default_queue(
+    broker: Mosquitto,
+) -> None:
     count = DEFAULT_QUEUE + 500  # mosquitto's default would drop the last ~500
 
     # The recorder's own client id, as ground/recorder.py sends it; the broker uses the account.

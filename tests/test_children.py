@@ -17,7 +17,7 @@ def python(code: str) -> list[str]:
     return [PY, "-c", code]
 
 
-async def test_child_process_ready_line_returns_and_keeps_output() -> None:
+async def test_children_ready_line_returns_and_keeps_output() -> None:
     code = "import sys, time\nprint('warming up')\nprint('ready', flush=True)\ntime.sleep(60)"
     async with ChildProcess(
         python(code), name="sleeper", ready=lambda line: line == "ready"
@@ -28,7 +28,7 @@ async def test_child_process_ready_line_returns_and_keeps_output() -> None:
     assert not child.forced  # SIGTERM was enough
 
 
-async def test_child_process_exit_before_ready_raises_with_its_output() -> None:
+async def test_children_exit_before_ready_raises_with_its_output() -> None:
     code = "import sys\nsys.stderr.write('config is broken\\n')\nsys.exit(3)"
     child = ChildProcess(python(code), name="broken", ready=lambda line: line == "ready")
     with pytest.raises(ChildStartError, match=r"broken did not start: exited with code 3") as info:
@@ -37,7 +37,7 @@ async def test_child_process_exit_before_ready_raises_with_its_output() -> None:
     assert child.returncode == 3
 
 
-async def test_child_process_silent_past_timeout_is_killed() -> None:
+async def test_children_silent_past_timeout_is_killed() -> None:
     child = ChildProcess(
         python("import time\ntime.sleep(60)"),
         name="silent",
@@ -49,7 +49,7 @@ async def test_child_process_silent_past_timeout_is_killed() -> None:
     assert child.returncode is not None and not child.running
 
 
-async def test_child_process_ignoring_sigterm_is_killed_after_the_grace() -> None:
+async def test_children_ignoring_sigterm_is_killed_after_the_grace() -> None:
     code = (
         "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
         "print('ready', flush=True)\ntime.sleep(60)"
@@ -63,7 +63,7 @@ async def test_child_process_ignoring_sigterm_is_killed_after_the_grace() -> Non
     assert status == -9  # killed
 
 
-async def test_child_process_output_beyond_a_pipe_never_blocks_it() -> None:
+async def test_children_output_beyond_a_pipe_never_blocks_it() -> None:
     # 1 MiB on stderr before the ready line: a pipe nobody reads would block the child.
     code = (
         "import sys\nfor _ in range(1024):\n    sys.stderr.write('x' * 1023 + '\\n')\n"
@@ -78,7 +78,7 @@ async def test_child_process_output_beyond_a_pipe_never_blocks_it() -> None:
     assert len(child.stderr_lines) == 10  # the last lines kept
 
 
-async def test_child_process_stderr_to_a_file_and_bad_argv_is_refused(tmp_path: Path) -> None:
+async def test_children_stderr_to_a_file_and_bad_argv_is_refused(tmp_path: Path) -> None:
     log = tmp_path / "child.log"
     child = ChildProcess(
         python("import sys\nsys.stderr.write('to the log\\n')"), name="logger", stderr=log
@@ -91,7 +91,7 @@ async def test_child_process_stderr_to_a_file_and_bad_argv_is_refused(tmp_path: 
         ChildProcess([], name="nothing")
 
 
-async def test_child_process_stdin_pipe_is_written_and_closed_by_stop() -> None:
+async def test_children_stdin_pipe_is_written_and_closed_by_stop() -> None:
     # The child echoes what it reads and says "eof" when its stdin ends: stop() ends it.
     code = (
         "import sys\nprint('ready', flush=True)\nfor line in sys.stdin:\n"
@@ -111,14 +111,14 @@ async def test_child_process_stdin_pipe_is_written_and_closed_by_stop() -> None:
     assert list(child.stdout_lines)[1:3] == ["got one", "got two"]
 
 
-async def test_child_process_default_stdin_is_empty() -> None:
+async def test_children_default_stdin_is_empty() -> None:
     code = "import sys\nprint(repr(sys.stdin.read()), flush=True)"
     async with ChildProcess(python(code), name="empty") as child:
         assert child.stdin is None
         assert await child.wait_for_line(lambda line: True, timeout_s=10) == "''"
 
 
-async def test_child_process_wait_for_line_finds_kept_lines_and_new_ones_on_stderr() -> None:
+async def test_children_wait_for_line_finds_kept_lines_and_new_ones_on_stderr() -> None:
     code = (
         "import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n"
         "sys.stderr.write('watching\\n')\nsys.stderr.flush()\nimport time\ntime.sleep(60)"
@@ -135,7 +135,7 @@ async def test_child_process_wait_for_line_finds_kept_lines_and_new_ones_on_stde
             await child.wait_for_line(lambda line: line == "never", timeout_s=0.2)
 
 
-async def test_child_process_wait_for_line_after_the_output_ended_raises() -> None:
+async def test_children_wait_for_line_after_the_output_ended_raises() -> None:
     code = "print('only line', flush=True)"
     async with ChildProcess(python(code), name="brief") as child:
         assert await child.wait() == 0

@@ -132,7 +132,7 @@ RANGED = [
 
 
 @given(messages)
-def test_message_round_trip_any_type_seq_id_body(message: Message) -> None:
+def test_codec_message_round_trip_any_type_seq_id_body(message: Message) -> None:
     payload = message.encode()
     assert len(payload) == HEADER_BYTES + len(message.body)
     assert payload[0] == (PROTOCOL_VERSION << 4) | message.type
@@ -140,14 +140,14 @@ def test_message_round_trip_any_type_seq_id_body(message: Message) -> None:
 
 
 @given(st.binary(max_size=HEADER_BYTES - 1))
-def test_message_decode_short_payload_raises_protocol_error(payload: bytes) -> None:
+def test_codec_message_decode_short_payload_raises_protocol_error(payload: bytes) -> None:
     with pytest.raises(ProtocolError, match="shorter than the header"):
         Message.decode(payload)
 
 
 @pytest.mark.req("HAL-03")
 @given(st.binary(max_size=300))
-def test_message_decode_garbage_raises_only_protocol_error(payload: bytes) -> None:
+def test_codec_message_decode_garbage_raises_only_protocol_error(payload: bytes) -> None:
     try:
         message = Message.decode(payload)
     except ProtocolError as exc:
@@ -157,20 +157,24 @@ def test_message_decode_garbage_raises_only_protocol_error(payload: bytes) -> No
 
 
 @given(st.integers(0, 15).filter(lambda v: v != PROTOCOL_VERSION), st.binary(min_size=2))
-def test_message_decode_other_version_raises_protocol_error(version: int, rest: bytes) -> None:
+def test_codec_message_decode_other_version_raises_protocol_error(
+    version: int, rest: bytes
+) -> None:
     with pytest.raises(ProtocolError, match=f"protocol version {version} "):
         Message.decode(bytes([version << 4 | MsgType.REQUEST]) + rest)
 
 
 @given(st.integers(0, 15).filter(lambda v: v not in set(MsgType)), st.binary(min_size=2))
-def test_message_decode_unknown_type_raises_protocol_error(type_code: int, rest: bytes) -> None:
+def test_codec_message_decode_unknown_type_raises_protocol_error(
+    type_code: int, rest: bytes
+) -> None:
     with pytest.raises(ProtocolError, match=f"unknown message type {type_code}"):
         Message.decode(bytes([PROTOCOL_VERSION << 4 | type_code]) + rest)
 
 
 @pytest.mark.parametrize("field", ["seq", "msg_id"])
 @given(value=st.one_of(st.integers(max_value=-1), st.integers(min_value=256)))
-def test_message_encode_out_of_byte_range_raises(field: str, value: int) -> None:
+def test_codec_message_encode_out_of_byte_range_raises(field: str, value: int) -> None:
     seq, msg_id = (value, 1) if field == "seq" else (0, value)
     message = Message(MsgType.REQUEST, seq, msg_id)
     with pytest.raises(ValueError, match=f"{field}: must be 0..255"):
@@ -181,14 +185,14 @@ def test_message_encode_out_of_byte_range_raises(field: str, value: int) -> None
 
 
 @given(st.sampled_from(NackCode), st.one_of(st.none(), st.integers(0, NO_ARG - 1)))
-def test_nack_body_round_trip_any_code_and_arg(code: NackCode, arg: int | None) -> None:
+def test_codec_nack_body_round_trip_any_code_and_arg(code: NackCode, arg: int | None) -> None:
     body = nack_body(code, arg)
     assert body == bytes([code, NO_ARG if arg is None else arg])
     assert parse_nack(body) == (code, arg)
 
 
 @pytest.mark.parametrize(("body", "parsed"), [(b"", (0, None)), (b"\x04", (4, None))])
-def test_parse_nack_short_body_is_tolerated(body: bytes, parsed: tuple[int, None]) -> None:
+def test_codec_parse_nack_short_body_is_tolerated(body: bytes, parsed: tuple[int, None]) -> None:
     assert parse_nack(body) == parsed
 
 
@@ -198,7 +202,7 @@ def test_parse_nack_short_body_is_tolerated(body: bytes, parsed: tuple[int, None
 @pytest.mark.req("HAL-04")
 @pytest.mark.parametrize("cls", LAYOUTS, ids=lambda c: c.__name__)
 @given(data=st.data())
-def test_layout_round_trip_any_in_range_values(cls: type[Any], data: st.DataObject) -> None:
+def test_codec_layout_round_trip_any_in_range_values(cls: type[Any], data: st.DataObject) -> None:
     layout: Layout[Any] = layout_of(cls)
     obj = data.draw(instances(cls))
     body = layout.pack(obj)
@@ -209,7 +213,7 @@ def test_layout_round_trip_any_in_range_values(cls: type[Any], data: st.DataObje
 
 @pytest.mark.parametrize("cls", LAYOUTS, ids=lambda c: c.__name__)
 @given(data=st.data())
-def test_layout_unpack_any_body_of_its_size_never_raises(
+def test_codec_layout_unpack_any_body_of_its_size_never_raises(
     cls: type[Any], data: st.DataObject
 ) -> None:
     layout: Layout[Any] = layout_of(cls)
@@ -220,7 +224,7 @@ def test_layout_unpack_any_body_of_its_size_never_raises(
 
 @pytest.mark.parametrize(("cls", "index"), RANGED, ids=[f"{c.__name__}-{i}" for c, i in RANGED])
 @given(data=st.data())
-def test_layout_first_out_of_range_names_the_bad_field(
+def test_codec_layout_first_out_of_range_names_the_bad_field(
     cls: type[Any], index: int, data: st.DataObject
 ) -> None:
     layout: Layout[Any] = layout_of(cls)
@@ -233,12 +237,12 @@ def test_layout_first_out_of_range_names_the_bad_field(
     assert layout.first_out_of_range(layout.unpack(layout.pack(obj))) == index
 
 
-def test_layout_first_out_of_range_reports_the_first_of_several() -> None:
+def test_codec_layout_first_out_of_range_reports_the_first_of_several() -> None:
     obj = MoveJoint(joint=7, angle_deg=500.0, speed_dps=0.0)  # type: ignore[arg-type]
     assert layout_of(MoveJoint).first_out_of_range(obj) == 0
 
 
-def test_layout_unpack_unknown_enum_value_stays_int() -> None:
+def test_codec_layout_unpack_unknown_enum_value_stays_int() -> None:
     obj = layout_of(MoveJoint).unpack(struct.pack("<Bff", 9, 10.0, 5.0))
     assert obj.joint == 9 and not isinstance(obj.joint, enum.Enum)
 
@@ -246,7 +250,7 @@ def test_layout_unpack_unknown_enum_value_stays_int() -> None:
 @pytest.mark.req("HAL-03")
 @pytest.mark.parametrize("cls", LAYOUTS, ids=lambda c: c.__name__)
 @given(data=st.data())
-def test_layout_unpack_wrong_length_raises_protocol_error(
+def test_codec_layout_unpack_wrong_length_raises_protocol_error(
     cls: type[Any], data: st.DataObject
 ) -> None:
     layout: Layout[Any] = layout_of(cls)
@@ -255,12 +259,12 @@ def test_layout_unpack_wrong_length_raises_protocol_error(
         layout.unpack(bytes(size))
 
 
-def test_layout_pack_unencodable_value_raises_value_error() -> None:
+def test_codec_layout_pack_unencodable_value_raises_value_error() -> None:
     with pytest.raises(ValueError, match="Dig: cannot pack"):
         layout_of(Dig).pack(Dig(depth_mm="deep"))  # type: ignore[arg-type]
 
 
-def test_wire_unknown_format_raises_value_error() -> None:
+def test_codec_wire_unknown_format_raises_value_error() -> None:
     with pytest.raises(ValueError, match="fmt: 'q'"):
         wire("q")
 
@@ -269,17 +273,17 @@ def test_wire_unknown_format_raises_value_error() -> None:
 
 
 @pytest.mark.req("HAL-04")
-def test_catalogue_ids_and_names_are_unique() -> None:
+def test_codec_catalogue_ids_and_names_are_unique() -> None:
     assert len(BY_ID) == len(BY_NAME) == len(COMMANDS)
 
 
-def test_catalogue_bodies_fit_in_one_frame() -> None:
+def test_codec_catalogue_bodies_fit_in_one_frame() -> None:
     for cls in LAYOUTS:
         assert layout_of(cls).size <= MAX_BODY, cls.__name__
 
 
 @pytest.mark.parametrize("board", BoardKind)
-def test_commands_for_board_are_common_plus_its_own(board: BoardKind) -> None:
+def test_codec_commands_for_board_are_common_plus_its_own(board: BoardKind) -> None:
     ids = {c.id for c in commands_for(board)}
     assert ids == {c.id for c in COMMANDS if c.board in (None, board)}
     other = {c.id for c in COMMANDS if c.board not in (None, board)}

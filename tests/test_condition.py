@@ -21,20 +21,20 @@ class _State(enum.IntEnum):
     DIGGING = 4
 
 
-def test_parse_condition_reads_channel_op_value() -> None:
+def test_condition_parse_reads_channel_op_value() -> None:
     condition = parse("elec.h2_pressure_kpa >= 150")
     assert condition.channels == ("elec.h2_pressure_kpa",)
     assert str(condition) == "elec.h2_pressure_kpa >= 150"
     assert condition.clauses[0].value == 150.0
 
 
-def test_parse_condition_conjunction_lists_channels_once() -> None:
+def test_condition_parse_conjunction_lists_channels_once() -> None:
     condition = parse("scoop.state == IDLE and scoop.homed == true and scoop.state != FAULT")
     assert condition.channels == ("scoop.state", "scoop.homed")
     assert len(condition.clauses) == 3
 
 
-def test_parse_condition_without_spaces_is_canonicalised() -> None:
+def test_condition_parse_without_spaces_is_canonicalised() -> None:
     condition = parse("elec.cell_temp_c<=-5.50")
     assert str(condition) == "elec.cell_temp_c <= -5.5"
     assert parse(str(condition)) == condition
@@ -61,14 +61,14 @@ def test_parse_condition_without_spaces_is_canonicalised() -> None:
         ("scoop.homed == true or scoop.homed == false", "only 'and' is supported"),
     ],
 )
-def test_parse_condition_rejects_bad_text(text: str, match: str) -> None:
+def test_condition_parse_rejects_bad_text(text: str, match: str) -> None:
     with pytest.raises(ConditionError, match=match) as info:
         parse(text)
     assert info.value.text == text
     assert info.value.detail in str(info.value)
 
 
-def test_parse_condition_bad_parameter_names_it() -> None:
+def test_condition_parse_bad_parameter_names_it() -> None:
     with pytest.raises(TypeError, match="text must be a str"):
         parse_condition(b"x", DICTIONARY)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="dictionary must be a Dictionary"):
@@ -92,7 +92,7 @@ def test_parse_condition_bad_parameter_names_it() -> None:
         (">=", 150.1, False),
     ],
 )
-def test_evaluate_float_channel_every_op(op: str, value: float, expected: bool) -> None:
+def test_condition_evaluate_float_channel_every_op(op: str, value: float, expected: bool) -> None:
     condition = parse(f"elec.h2_pressure_kpa {op} {value}")
     assert condition.evaluate({"elec.h2_pressure_kpa": 150.0}) is expected
     assert condition.evaluate({"elec.h2_pressure_kpa": 150}) is expected  # an int reading too
@@ -102,7 +102,7 @@ def test_evaluate_float_channel_every_op(op: str, value: float, expected: bool) 
     ("op", "reading", "expected"),
     [("==", 3, True), ("!=", 3, False), ("<", 2, True), ("<=", 4, False), (">", 4, True)],
 )
-def test_evaluate_int_channel_every_op(op: str, reading: int, expected: bool) -> None:
+def test_condition_evaluate_int_channel_every_op(op: str, reading: int, expected: bool) -> None:
     assert parse(f"core.seq_line {op} 3").evaluate({"core.seq_line": reading}) is expected
 
 
@@ -118,7 +118,7 @@ def test_evaluate_int_channel_every_op(op: str, reading: int, expected: bool) ->
         ("scoop.homed == true", "true", False),
     ],
 )
-def test_evaluate_bool_channel(text: str, reading: object, expected: bool) -> None:
+def test_condition_evaluate_bool_channel(text: str, reading: object, expected: bool) -> None:
     assert parse(text).evaluate({"scoop.homed": reading}) is expected
 
 
@@ -133,18 +133,18 @@ def test_evaluate_bool_channel(text: str, reading: object, expected: bool) -> No
         ("scoop.state == IDLE", 0, False),
     ],
 )
-def test_evaluate_enum_channel(text: str, reading: object, expected: bool) -> None:
+def test_condition_evaluate_enum_channel(text: str, reading: object, expected: bool) -> None:
     assert parse(text).evaluate({"scoop.state": reading}) is expected
 
 
-def test_evaluate_str_channel_and_empty_string() -> None:
+def test_condition_evaluate_str_channel_and_empty_string() -> None:
     assert parse("core.armed == SCOOP.DUMP").evaluate({"core.armed": "SCOOP.DUMP"})
     assert parse('core.armed == ""').evaluate({"core.armed": ""})
     assert parse('core.armed != ""').evaluate({"core.armed": "SCOOP.DUMP"})
     assert str(parse('core.armed == ""')) == 'core.armed == ""'
 
 
-def test_evaluate_missing_or_bad_value_is_false() -> None:
+def test_condition_evaluate_missing_or_bad_value_is_false() -> None:
     condition = parse("elec.h2_pressure_kpa != 150")
     assert condition.evaluate({}) is False
     assert condition.evaluate({"elec.h2_pressure_kpa": None}) is False
@@ -153,7 +153,7 @@ def test_evaluate_missing_or_bad_value_is_false() -> None:
     assert condition.evaluate({"elec.h2_pressure_kpa": True}) is False
 
 
-def test_evaluate_conjunction_needs_every_clause() -> None:
+def test_condition_evaluate_conjunction_needs_every_clause() -> None:
     condition = parse("scoop.state == IDLE and elec.h2_pressure_kpa < 100")
     assert condition.evaluate({"scoop.state": "IDLE", "elec.h2_pressure_kpa": 50.0})
     assert not condition.evaluate({"scoop.state": "IDLE", "elec.h2_pressure_kpa": 150.0})
@@ -161,7 +161,7 @@ def test_evaluate_conjunction_needs_every_clause() -> None:
 
 
 @given(st.text(max_size=200))
-def test_parse_condition_arbitrary_text_raises_only_condition_error(text: str) -> None:
+def test_condition_parse_arbitrary_text_raises_only_condition_error(text: str) -> None:
     try:
         condition = parse(text)
     except ConditionError:
@@ -184,7 +184,7 @@ _VALUES = st.one_of(
         max_size=4,
     )
 )
-def test_parse_condition_near_valid_round_trips_or_raises(
+def test_condition_parse_near_valid_round_trips_or_raises(
     clauses: list[tuple[str, str, str]],
 ) -> None:
     text = " and ".join(" ".join(clause) for clause in clauses)

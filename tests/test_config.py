@@ -43,7 +43,7 @@ def load(tmp_path: Path, text: str, **kwargs: object) -> FlightConfig:
     return load_config(write(tmp_path, text), environ=NO_ENV, **kwargs)  # type: ignore[arg-type]
 
 
-def test_example_loads() -> None:
+def test_config_example_loads() -> None:
     config = load_config(EXAMPLE, environ=NO_ENV)
     assert config.vehicle == "testbed-1"
     assert config.devices.scoop.url == "/dev/serial/by-id/usb-isru-scoop-if00"
@@ -240,7 +240,7 @@ def test_config_relative_paths_resolve_against_file(tmp_path: Path) -> None:
     assert config.mqtt.key_file == tmp_path / "cmd.key"
 
 
-def test_effective_limits_merge_overrides(tmp_path: Path) -> None:
+def test_config_effective_limits_merge_overrides(tmp_path: Path) -> None:
     config = load(
         tmp_path,
         MINIMAL
@@ -257,7 +257,7 @@ def test_effective_limits_merge_overrides(tmp_path: Path) -> None:
     assert limits["elec.o2_pressure_kpa"] == DICTIONARY.channel_index["elec.o2_pressure_kpa"].limits
 
 
-def test_effective_limits_without_overrides_are_the_dictionary(tmp_path: Path) -> None:
+def test_config_effective_limits_without_overrides_are_the_dictionary(tmp_path: Path) -> None:
     limits = effective_limits(load(tmp_path, MINIMAL))
     assert limits == {c.name: c.limits for c in DICTIONARY.channels if c.limits is not None}
 
@@ -358,7 +358,7 @@ def test_config_password_file_unreadable_is_refused(
         load(tmp_path, MINIMAL + LOGIN)
 
 
-def test_flight_cli_refuses_a_password_file_others_can_read(tmp_path: Path) -> None:
+def test_config_flight_cli_refuses_a_password_file_others_can_read(tmp_path: Path) -> None:
     path = password_file(tmp_path, 0o644)
     config = write(tmp_path, MINIMAL + LOGIN + "allow_unsigned = true\n")
     result = subprocess.run(

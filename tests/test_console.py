@@ -72,7 +72,7 @@ def stages(app: ConsoleApp, name: str) -> list[str]:
 # --- pure parts: parsing, completion, levels ----------------------------------------------
 
 
-def test_parse_command_types_arguments_from_the_dictionary() -> None:
+def test_console_parse_command_types_arguments_from_the_dictionary() -> None:
     parsed = parse_command("scoop.move joint=boom angle_deg=40 speed_dps=10", DICTIONARY)
     assert parsed.name == "SCOOP.MOVE"
     assert parsed.args == {"joint": "BOOM", "angle_deg": 40.0, "speed_dps": 10.0}
@@ -95,7 +95,7 @@ def test_parse_command_types_arguments_from_the_dictionary() -> None:
         ('SEQ.START name="open', "cannot read"),
     ],
 )
-def test_parse_command_bad_line_names_the_problem(line: str, problem: str) -> None:
+def test_console_parse_command_bad_line_names_the_problem(line: str, problem: str) -> None:
     with pytest.raises(CommandLineError, match=problem):
         parse_command(line, DICTIONARY)
 
@@ -115,12 +115,14 @@ def test_parse_command_bad_line_names_the_problem(line: str, problem: str) -> No
         ("NOPE.X ", None),
     ],
 )
-def test_complete_line_offers_names_arguments_and_choices(line: str, completed: str | None) -> None:
+def test_console_complete_line_offers_names_arguments_and_choices(
+    line: str, completed: str | None
+) -> None:
     assert complete(line, DICTIONARY) == completed
 
 
 @pytest.mark.req("GND-06")
-def test_level_limits_colour_values_and_bools() -> None:
+def test_console_level_limits_colour_values_and_bools() -> None:
     h2 = DICTIONARY.channel_index["elec.h2_pressure_kpa"]
     stall = DICTIONARY.channel_index["scoop.boom_stall"]
     water = DICTIONARY.channel_index["elec.water_mass_g"]
@@ -135,7 +137,7 @@ def test_level_limits_colour_values_and_bools() -> None:
 
 
 @pytest.mark.req("GND-06", "GND-07")
-async def test_status_bar_shows_online_and_safe(sil: Sil) -> None:
+async def test_console_status_bar_shows_online_and_safe(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         bar = app.status_bar
@@ -150,7 +152,7 @@ async def test_status_bar_shows_online_and_safe(sil: Sil) -> None:
 
 
 @pytest.mark.req("GND-07")
-async def test_layout_fits_80x24_with_every_panel_visible(sil: Sil) -> None:
+async def test_console_layout_fits_80x24_with_every_panel_visible(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -178,7 +180,7 @@ async def test_layout_fits_80x24_with_every_panel_visible(sil: Sil) -> None:
 
 
 @pytest.mark.req("GND-04")
-async def test_command_line_noop_reaches_completed(sil: Sil) -> None:
+async def test_console_command_line_noop_reaches_completed(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         await enter(pilot, "CORE.NOOP")
@@ -190,7 +192,7 @@ async def test_command_line_noop_reaches_completed(sil: Sil) -> None:
         assert app.command_bar.line.value == ""
 
 
-async def test_command_line_tab_completes_and_up_recalls(sil: Sil) -> None:
+async def test_console_command_line_tab_completes_and_up_recalls(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         line = app.command_bar.line
@@ -211,7 +213,9 @@ async def test_command_line_tab_completes_and_up_recalls(sil: Sil) -> None:
 
 
 @pytest.mark.req("GND-04", "GND-20")
-async def test_command_line_refused_command_shows_whole_reason_and_command(sil: Sil) -> None:
+async def test_console_command_line_refused_command_shows_whole_reason_and_command(
+    sil: Sil,
+) -> None:
     app = ConsoleApp(client=sil.client)
     long = "SCOOP.MOVE joint=BOOM angle_deg=40.5 speed_dps=10.25"  # 50 characters
     async with app.run_test(size=SIZE) as pilot:
@@ -229,7 +233,9 @@ async def test_command_line_refused_command_shows_whole_reason_and_command(sil: 
 
 
 @pytest.mark.req("GND-03")
-async def test_command_line_invalid_argument_shows_error_and_sends_nothing(sil: Sil) -> None:
+async def test_console_command_line_invalid_argument_shows_error_and_sends_nothing(
+    sil: Sil,
+) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         sent_before = len(sil.client.acks)
@@ -246,7 +252,7 @@ async def test_command_line_invalid_argument_shows_error_and_sends_nothing(sil: 
 
 @pytest.mark.req("GND-05")
 @pytest.mark.sil(time_scale=10)
-async def test_hazardous_command_confirmed_arms_and_fires(sil: Sil) -> None:
+async def test_console_hazardous_command_confirmed_arms_and_fires(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         await enter(pilot, "MODE.IDLE")
@@ -266,7 +272,7 @@ async def test_hazardous_command_confirmed_arms_and_fires(sil: Sil) -> None:
 
 
 @pytest.mark.req("GND-05")
-async def test_hazardous_command_cancelled_sends_nothing(sil: Sil) -> None:
+async def test_console_hazardous_command_cancelled_sends_nothing(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         await enter(pilot, "ELEC.VENT gas=H2")
@@ -279,7 +285,7 @@ async def test_hazardous_command_cancelled_sends_nothing(sil: Sil) -> None:
 
 @pytest.mark.req("GND-06")
 @pytest.mark.sil(time_scale=10)
-async def test_telemetry_limit_red_shows_red_channel_and_event(sil: Sil) -> None:
+async def test_console_telemetry_limit_red_shows_red_channel_and_event(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         await sil.send_and_await("MODE.IDLE")
@@ -304,7 +310,7 @@ async def test_telemetry_limit_red_shows_red_channel_and_event(sil: Sil) -> None
 
 
 @pytest.mark.req("GND-08")
-async def test_plot_command_adds_a_sparkline_and_key_toggles_it(sil: Sil) -> None:
+async def test_console_plot_command_adds_a_sparkline_and_key_toggles_it(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         await enter(pilot, ":plot elec.o2_pressure_kpa")
@@ -323,7 +329,9 @@ async def test_plot_command_adds_a_sparkline_and_key_toggles_it(sil: Sil) -> Non
 
 @pytest.mark.req("GND-20")
 @pytest.mark.sil(time_scale=10)
-async def test_sequence_panel_follows_upload_start_and_completion(sil: Sil, tmp_path: Path) -> None:
+async def test_console_sequence_panel_follows_upload_start_and_completion(
+    sil: Sil, tmp_path: Path
+) -> None:
     path = tmp_path / "twice.seq"
     path.write_text("R00:00:00 CORE.NOOP\nR00:00:01 CORE.NOOP\n")
     app = ConsoleApp(client=sil.client)
@@ -345,7 +353,7 @@ async def test_sequence_panel_follows_upload_start_and_completion(sil: Sil, tmp_
 
 
 @pytest.mark.req("GND-08")
-async def test_keys_help_tabs_and_quit(sil: Sil) -> None:
+async def test_console_keys_help_tabs_and_quit(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f1")
@@ -367,7 +375,7 @@ async def test_keys_help_tabs_and_quit(sil: Sil) -> None:
 
 
 @pytest.mark.req("GND-09")
-async def test_event_log_colours_by_severity_and_stays_bounded(sil: Sil) -> None:
+async def test_console_event_log_colours_by_severity_and_stays_bounded(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         for i in range(700):
@@ -380,7 +388,7 @@ async def test_event_log_colours_by_severity_and_stays_bounded(sil: Sil) -> None
 
 
 @pytest.mark.req("GND-07")
-async def test_layout_at_120x40_gives_history_and_events_room(sil: Sil) -> None:
+async def test_console_layout_at_120x40_gives_history_and_events_room(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
@@ -392,7 +400,7 @@ async def test_layout_at_120x40_gives_history_and_events_room(sil: Sil) -> None:
 
 
 @pytest.mark.req("GND-08")
-async def test_palette_lists_commands_and_puts_the_chosen_one_on_the_line(sil: Sil) -> None:
+async def test_console_palette_lists_commands_and_puts_the_chosen_one_on_the_line(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+p")
@@ -414,7 +422,7 @@ async def test_palette_lists_commands_and_puts_the_chosen_one_on_the_line(sil: S
 
 
 @pytest.mark.req("GND-08")
-def test_command_table_lists_every_command_with_arguments_and_hazard() -> None:
+def test_console_command_table_lists_every_command_with_arguments_and_hazard() -> None:
     console = Console(width=110, record=True)
     console.print(command_table(DICTIONARY))
     rows = {
@@ -435,7 +443,7 @@ def test_command_table_lists_every_command_with_arguments_and_hazard() -> None:
 
 
 @pytest.mark.req("GND-08")
-async def test_help_screen_shows_every_command(sil: Sil) -> None:
+async def test_console_help_screen_shows_every_command(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f1")
@@ -448,7 +456,7 @@ async def test_help_screen_shows_every_command(sil: Sil) -> None:
 
 
 @pytest.mark.req("GND-08")
-async def test_quit_while_a_sequence_runs_asks_first(sil: Sil) -> None:
+async def test_console_quit_while_a_sequence_runs_asks_first(sil: Sil) -> None:
     await sil.client.upload_sequence("waiting", WAITING)
     await sil.client.start_sequence("waiting")
     app = ConsoleApp(client=sil.client)
@@ -468,7 +476,7 @@ async def test_quit_while_a_sequence_runs_asks_first(sil: Sil) -> None:
 
 
 @pytest.mark.req("GND-08")
-async def test_quit_when_the_console_owns_the_sil_stack_asks_first(sil: Sil) -> None:
+async def test_console_quit_when_the_console_owns_the_sil_stack_asks_first(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client, owns_stack=True)
     async with app.run_test(size=SIZE) as pilot:
         await enter(pilot, ":quit")
@@ -495,7 +503,7 @@ def ev(seq: int, event_id: str = "X", *, replayed: bool = False) -> Event:
 
 
 @pytest.mark.req("GND-20")
-def test_startup_backlog_is_not_called_replayed() -> None:
+def test_console_startup_backlog_is_not_called_replayed() -> None:
     # What a clean start sends (captured): the connection live, then the events made before it.
     clean = [ev(2, "BROKER_CONNECTED"), ev(1, "BOOT", replayed=True), ev(3, "REPLAY_DONE")]
     assert replayed_marks(clean) == [False, False, False]
@@ -524,7 +532,7 @@ def test_startup_backlog_is_not_called_replayed() -> None:
 
 
 @pytest.mark.req("GND-20")
-async def test_event_log_flight_restart_shows_no_replayed(sil: Sil) -> None:
+async def test_console_event_log_flight_restart_shows_no_replayed(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.status_bar.state == "online", "online")

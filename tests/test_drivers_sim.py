@@ -88,7 +88,7 @@ async def scoop_cycle(bench: Bench) -> float:
     return mass
 
 
-async def test_scoop_driver_every_command_against_sim(bench: Bench) -> None:
+async def test_drivers_sim_scoop_driver_every_command_against_sim(bench: Bench) -> None:
     info = await bench.scoop.info()
     assert info.protocol_version == 1
     mass = await scoop_cycle(bench)
@@ -99,7 +99,7 @@ async def test_scoop_driver_every_command_against_sim(bench: Bench) -> None:
 
 
 @pytest.mark.req("SIM-04")
-async def test_scoop_driver_streams_telemetry_at_the_set_rate(bench: Bench) -> None:
+async def test_drivers_sim_scoop_driver_streams_telemetry_at_the_set_rate(bench: Bench) -> None:
     await bench.scoop.set_telemetry_rate(50)
     before = bench.scoop.link.stats.telemetry
     await bench.clock.advance(1.0)
@@ -110,7 +110,7 @@ async def test_scoop_driver_streams_telemetry_at_the_set_rate(bench: Bench) -> N
     assert bench.scoop.link.stats.telemetry - before == pytest.approx(50, abs=2)
 
 
-async def test_elec_driver_every_command_against_sim(bench: Bench) -> None:
+async def test_drivers_sim_elec_driver_every_command_against_sim(bench: Bench) -> None:
     elec = bench.elec
     assert (await elec.info()).fw_major >= 0
     await elec.set_heater(enabled=True, setpoint_c=40.0)
@@ -134,13 +134,13 @@ async def test_elec_driver_every_command_against_sim(bench: Bench) -> None:
     assert ElecFlags.HEATER_ON not in stopped.flags
 
 
-async def test_elec_driver_reset_bumps_boot_count(bench: Bench) -> None:
+async def test_drivers_sim_elec_driver_reset_bumps_boot_count(bench: Bench) -> None:
     before = (await bench.elec.info()).boot_count
     await bench.elec.reset()
     assert (await bench.elec.info()).boot_count == before + 1
 
 
-async def test_scoop_driver_out_of_range_is_nacked_with_argument(bench: Bench) -> None:
+async def test_drivers_sim_scoop_driver_out_of_range_is_nacked_with_argument(bench: Bench) -> None:
     with pytest.raises(DeviceNack, match=r"MOVE_JOINT.*OUT_OF_RANGE.*argument 1") as info:
         await bench.scoop.move_joint(Joint.BOOM, angle_deg=120.0, speed_dps=5.0)
     assert info.value.code == NackCode.OUT_OF_RANGE
@@ -150,18 +150,18 @@ async def test_scoop_driver_out_of_range_is_nacked_with_argument(bench: Bench) -
         await bench.elec.set_current(current_a=50.0)
 
 
-async def test_scoop_driver_dig_before_home_is_nacked(bench: Bench) -> None:
+async def test_drivers_sim_scoop_driver_dig_before_home_is_nacked(bench: Bench) -> None:
     with pytest.raises(DeviceNack, match="NOT_HOMED"):
         await bench.scoop.dig(depth_mm=30)
 
 
-async def test_driver_on_the_wrong_board_refuses(bench: Bench) -> None:
+async def test_drivers_sim_driver_on_the_wrong_board_refuses(bench: Bench) -> None:
     confused = ScoopDriver(bench.elec.link)
     with pytest.raises(WrongBoard, match="expected the SCOOP board"):
         await confused.info()
 
 
-async def test_drivers_complete_every_command_with_one_percent_corruption() -> None:
+async def test_drivers_sim_complete_every_command_with_one_percent_corruption() -> None:
     async for bench in open_bench(faults=StartFaults(corrupt=0.01), seed=7):
         await bench.scoop.set_telemetry_rate(20)
         mass = await scoop_cycle(bench)
@@ -174,7 +174,9 @@ async def test_drivers_complete_every_command_with_one_percent_corruption() -> N
         assert stats.timeouts == 0
 
 
-async def test_link_recovers_when_the_simulator_is_killed_and_restarted(tmp_path: Path) -> None:
+async def test_drivers_sim_link_recovers_when_the_simulator_is_killed_and_restarted(
+    tmp_path: Path,
+) -> None:
     args = ["--link-dir", str(tmp_path), "--state-dir", str(tmp_path), "--time-scale", "10"]
     async with SimChild(args=args) as sim:
         url = sim.urls["scoop"]

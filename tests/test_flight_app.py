@@ -20,7 +20,7 @@ async def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.req("FLT-01")
-async def test_app_boots_safe_with_actuators_off(stack: Stack) -> None:
+async def test_flight_app_boots_safe_with_actuators_off(stack: Stack) -> None:
     assert stack.app.modes.mode is Mode.SAFE
     boot = await stack.event("BOOT")
     assert "mode SAFE" in boot.text
@@ -29,13 +29,13 @@ async def test_app_boots_safe_with_actuators_off(stack: Stack) -> None:
 
 
 @pytest.mark.req("FLT-02")
-async def test_app_noop_reports_every_stage_in_safe(stack: Stack) -> None:
+async def test_flight_app_noop_reports_every_stage_in_safe(stack: Stack) -> None:
     acks = await stack.send("CORE.NOOP")
     assert [a.stage for a in acks] == [Stage.ACCEPTED, Stage.STARTED, Stage.COMPLETED]
 
 
 @pytest.mark.req("FLT-04")
-async def test_app_device_command_in_safe_is_refused_naming_the_mode(stack: Stack) -> None:
+async def test_flight_app_device_command_in_safe_is_refused_naming_the_mode(stack: Stack) -> None:
     acks = await stack.send("SCOOP.HOME")
     assert [a.stage for a in acks] == [Stage.FAILED]
     assert acks[0].reason is Reason.NOT_ALLOWED_IN_MODE
@@ -43,7 +43,7 @@ async def test_app_device_command_in_safe_is_refused_naming_the_mode(stack: Stac
 
 
 @pytest.mark.req("FLT-08")
-async def test_app_scoop_cycle_completes_only_when_confirmed(stack: Stack) -> None:
+async def test_flight_app_scoop_cycle_completes_only_when_confirmed(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     acks = await stack.send("SCOOP.HOME")
     assert [a.stage for a in acks] == [Stage.ACCEPTED, Stage.STARTED, Stage.COMPLETED]
@@ -57,7 +57,7 @@ async def test_app_scoop_cycle_completes_only_when_confirmed(stack: Stack) -> No
 
 
 @pytest.mark.req("FLT-03")
-async def test_app_invalid_argument_names_it(stack: Stack) -> None:
+async def test_flight_app_invalid_argument_names_it(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     acks = await stack.send("SCOOP.DIG", depth_mm=500)
     assert acks[-1].reason is Reason.INVALID_ARGUMENT
@@ -65,13 +65,13 @@ async def test_app_invalid_argument_names_it(stack: Stack) -> None:
     assert "COMMAND_FAILED" in stack.ids()
 
 
-async def test_app_unknown_command_is_refused(stack: Stack) -> None:
+async def test_flight_app_unknown_command_is_refused(stack: Stack) -> None:
     acks = await stack.send("SCOOP.FLY")
     assert acks[-1].reason is Reason.UNKNOWN_COMMAND
 
 
 @pytest.mark.req("FLT-06")
-async def test_app_interlock_refuses_dig_before_home(stack: Stack) -> None:
+async def test_flight_app_interlock_refuses_dig_before_home(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     acks = await stack.send("SCOOP.DIG", depth_mm=30)
     assert [a.stage for a in acks] == [Stage.FAILED]
@@ -81,7 +81,7 @@ async def test_app_interlock_refuses_dig_before_home(stack: Stack) -> None:
 
 
 @pytest.mark.req("FLT-05")
-async def test_app_hazardous_dump_needs_arm_then_fire(stack: Stack) -> None:
+async def test_flight_app_hazardous_dump_needs_arm_then_fire(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("SCOOP.HOME")
     refused = await stack.send("SCOOP.DUMP")
@@ -91,7 +91,7 @@ async def test_app_hazardous_dump_needs_arm_then_fire(stack: Stack) -> None:
     assert stack.app.arming.armed is None  # FIRE used the arm up
 
 
-async def test_app_other_command_between_arm_and_fire_cancels_it(stack: Stack) -> None:
+async def test_flight_app_other_command_between_arm_and_fire_cancels_it(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("CORE.ARM", command="ELEC.VENT")
     await stack.ok("CORE.NOOP")
@@ -102,14 +102,14 @@ async def test_app_other_command_between_arm_and_fire_cancels_it(stack: Stack) -
     assert not stack.sim.elec.valves[1]
 
 
-async def test_app_cell_start_above_five_amps_is_hazardous(stack: Stack) -> None:
+async def test_flight_app_cell_start_above_five_amps_is_hazardous(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     acks = await stack.send("ELEC.START", current_a=6.0)
     assert acks[-1].reason is Reason.NOT_ARMED
     assert not stack.sim.elec.current_on
 
 
-async def test_app_cell_start_completes_once_current_settles(stack: Stack) -> None:
+async def test_flight_app_cell_start_completes_once_current_settles(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     acks = await stack.send("ELEC.START", current_a=2.0)
     assert [a.stage for a in acks] == [Stage.ACCEPTED, Stage.STARTED, Stage.COMPLETED]
@@ -120,7 +120,7 @@ async def test_app_cell_start_completes_once_current_settles(stack: Stack) -> No
 
 
 @pytest.mark.req("FLT-09")
-async def test_app_over_pressure_ends_in_safe_within_persistence(stack: Stack) -> None:
+async def test_flight_app_over_pressure_ends_in_safe_within_persistence(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("ELEC.START", current_a=2.0)
     red_samples: list[float] = []
@@ -141,7 +141,7 @@ async def test_app_over_pressure_ends_in_safe_within_persistence(stack: Stack) -
     assert not stack.sim.elec.current_on
 
 
-async def test_app_stalled_joint_ends_in_safe(stack: Stack) -> None:
+async def test_flight_app_stalled_joint_ends_in_safe(stack: Stack) -> None:
     from hal import Joint
 
     await stack.ok("MODE.IDLE")
@@ -157,7 +157,7 @@ async def test_app_stalled_joint_ends_in_safe(stack: Stack) -> None:
 
 
 @pytest.mark.req("FLT-10")
-async def test_app_lost_link_safes_and_recovers(tmp_path: Path) -> None:
+async def test_flight_app_lost_link_safes_and_recovers(tmp_path: Path) -> None:
     links = tmp_path / "links"
     links.mkdir()
     # Stable names, as udev gives real boards: the returning pty may get another number.
@@ -178,7 +178,7 @@ async def _lose_and_recover_scoop(stack: Stack) -> None:
 
 
 @pytest.mark.req("FLT-11")
-async def test_app_lifetime_counters_survive_restart(tmp_path: Path) -> None:
+async def test_flight_app_lifetime_counters_survive_restart(tmp_path: Path) -> None:
     async with flight_stack(tmp_path) as first:
         await first.ok("MODE.IDLE")
         await first.ok("ELEC.START", current_a=2.0)
@@ -191,7 +191,7 @@ async def test_app_lifetime_counters_survive_restart(tmp_path: Path) -> None:
 
 
 @pytest.mark.req("FLT-14", "SIM-14")
-async def test_app_board_safes_itself_when_the_flight_goes_quiet(tmp_path: Path) -> None:
+async def test_flight_app_board_safes_itself_when_the_flight_goes_quiet(tmp_path: Path) -> None:
     links = tmp_path / "links"
     links.mkdir()
     async with flight_stack(tmp_path, link_dir=links) as stack:
@@ -217,7 +217,7 @@ async def test_app_board_safes_itself_when_the_flight_goes_quiet(tmp_path: Path)
         assert stack.sim.elec.telemetry().flags & ElecFlags.HOST_TIMEOUT
 
 
-async def test_app_silent_board_is_lost_and_found_again(stack: Stack) -> None:
+async def test_flight_app_silent_board_is_lost_and_found_again(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("ELEC.START", current_a=2.0)
     stack.sim.set_silent("elec", True)  # the port stays open; the board says nothing

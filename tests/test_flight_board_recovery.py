@@ -30,7 +30,7 @@ from isru.broker import Mosquitto
 from isru.sim_child import SimChild
 from tests.flightstack import Stack, flight_stack
 from tests.ground_probe import Received, ground_probe
-from tests.test_flight_cli import start_flight, write_config
+from tests.test_flight_cli import flight_process, write_config
 
 WRAP = 1 << 32
 
@@ -49,7 +49,9 @@ async def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @given(since=st.integers(0, WRAP - 1), ahead=st.integers(0, WRAP // 2 - 1))
-def test_uptime_later_across_the_wrap_is_not_older(since: int, ahead: int) -> None:
+def test_flight_board_recovery_uptime_later_across_the_wrap_is_not_older(
+    since: int, ahead: int
+) -> None:
     later = (since + ahead) % WRAP
     assert not_older(later, since)
     if ahead:
@@ -57,7 +59,9 @@ def test_uptime_later_across_the_wrap_is_not_older(since: int, ahead: int) -> No
 
 
 @pytest.mark.req("FLT-08")
-async def test_board_uptime_wrapping_during_a_move_still_completes(tmp_path: Path) -> None:
+async def test_flight_board_recovery_uptime_wrapping_during_a_move_still_completes(
+    tmp_path: Path,
+) -> None:
     # Time scale 10: the 3 s to the wrap are 0.3 s of the test, ample for the command's ACK.
     async with flight_stack(tmp_path, time_scale=10) as stack:
         await stack.ok("MODE.IDLE")
@@ -81,7 +85,9 @@ async def test_board_uptime_wrapping_during_a_move_still_completes(tmp_path: Pat
 # --- commands a board in FAULT carries out --------------------------------------------
 
 
-async def test_board_vent_and_close_on_an_over_pressure_fault_complete(stack: Stack) -> None:
+async def test_flight_board_recovery_vent_and_close_on_an_over_pressure_fault_complete(
+    stack: Stack,
+) -> None:
     await stack.ok("MODE.IDLE")
     stack.sim.set_drift("elec", "h2_pressure", 100.0)  # the H2 reading climbs 100 kPa/s
     await stack.until(lambda v: v.get("elec.h2_overpressure") is True)
@@ -104,7 +110,9 @@ async def test_board_vent_and_close_on_an_over_pressure_fault_complete(stack: St
     assert stack.app.channels.values["elec.state"] == "IDLE"
 
 
-async def test_board_stop_completes_while_its_fault_cause_remains(stack: Stack) -> None:
+async def test_flight_board_recovery_stop_completes_while_its_fault_cause_remains(
+    stack: Stack,
+) -> None:
     await stack.ok("MODE.IDLE")
     stack.sim.set_drift("elec", "h2_pressure", 100.0)
     await stack.until(lambda v: v.get("elec.h2_overpressure") is True)
@@ -113,7 +121,9 @@ async def test_board_stop_completes_while_its_fault_cause_remains(stack: Stack) 
     assert stack.app.channels.values["elec.state"] == "FAULT"
 
 
-async def test_board_move_on_a_board_in_fault_still_fails_device_fault(stack: Stack) -> None:
+async def test_flight_board_recovery_move_on_a_board_in_fault_still_fails_device_fault(
+    stack: Stack,
+) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("SCOOP.HOME")
     stack.sim.set_stall(Joint.BOOM, True)
@@ -138,7 +148,7 @@ def supply_gain(monkeypatch: pytest.MonkeyPatch, stack: Stack, gain: float) -> N
     monkeypatch.setattr(cell, "step", off_by_gain)
 
 
-async def test_board_cell_current_3_percent_off_completes(
+async def test_flight_board_recovery_cell_current_3_percent_off_completes(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     supply_gain(monkeypatch, stack, 1.03)
@@ -150,7 +160,7 @@ async def test_board_cell_current_3_percent_off_completes(
 
 
 @pytest.mark.req("FLT-08")
-async def test_board_cell_current_beyond_tolerance_fails_naming_the_current(
+async def test_flight_board_recovery_cell_current_beyond_tolerance_fails_naming_the_current(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     supply_gain(monkeypatch, stack, 1 + 1.5 * CELL_CURRENT_TOLERANCE_A / 4.0)
@@ -170,7 +180,7 @@ def joint_stops_short(monkeypatch: pytest.MonkeyPatch, stack: Stack, short_deg: 
     )
 
 
-async def test_board_move_resting_within_tolerance_completes(
+async def test_flight_board_recovery_move_resting_within_tolerance_completes(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await stack.ok("MODE.IDLE")
@@ -181,7 +191,7 @@ async def test_board_move_resting_within_tolerance_completes(
     assert stack.app.channels.values["scoop.boom_angle_deg"] == pytest.approx(43.5, abs=0.1)
 
 
-async def test_board_move_resting_beyond_tolerance_fails_at_once(
+async def test_flight_board_recovery_move_resting_beyond_tolerance_fails_at_once(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await stack.ok("MODE.IDLE")
@@ -201,7 +211,7 @@ async def test_board_move_resting_beyond_tolerance_fails_at_once(
 
 
 @pytest.mark.req("FLT-08")
-async def test_board_commands_verify_with_the_stream_off(stack: Stack) -> None:
+async def test_flight_board_recovery_commands_verify_with_the_stream_off(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("CORE.TM_RATE", board="scoop", rate_hz=0)
     for name, args in (
@@ -215,7 +225,7 @@ async def test_board_commands_verify_with_the_stream_off(stack: Stack) -> None:
     assert stack.sim.scoop.tm_rate_hz == 0  # nothing was streamed: the host asked
 
 
-async def test_board_limits_are_checked_with_the_stream_off(stack: Stack) -> None:
+async def test_flight_board_recovery_limits_are_checked_with_the_stream_off(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("CORE.TM_RATE", board="elec", rate_hz=0)
     stack.sim.set_drift("elec", "h2_pressure", 20.0)
@@ -228,7 +238,7 @@ async def test_board_limits_are_checked_with_the_stream_off(stack: Stack) -> Non
 
 
 @pytest.mark.req("FLT-15")
-async def test_board_host_timeout_after_a_freeze_is_reported_safed_and_cleared(
+async def test_flight_board_recovery_host_timeout_after_a_freeze_is_reported_safed_and_cleared(
     tmp_path: Path,
 ) -> None:
     # Real time (scale 1): the boards' 3 s watchdog and the 1 s heartbeat as on the payload.
@@ -273,7 +283,7 @@ def event_of(board: str, event_id: str) -> Callable[[Received], bool]:
 
 
 @pytest.mark.req("FLT-15")
-async def test_board_host_timeout_after_sigstop_of_isru_flight(
+async def test_flight_board_recovery_host_timeout_after_sigstop_of_isru_flight(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     async with (
@@ -283,36 +293,36 @@ async def test_board_host_timeout_after_sigstop_of_isru_flight(
         config = write_config(
             tmp_path / "flight.toml", sim.urls, tmp_path / "state", broker=mosquitto.url
         )
-        process = await start_flight(config)
-        assert process.stderr is not None
-        log = asyncio.ensure_future(process.stderr.read())  # drained all along
-        try:
-            await ground.wait_for(  # a whole elec packet: the interlocks have their values
-                lambda m: m.topic.endswith("/tm/elec") and "elec.state" in m.payload["values"]
-            )
-            for name, args in (("MODE.IDLE", {}), ("ELEC.START", {"current_a": 2.0})):
-                ack = await ground.final_ack(await ground.command(name, args))
-                assert ack["stage"] == "COMPLETED", (ack.get("reason"), ack.get("detail"))
-            process.send_signal(signal.SIGSTOP)
-            await asyncio.sleep(3.5)  # the freeze itself, longer than the boards' 3 s watchdog
-            process.send_signal(signal.SIGCONT)
-            for board in ("scoop", "elec"):
-                fault = await ground.wait_for(event_of(board, "BOARD_FAULT"))
-                assert fault.payload["args"]["cause"] == "HOST_TIMEOUT"
-                await ground.wait_for(event_of(board, "BOARD_FAULT_CLEARED"))
-            await ground.wait_for(
-                lambda m: (
-                    m.topic.endswith("/tm/core") and m.payload["values"]["core.mode"] == "SAFE"
+        flight = flight_process(config)
+        async with flight:  # its stderr is read all along
+            try:
+                await ground.wait_for(  # a whole elec packet: the interlocks have their values
+                    lambda m: m.topic.endswith("/tm/elec") and "elec.state" in m.payload["values"]
                 )
-            )
-            for name, args in (("MODE.IDLE", {}), ("ELEC.START", {"current_a": 2.0})):
-                ack = await ground.final_ack(await ground.command(name, args))
-                assert ack["stage"] == "COMPLETED", (ack.get("reason"), ack.get("detail"))
-        finally:
-            process.send_signal(signal.SIGCONT)
-            process.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(20):
-                stderr = (await log).decode()
-                code = await process.wait()
+                for name, args in (("MODE.IDLE", {}), ("ELEC.START", {"current_a": 2.0})):
+                    ack = await ground.final_ack(await ground.command(name, args))
+                    assert ack["stage"] == "COMPLETED", (ack.get("reason"), ack.get("detail"))
+                flight.send_signal(signal.SIGSTOP)
+                await asyncio.sleep(3.5)  # the freeze itself, longer than the boards' 3 s watchdog
+                flight.send_signal(signal.SIGCONT)
+                for board in ("scoop", "elec"):
+                    fault = await ground.wait_for(event_of(board, "BOARD_FAULT"))
+                    assert fault.payload["args"]["cause"] == "HOST_TIMEOUT"
+                    await ground.wait_for(event_of(board, "BOARD_FAULT_CLEARED"))
+                await ground.wait_for(
+                    lambda m: (
+                        m.topic.endswith("/tm/core") and m.payload["values"]["core.mode"] == "SAFE"
+                    )
+                )
+                for name, args in (("MODE.IDLE", {}), ("ELEC.START", {"current_a": 2.0})):
+                    ack = await ground.final_ack(await ground.command(name, args))
+                    assert ack["stage"] == "COMPLETED", (ack.get("reason"), ack.get("detail"))
+            finally:
+                flight.send_signal(signal.SIGCONT)
+                flight.send_signal(signal.SIGTERM)
+                async with asyncio.timeout(20):
+                    code = await flight.wait()
+                await flight.stop()  # exited: the rest of its output
+    stderr = "\n".join(flight.stderr_lines)
     assert code == 0, stderr
     assert "Traceback" not in stderr

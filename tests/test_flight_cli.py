@@ -154,7 +154,7 @@ async def test_flight_cli_bad_config_names_the_key(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
 
 
-async def test_flight_shutdown_safes_a_running_cell(tmp_path: Path) -> None:
+async def test_flight_cli_shutdown_safes_a_running_cell(tmp_path: Path) -> None:
     async with flight_stack(tmp_path) as stack:
         await stack.ok("MODE.IDLE")
         await stack.ok("ELEC.HEATER", enabled=True, setpoint_c=40.0)
@@ -166,7 +166,7 @@ async def test_flight_shutdown_safes_a_running_cell(tmp_path: Path) -> None:
         assert "SHUTDOWN" in stack.ids()
 
 
-def test_dict_export_has_schemas_and_the_build_hash(
+def test_flight_cli_dict_export_has_schemas_and_the_build_hash(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "dictionary.json"
@@ -180,7 +180,7 @@ def test_dict_export_has_schemas_and_the_build_hash(
     assert capsys.readouterr().out.strip() == DICTIONARY.hash
 
 
-def test_dict_hash_is_stable_and_follows_content() -> None:
+def test_flight_cli_dict_hash_is_stable_and_follows_content() -> None:
     from interface.catalog import build
 
     assert build().hash == DICTIONARY.hash

@@ -32,7 +32,7 @@ def run_cell_until(condition: str, *, timeout: str = "00:10:00", current_a: floa
     return f"MODE.IDLE\nELEC.START current_a={current_a}\nWAIT {condition} TIMEOUT {timeout}\n"
 
 
-async def test_sequence_scenario_digs_weighs_and_makes_hydrogen(tmp_path: Path) -> None:
+async def test_flight_sequences_scenario_digs_weighs_and_makes_hydrogen(tmp_path: Path) -> None:
     async with flight_stack(tmp_path) as stack:
         stack.app.start_sequence(SCENARIO, name="scenario")
         status = await _finished(stack)
@@ -47,7 +47,7 @@ async def test_sequence_scenario_digs_weighs_and_makes_hydrogen(tmp_path: Path) 
         assert "SEQ_COMPLETED" in stack.ids()
 
 
-async def test_sequence_demo_file_completes(tmp_path: Path) -> None:
+async def test_flight_sequences_demo_file_completes(tmp_path: Path) -> None:
     text = (Path(__file__).parents[1] / "sequences" / "demo.seq").read_text()
     async with flight_stack(tmp_path) as stack:
         stack.app.start_sequence(text, name="demo")
@@ -56,7 +56,7 @@ async def test_sequence_demo_file_completes(tmp_path: Path) -> None:
         assert stack.app.channels.values["scoop.load_mass_g"] == pytest.approx(0, abs=5)
 
 
-async def test_sequence_timed_out_wait_aborts_and_leaves_safe(tmp_path: Path) -> None:
+async def test_flight_sequences_timed_out_wait_aborts_and_leaves_safe(tmp_path: Path) -> None:
     text = (
         "MODE.IDLE\nELEC.START current_a=1.0\nWAIT elec.h2_pressure_kpa >= 390 TIMEOUT 00:00:20\n"
     )
@@ -71,7 +71,7 @@ async def test_sequence_timed_out_wait_aborts_and_leaves_safe(tmp_path: Path) ->
         await stack.until(lambda v: v.get("core.mode") == "SAFE" and not v.get("elec.current_on"))
 
 
-async def test_sequence_failed_step_aborts_at_its_line(tmp_path: Path) -> None:
+async def test_flight_sequences_failed_step_aborts_at_its_line(tmp_path: Path) -> None:
     text = (
         "MODE.IDLE\n# dig without homing: the interlock refuses\nSCOOP.DIG depth_mm=30\nCORE.NOOP\n"
     )
@@ -84,7 +84,7 @@ async def test_sequence_failed_step_aborts_at_its_line(tmp_path: Path) -> None:
         assert stack.app.modes.mode is Mode.SAFE
 
 
-async def test_sequence_abort_by_command_leaves_safe(tmp_path: Path) -> None:
+async def test_flight_sequences_abort_by_command_leaves_safe(tmp_path: Path) -> None:
     text = (
         "MODE.IDLE\nELEC.START current_a=2.0\nWAIT elec.h2_pressure_kpa >= 190 TIMEOUT 00:10:00\n"
     )
@@ -99,7 +99,7 @@ async def test_sequence_abort_by_command_leaves_safe(tmp_path: Path) -> None:
         await stack.until(lambda v: v.get("core.mode") == "SAFE" and not v.get("elec.current_on"))
 
 
-async def test_sequence_safing_event_aborts_it(tmp_path: Path) -> None:
+async def test_flight_sequences_safing_event_aborts_it(tmp_path: Path) -> None:
     text = (
         "MODE.IDLE\nELEC.START current_a=2.0\nWAIT elec.o2_pressure_kpa >= 190 TIMEOUT 00:10:00\n"
     )
@@ -118,7 +118,9 @@ async def test_sequence_safing_event_aborts_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.req("FLT-12")
-async def test_sequence_interrupted_by_restart_is_reported_not_resumed(tmp_path: Path) -> None:
+async def test_flight_sequences_interrupted_by_restart_is_reported_not_resumed(
+    tmp_path: Path,
+) -> None:
     text = (
         "MODE.IDLE\nELEC.START current_a=2.0\nWAIT elec.h2_pressure_kpa >= 190 TIMEOUT 00:10:00\n"
     )
@@ -141,7 +143,7 @@ async def test_sequence_interrupted_by_restart_is_reported_not_resumed(tmp_path:
         assert status.reason == "restart: interrupted at line 3 by a restart; not resumed"
 
 
-async def test_sequence_running_at_shutdown_ends_aborted_by_restart(tmp_path: Path) -> None:
+async def test_flight_sequences_running_at_shutdown_ends_aborted_by_restart(tmp_path: Path) -> None:
     async with flight_stack(tmp_path) as stack:
         stack.app.start_sequence(run_cell_until("elec.h2_pressure_kpa >= 190"), name="cut")
         await stack.until(lambda v: v.get("core.seq_line") == 3)
@@ -158,7 +160,7 @@ async def _finished(stack):  # type: ignore[no-untyped-def]
         return await stack.app.sequencer.wait_done()
 
 
-async def test_sequence_commands_upload_start_and_abort(tmp_path: Path) -> None:
+async def test_flight_sequences_commands_upload_start_and_abort(tmp_path: Path) -> None:
     async with flight_stack(tmp_path) as stack:
         bad = await stack.send("SEQ.UPLOAD", name="bad", text="MODE.IDLE\nSCOOP.DIG depth_mm=300\n")
         assert bad[-1].reason is not None and bad[-1].reason.value == "INVALID_ARGUMENT"
@@ -179,13 +181,13 @@ async def test_sequence_commands_upload_start_and_abort(tmp_path: Path) -> None:
         await stack.until(lambda v: v.get("core.mode") == "SAFE" and not v.get("elec.current_on"))
 
 
-async def test_sequence_cannot_start_sequences(tmp_path: Path) -> None:
+async def test_flight_sequences_cannot_start_sequences(tmp_path: Path) -> None:
     async with flight_stack(tmp_path) as stack:
         acks = await stack.send("SEQ.UPLOAD", name="nested", text="SEQ.START name=other\n")
         assert "cannot be run from a sequence" in acks[-1].detail
 
 
-async def test_sequence_mode_safe_step_safes_everything_and_goes_on(tmp_path: Path) -> None:
+async def test_flight_sequences_mode_safe_step_safes_everything_and_goes_on(tmp_path: Path) -> None:
     text = "MODE.IDLE\nELEC.START current_a=2.0\nMODE.SAFE\nCORE.NOOP\n"
     async with flight_stack(tmp_path) as stack:
         stack.app.start_sequence(text, name="ends-safe")

@@ -449,11 +449,11 @@ _EXPLORE = int(os.environ.get("ISRU_STATEFUL_EXAMPLES", "0"))
         send("CORE.NOOP"),
     ]
 )
-def test_no_actuator_on_in_safe(steps: list[Action]) -> None:
+def test_flight_stateful_no_actuator_on_in_safe(steps: list[Action]) -> None:
     play(steps)
 
 
-def test_valves_closed_in_safe_after_the_elec_link_returns() -> None:
+def test_flight_stateful_valves_closed_in_safe_after_the_elec_link_returns() -> None:
     play(
         [
             send("MODE.IDLE"),

@@ -46,18 +46,18 @@ def feed_all(decoder: FrameDecoder, chunks: list[bytes]) -> list[bytes]:
 
 
 @pytest.mark.req("HAL-01")
-def test_crc16_check_value() -> None:
+def test_framing_crc16_check_value() -> None:
     assert crc16(b"123456789") == 0x29B1
 
 
 @given(st.binary(max_size=512))
-def test_crc16_matches_bitwise_reference(data: bytes) -> None:
+def test_framing_crc16_matches_bitwise_reference(data: bytes) -> None:
     assert crc16(data) == crc16_reference(data)
 
 
 @pytest.mark.req("HAL-01")
 @given(payloads)
-def test_frame_round_trip_any_payload(payload: bytes) -> None:
+def test_framing_frame_round_trip_any_payload(payload: bytes) -> None:
     wire = encode_frame(payload)
     decoder = FrameDecoder()
     assert decoder.feed(wire) == [payload]
@@ -66,7 +66,7 @@ def test_frame_round_trip_any_payload(payload: bytes) -> None:
 
 
 @given(payloads)
-def test_encode_frame_any_payload_costs_exactly_the_overhead(payload: bytes) -> None:
+def test_framing_encode_frame_any_payload_costs_exactly_the_overhead(payload: bytes) -> None:
     wire = encode_frame(payload)
     assert len(wire) == len(payload) + FRAMING_OVERHEAD
     assert wire.endswith(b"\x00")
@@ -77,19 +77,19 @@ def test_encode_frame_any_payload_costs_exactly_the_overhead(payload: bytes) -> 
 
 @pytest.mark.req("HAL-01")
 @given(st.binary(min_size=MAX_PAYLOAD + 1, max_size=MAX_PAYLOAD + 300))
-def test_encode_frame_oversize_payload_raises(payload: bytes) -> None:
+def test_framing_encode_frame_oversize_payload_raises(payload: bytes) -> None:
     with pytest.raises(ValueError, match="payload"):
         encode_frame(payload)
 
 
-def test_decoder_max_frame_too_small_raises() -> None:
+def test_framing_decoder_max_frame_too_small_raises() -> None:
     with pytest.raises(ValueError, match="max_frame"):
         FrameDecoder(max_frame=CRC_BYTES)
 
 
 @pytest.mark.req("HAL-02")
 @given(st.data(), noise)
-def test_decoder_noise_any_chunking_never_raises_and_counts(
+def test_framing_decoder_noise_any_chunking_never_raises_and_counts(
     data: st.DataObject, junk: bytes
 ) -> None:
     decoder = FrameDecoder()
@@ -111,7 +111,7 @@ def test_decoder_noise_any_chunking_never_raises_and_counts(
 
 
 @given(st.data(), noise, payloads)
-def test_decoder_frame_after_noise_and_delimiter_is_decoded(
+def test_framing_decoder_frame_after_noise_and_delimiter_is_decoded(
     data: st.DataObject, junk: bytes, payload: bytes
 ) -> None:
     decoder = FrameDecoder()
@@ -125,7 +125,7 @@ def is_subsequence(wanted: list[bytes], got: list[bytes]) -> bool:
 
 
 @given(st.data(), st.lists(st.tuples(noise, payloads), max_size=8))
-def test_decoder_frames_between_any_noise_all_arrive_in_order(
+def test_framing_decoder_frames_between_any_noise_all_arrive_in_order(
     data: st.DataObject, pieces: list[tuple[bytes, bytes]]
 ) -> None:
     # Each frame follows a stretch of line noise and a delimiter (a link that resyncs);
@@ -139,7 +139,7 @@ def test_decoder_frames_between_any_noise_all_arrive_in_order(
 
 @pytest.mark.req("HAL-02")
 @given(st.data(), payloads, st.integers(1, 1000), payloads)
-def test_decoder_torn_frame_loses_only_itself(
+def test_framing_decoder_torn_frame_loses_only_itself(
     data: st.DataObject, torn: bytes, cut: int, payload: bytes
 ) -> None:
     # A port whose buffer filled mid-frame sends a delimiter at once (sim.ports): the torn
@@ -155,7 +155,7 @@ def test_decoder_torn_frame_loses_only_itself(
 
 @pytest.mark.req("HAL-02")
 @given(st.data(), st.binary(min_size=MAX_ENCODED + 2, max_size=3000), payloads)
-def test_decoder_oversize_input_is_counted_and_resyncs(
+def test_framing_decoder_oversize_input_is_counted_and_resyncs(
     data: st.DataObject, body: bytes, payload: bytes
 ) -> None:
     junk = body.replace(b"\x00", b"\x01")
@@ -167,7 +167,7 @@ def test_decoder_oversize_input_is_counted_and_resyncs(
 
 
 @given(payloads, st.data())
-def test_decoder_single_bit_error_is_counted_as_crc_error(
+def test_framing_decoder_single_bit_error_is_counted_as_crc_error(
     payload: bytes, data: st.DataObject
 ) -> None:
     raw = bytearray(payload + crc16(payload).to_bytes(2, "little"))
@@ -179,26 +179,26 @@ def test_decoder_single_bit_error_is_counted_as_crc_error(
 
 
 @given(st.integers(0, 20))
-def test_decoder_back_to_back_delimiters_are_idle_not_errors(count: int) -> None:
+def test_framing_decoder_back_to_back_delimiters_are_idle_not_errors(count: int) -> None:
     decoder = FrameDecoder()
     assert decoder.feed(b"\x00" * count) == []
     assert decoder.stats.framing_errors == decoder.stats.crc_errors == 0
 
 
 @pytest.mark.parametrize("raw", [b"\x02\x01", b"\x01"], ids=["two-bytes", "empty-after-cobs"])
-def test_decoder_frame_too_short_for_crc_is_framing_error(raw: bytes) -> None:
+def test_framing_decoder_frame_too_short_for_crc_is_framing_error(raw: bytes) -> None:
     decoder = FrameDecoder()
     assert decoder.feed(raw + b"\x00") == []
     assert decoder.stats.framing_errors == 1
 
 
-def test_decoder_bad_cobs_is_framing_error() -> None:
+def test_framing_decoder_bad_cobs_is_framing_error() -> None:
     decoder = FrameDecoder()
     assert decoder.feed(b"\x05\x01\x00") == []  # code byte promises 4 bytes, only 1 follows
     assert decoder.stats.framing_errors == 1
 
 
-def test_decoder_decoded_frame_over_max_frame_is_rejected() -> None:
+def test_framing_decoder_decoded_frame_over_max_frame_is_rejected() -> None:
     payload = bytes([0x11]) * 100 + b"\x00" + bytes([0x11]) * (MAX_PAYLOAD - 100)  # 253 bytes
     wire = cobs.encode(payload + crc16(payload).to_bytes(2, "little")) + b"\x00"
     decoder = FrameDecoder()
@@ -206,6 +206,6 @@ def test_decoder_decoded_frame_over_max_frame_is_rejected() -> None:
     assert decoder.stats.oversize == 1
 
 
-def test_encode_frame_empty_payload_is_refused() -> None:
+def test_framing_encode_frame_empty_payload_is_refused() -> None:
     with pytest.raises(ValueError, match="payload: must not be empty"):
         encode_frame(b"")

@@ -95,7 +95,7 @@ def free_port() -> int:
 
 
 @pytest.mark.req("GND-02", "GND-03")
-async def test_send_reports_stages_refusals_and_bad_arguments(cli: GroundCli) -> None:
+async def test_ground_cli_send_reports_stages_refusals_and_bad_arguments(cli: GroundCli) -> None:
     noop, accepted, refused, bad, unknown, ghost = await asyncio.gather(
         cli.run("send", "CORE.NOOP"),
         cli.run("send", "CORE.NOOP", "--wait", "accepted", "--json"),
@@ -122,7 +122,7 @@ async def test_send_reports_stages_refusals_and_bad_arguments(cli: GroundCli) ->
 
 
 @pytest.mark.req("GND-15")
-async def test_watch_and_events_stream_what_was_asked(sil: Sil, cli: GroundCli) -> None:
+async def test_ground_cli_watch_and_events_stream_what_was_asked(sil: Sil, cli: GroundCli) -> None:
     as_json, chosen, unknown = await asyncio.gather(
         cli.run("watch", "--count", "3", "--json"),
         cli.run("watch", "elec.h2_pressure_kpa", "core.mode", "--count", "2"),
@@ -165,7 +165,9 @@ async def test_watch_and_events_stream_what_was_asked(sil: Sil, cli: GroundCli) 
 
 
 @pytest.mark.req("GND-16")
-async def test_seq_verbs_check_upload_start_status_abort(cli: GroundCli, tmp_path: Path) -> None:
+async def test_ground_cli_seq_verbs_check_upload_start_status_abort(
+    cli: GroundCli, tmp_path: Path
+) -> None:
     good, bad = tmp_path / "waiting.seq", tmp_path / "bad.seq"
     good.write_text(WAITING)
     bad.write_text("CORE.NOOP\nSCOOP.DIG depth_mm=500\n")
@@ -197,7 +199,7 @@ async def test_seq_verbs_check_upload_start_status_abort(cli: GroundCli, tmp_pat
 
 
 @pytest.mark.req("GND-01")
-async def test_send_dictionary_mismatch_is_refused(
+async def test_ground_cli_send_dictionary_mismatch_is_refused(
     sil: Sil, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     other = DICTIONARY.model_copy(update={"version": "0.0.0-other"})
@@ -263,11 +265,11 @@ def test_ground_cli_hands_archive_verbs_to_the_archive(
     ("given", "meant"),
     [("WARNING", "WARNING"), ("warn", "WARNING"), ("ERRO", "ERROR"), ("Diag", "DIAGNOSTIC")],
 )
-def test_severity_takes_names_as_printed_in_any_case(given: str, meant: str) -> None:
+def test_ground_cli_severity_takes_names_as_printed_in_any_case(given: str, meant: str) -> None:
     assert severity(given) == meant
 
 
-def test_severity_unknown_or_empty_is_refused() -> None:
+def test_ground_cli_severity_unknown_or_empty_is_refused() -> None:
     for word in ("", "X", "WARNINGS"):
         with pytest.raises(argparse.ArgumentTypeError, match="is not a severity"):
             severity(word)

@@ -16,7 +16,7 @@ FLOOD = 1000
 TURN_S = 0.001
 
 
-async def test_connection_in_a_busy_loop_reads_a_flood_in_few_turns(
+async def test_ground_connection_in_a_busy_loop_reads_a_flood_in_few_turns(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     client = await connect(

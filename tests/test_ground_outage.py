@@ -14,7 +14,7 @@ from isru.testing import Sil
 
 
 @pytest.mark.sil(time_scale=10)
-async def test_archive_after_a_broker_outage_has_no_duplicates_and_no_gaps(
+async def test_ground_outage_archive_after_a_broker_outage_has_no_duplicates_and_no_gaps(
     sil: Sil, tmp_path: Path
 ) -> None:
     broker = sil.stack.mosquitto

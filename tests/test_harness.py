@@ -65,7 +65,7 @@ async def test_harness_runs_the_demo_sequence(sil: Sil) -> None:
 
 
 @pytest.mark.req("GND-01")
-async def test_ground_client_refuses_a_vehicle_with_another_dictionary(sil: Sil) -> None:
+async def test_harness_ground_client_refuses_a_vehicle_with_another_dictionary(sil: Sil) -> None:
     other = DICTIONARY.model_copy(update={"version": "0.0.0-other"})
     other = type(DICTIONARY).model_validate(other.model_dump())
     with pytest.raises(DictionaryMismatch, match="runs dictionary") as refused:
@@ -79,7 +79,7 @@ async def test_ground_client_refuses_a_vehicle_with_another_dictionary(sil: Sil)
 
 
 @pytest.mark.req("GND-02")
-async def test_ground_client_names_a_missing_vehicle(sil: Sil) -> None:
+async def test_harness_ground_client_names_a_missing_vehicle(sil: Sil) -> None:
     with pytest.raises(VehicleUnavailable, match="no dictionary from vehicle 'ghost'"):
         async with GroundClient(broker=sil.stack.broker, vehicle="ghost", timeout_s=0.5):
             pass

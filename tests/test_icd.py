@@ -163,13 +163,13 @@ def test_icd_host_windows_are_the_dictionary_s() -> None:
 # --- golden vectors -----------------------------------------------------------------------
 
 
-def test_vectors_cover_the_required_set() -> None:
+def test_icd_vectors_cover_the_required_set() -> None:
     names = [v.name for v in VECTORS]
     assert len(names) == len(set(names)), "vector names must be unique"
     assert set(names) >= REQUIRED
 
 
-def test_vectors_crc_check_value_matches() -> None:
+def test_icd_vectors_crc_check_value_matches() -> None:
     vector = BY_NAME["crc-check"]
     assert vector.wire == b"123456789"
     assert vector.decoded == "CRC 0x29B1"
@@ -177,7 +177,7 @@ def test_vectors_crc_check_value_matches() -> None:
 
 
 @pytest.mark.parametrize("vector", MESSAGES, ids=[v.name for v in MESSAGES])
-def test_vector_decodes_to_documented_fields(vector: icd_vectors.Vector) -> None:
+def test_icd_vector_decodes_to_documented_fields(vector: icd_vectors.Vector) -> None:
     message = _decode_wire(vector.wire)
     expected = icd_vectors.parse(vector.decoded)
     assert (message.type, message.seq, message.msg_id) == (
@@ -204,18 +204,18 @@ def test_vector_decodes_to_documented_fields(vector: icd_vectors.Vector) -> None
 
 
 @pytest.mark.parametrize("vector", VECTORS[1:], ids=[v.name for v in VECTORS[1:]])
-def test_vector_reencodes_byte_for_byte(vector: icd_vectors.Vector) -> None:
+def test_icd_vector_reencodes_byte_for_byte(vector: icd_vectors.Vector) -> None:
     assert icd_vectors.encode(vector.decoded) == vector.wire
 
 
 @pytest.mark.parametrize("vector", MESSAGES, ids=[v.name for v in MESSAGES])
-def test_vector_header_byte_is_version_and_type(vector: icd_vectors.Vector) -> None:
+def test_icd_vector_header_byte_is_version_and_type(vector: icd_vectors.Vector) -> None:
     message = _decode_wire(vector.wire)
     assert message.encode()[0] == (1 << 4) | message.type
     assert encode_frame(message.encode()) == vector.wire
 
 
-def test_vector_max_frame_is_one_full_cobs_block() -> None:
+def test_icd_vector_max_frame_is_one_full_cobs_block() -> None:
     wire = BY_NAME["max-frame-254-nonzero"].wire
     raw = cobs.decode(wire[:-1])
     assert len(raw) == MAX_FRAME and 0 not in raw
@@ -223,7 +223,7 @@ def test_vector_max_frame_is_one_full_cobs_block() -> None:
     assert _decode_wire(wire).body == b"\x55" * 249
 
 
-def test_vector_trailing_empty_block_is_dropped_as_oversize() -> None:
+def test_icd_vector_trailing_empty_block_is_dropped_as_oversize() -> None:
     wire = BY_NAME["trailing-empty-block"].wire
     assert wire == BY_NAME["max-frame-254-nonzero"].wire[:-1] + b"\x01\x00"
     assert cobs.decode(wire[:-1]) == cobs.decode(BY_NAME["max-frame-254-nonzero"].wire[:-1])
@@ -232,20 +232,20 @@ def test_vector_trailing_empty_block_is_dropped_as_oversize() -> None:
     assert decoder.stats.oversize == 1
 
 
-def test_vector_bad_crc_is_dropped() -> None:
+def test_icd_vector_bad_crc_is_dropped() -> None:
     decoder = FrameDecoder()
     assert decoder.feed(BY_NAME["bad-crc"].wire) == []
     assert decoder.stats.crc_errors == 1
 
 
-def test_vector_short_payload_is_a_frame_but_not_a_message() -> None:
+def test_icd_vector_short_payload_is_a_frame_but_not_a_message() -> None:
     payload = _payload(BY_NAME["short-payload"].wire)
     assert payload == bytes.fromhex("11 0D")
     with pytest.raises(ProtocolError, match="shorter than the header"):
         Message.decode(payload)
 
 
-def test_vector_bad_version_header_is_version_2() -> None:
+def test_icd_vector_bad_version_header_is_version_2() -> None:
     payload = _payload(BY_NAME["bad-version-request"].wire)
     assert payload == bytes((0x21, 11, 0x01))
     with pytest.raises(ProtocolError, match="protocol version 2"):
@@ -271,7 +271,7 @@ def _firmware(kind: str) -> ScoopFirmware | ElecFirmware:
         ("elec", "max-frame-254-nonzero", "nack-bad-length"),
     ],
 )
-def test_vector_reference_firmware_answers_the_reply_vector(
+def test_icd_vector_reference_firmware_answers_the_reply_vector(
     board: str, request_name: str, reply_name: str | None
 ) -> None:
     reply = _firmware(board).handle_payload(_payload(BY_NAME[request_name].wire))
@@ -285,7 +285,7 @@ def test_vector_reference_firmware_answers_the_reply_vector(
 
 
 @pytest.mark.parametrize("name", ["bad-crc", "trailing-empty-block", "short-payload"])
-def test_vector_reference_firmware_ignores_the_dropped_frames(name: str) -> None:
+def test_icd_vector_reference_firmware_ignores_the_dropped_frames(name: str) -> None:
     fw = _firmware("scoop")
     boot = fw.boot_count
     for payload in FrameDecoder().feed(BY_NAME[name].wire):
@@ -293,21 +293,21 @@ def test_vector_reference_firmware_ignores_the_dropped_frames(name: str) -> None
     assert fw.boot_count == boot
 
 
-def test_vector_parse_rejects_wrong_name_for_id() -> None:
+def test_icd_vector_parse_rejects_wrong_name_for_id() -> None:
     with pytest.raises(ValueError, match="DIG is id 0x12, not 0x01"):
         icd_vectors.parse("REQUEST seq=0 id=0x01 DIG")
 
 
-def test_vector_parse_rejects_missing_field() -> None:
+def test_icd_vector_parse_rejects_missing_field() -> None:
     with pytest.raises(ValueError, match="fields are"):
         icd_vectors.parse("REQUEST seq=0 id=0x12 DIG")
 
 
-def test_vector_parse_rejects_raw_body_with_fields() -> None:
+def test_icd_vector_parse_rejects_raw_body_with_fields() -> None:
     with pytest.raises(ValueError, match="stands alone"):
         icd_vectors.parse("REQUEST seq=0 id=0x12 DIG depth_mm=5.0 body=55*3")
 
 
-def test_vector_drop_kind_must_be_known() -> None:
+def test_icd_vector_drop_kind_must_be_known() -> None:
     with pytest.raises(ValueError, match="DROP kind"):
         icd_vectors.encode("DROP late REQUEST seq=0 id=0x01 GET_INFO")

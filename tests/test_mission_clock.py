@@ -17,7 +17,7 @@ scales = st.floats(min_value=0.01, max_value=1000, allow_nan=False)
 
 @pytest.mark.req("FLT-16")
 @given(utc=times, wall=times, now=times, scale=scales)
-def test_clock_continued_utc_never_goes_back(
+def test_mission_clock_continued_utc_never_goes_back(
     utc: datetime, wall: datetime, now: datetime, scale: float
 ) -> None:
     resumed = continued_utc(utc=utc, wall_utc=wall, scale=scale, now=now)
@@ -28,7 +28,7 @@ def test_clock_continued_utc_never_goes_back(
         assert resumed >= utc + (now - wall) * scale - timedelta(microseconds=1)
 
 
-def test_clock_continued_utc_goes_on_as_if_it_had_run_all_along() -> None:
+def test_mission_clock_continued_utc_goes_on_as_if_it_had_run_all_along() -> None:
     resumed = continued_utc(
         utc=T0 + timedelta(hours=5), wall_utc=T0, scale=50, now=T0 + timedelta(seconds=10)
     )
@@ -36,7 +36,7 @@ def test_clock_continued_utc_goes_on_as_if_it_had_run_all_along() -> None:
 
 
 @pytest.mark.req("FLT-16")
-def test_clock_mission_clock_at_scale_goes_on_from_the_last_run() -> None:
+def test_mission_clock_at_scale_goes_on_from_the_last_run() -> None:
     last = (T0 + timedelta(hours=5), T0, 50.0)
     now = T0 + timedelta(seconds=10)
     clock = mission_clock(20, last=last, now=now)
@@ -45,14 +45,14 @@ def test_clock_mission_clock_at_scale_goes_on_from_the_last_run() -> None:
     assert abs(clock.utc() - expected) < timedelta(seconds=1)
 
 
-def test_clock_mission_clock_at_real_speed_is_the_system_clock() -> None:
+def test_mission_clock_at_real_speed_is_the_system_clock() -> None:
     assert isinstance(mission_clock(1, last=(T0 + timedelta(days=9), T0, 50.0)), SystemClock)
     first = mission_clock(10)
     assert isinstance(first, ScaledClock)
     assert abs(first.utc() - datetime.now(UTC)) < timedelta(seconds=1)
 
 
-def test_clock_scaled_clock_refuses_a_naive_start() -> None:
+def test_mission_clock_scaled_clock_refuses_a_naive_start() -> None:
     with pytest.raises(ValueError, match="start_utc: must be timezone-aware"):
         ScaledClock(scale=2, start_utc=datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="scale: must be positive"):

@@ -73,7 +73,7 @@ def test_schemas_are_valid_draft_2020_12_and_indexed() -> None:
         assert index[f"isru/<vehicle>/tm/{packet}"]["schema"] == f"tm-{packet}.json"
 
 
-def test_schema_for_maps_topics_to_files() -> None:
+def test_schemas_schema_for_maps_topics_to_files() -> None:
     assert schema_for("cmd/ack") == "cmd-ack.json"
     assert schema_for("tm/elec") == "tm-elec.json"
     assert schema_for("tm/other") == "tm.json"
@@ -132,7 +132,7 @@ texts = st.text(max_size=20)
         replayed=st.none() | st.booleans(),
     )
 )
-def test_ack_any_message_of_the_model_satisfies_its_schema(message: AckMessage) -> None:
+def test_schemas_ack_any_message_of_the_model_satisfies_its_schema(message: AckMessage) -> None:
     assert problems("cmd-ack.json", json.loads(message.to_json())) == []
 
 
@@ -147,7 +147,7 @@ def test_ack_any_message_of_the_model_satisfies_its_schema(message: AckMessage) 
         args=st.dictionaries(texts, st.integers() | texts | st.booleans(), max_size=3),
     )
 )
-def test_event_any_message_of_the_model_satisfies_its_schema(message: EventMessage) -> None:
+def test_schemas_event_any_message_of_the_model_satisfies_its_schema(message: EventMessage) -> None:
     assert problems("evr.json", json.loads(message.to_json())) == []
 
 

@@ -57,7 +57,7 @@ def only_problem(text: str) -> Problem:
     return problems[0]
 
 
-def test_parse_sequence_design_example_gives_its_steps() -> None:
+def test_sequence_parse_design_example_gives_its_steps() -> None:
     sequence = parse(DESIGN_EXAMPLE)
     assert sequence.name == "test"
     assert [s.line for s in sequence.steps] == [2, 3, 4, 5, 6, 7, 8]
@@ -76,7 +76,7 @@ def test_parse_sequence_design_example_gives_its_steps() -> None:
     assert stop.name == "ELEC.STOP"
 
 
-def test_parse_sequence_tags_comments_and_blank_lines() -> None:
+def test_sequence_parse_tags_comments_and_blank_lines() -> None:
     text = (
         "\ufeff# a header comment\n"
         "\n"
@@ -98,7 +98,7 @@ def test_parse_sequence_tags_comments_and_blank_lines() -> None:
     assert steps[4].args == {"open": True}  # type: ignore[union-attr]
 
 
-def test_parse_sequence_hazardous_after_arm_is_accepted() -> None:
+def test_sequence_parse_hazardous_after_arm_is_accepted() -> None:
     text = "CORE.ARM command=SCOOP.DUMP\n# the dump itself\nSCOOP.DUMP\n"
     assert [s.line for s in parse(text).steps] == [1, 3]
     text = "CORE.ARM command=ELEC.START\nELEC.START current_a=6\n"
@@ -162,14 +162,14 @@ def test_parse_sequence_hazardous_after_arm_is_accepted() -> None:
         ("CORE.NOOP # \u202e hidden", 1, "control or invisible character U\\+202E"),
     ],
 )
-def test_parse_sequence_error_names_line(text: str, line: int, match: str) -> None:
+def test_sequence_parse_error_names_line(text: str, line: int, match: str) -> None:
     problems = [p for p in problems_of(text) if p.line == line]
     assert len(problems) == 1, problems_of(text)
     with pytest.raises(SequenceError, match=f"(?m)^line {line}: (.*: )?{match}"):
         parse(text)
 
 
-def test_parse_sequence_absolute_tags_going_backwards() -> None:
+def test_sequence_parse_absolute_tags_going_backwards() -> None:
     text = "A2026-11-21T12:00:00Z CORE.NOOP\nA2026-11-21T11:59:59Z CORE.NOOP\n"
     problem = only_problem(text)
     assert problem.line == 2
@@ -178,24 +178,24 @@ def test_parse_sequence_absolute_tags_going_backwards() -> None:
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n   # and another\n"])
-def test_parse_sequence_empty_file_is_a_problem(text: str) -> None:
+def test_sequence_parse_empty_file_is_a_problem(text: str) -> None:
     with pytest.raises(SequenceError, match="no steps"):
         parse(text)
 
 
-def test_parse_sequence_over_line_limit() -> None:
+def test_sequence_parse_over_line_limit() -> None:
     with pytest.raises(SequenceError, match=f"the limits are {MAX_BYTES} bytes, {MAX_LINES} lines"):
         parse("CORE.NOOP\n" * (MAX_LINES + 1))
     assert len(parse("CORE.NOOP\n" * MAX_LINES).steps) == MAX_LINES
 
 
-def test_parse_sequence_over_byte_limit() -> None:
+def test_sequence_parse_over_byte_limit() -> None:
     line = "# " + "\u00e9" * 240 + "\n"  # 482 bytes, 243 characters
     with pytest.raises(SequenceError, match="bytes and"):
         parse("CORE.NOOP\n" + line * (MAX_BYTES // len(line.encode()) + 1))
 
 
-def test_parse_sequence_reports_every_problem() -> None:
+def test_sequence_parse_reports_every_problem() -> None:
     text = (
         "MODE.IDLE\n"
         "SCOOP.HOMEX\n"
@@ -216,7 +216,7 @@ def test_parse_sequence_reports_every_problem() -> None:
     assert rendered in str(info.value)
 
 
-def test_parse_sequence_bad_parameter_names_it() -> None:
+def test_sequence_parse_bad_parameter_names_it() -> None:
     with pytest.raises(TypeError, match="text must be a str"):
         parse_sequence(b"CORE.NOOP", name="x", dictionary=DICTIONARY)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="name must be a non-empty str"):
@@ -225,7 +225,7 @@ def test_parse_sequence_bad_parameter_names_it() -> None:
         parse_sequence("CORE.NOOP", name="x", dictionary=None)  # type: ignore[arg-type]
 
 
-def test_parse_sequence_demo_file_is_clean() -> None:
+def test_sequence_parse_demo_file_is_clean() -> None:
     sequence = parse((ROOT / "sequences" / "demo.seq").read_text())
     names = [s.name for s in sequence.steps if isinstance(s, CommandStep)]
     assert names[0] == "MODE.IDLE"
@@ -246,14 +246,14 @@ def _without_lines(sequence: Sequence) -> list[tuple[object, ...]]:
     ]
 
 
-def test_format_sequence_round_trips_design_example() -> None:
+def test_sequence_format_round_trips_design_example() -> None:
     sequence = parse(DESIGN_EXAMPLE)
     assert _without_lines(parse(format_sequence(sequence))) == _without_lines(sequence)
 
 
 @settings(max_examples=300)
 @given(st.text(max_size=400))
-def test_parse_sequence_arbitrary_text_raises_only_sequence_error(text: str) -> None:
+def test_sequence_parse_arbitrary_text_raises_only_sequence_error(text: str) -> None:
     try:
         parse(text)
     except SequenceError as exc:
@@ -296,7 +296,7 @@ _WAIT_LINES = st.builds(
 
 @settings(max_examples=300)
 @given(st.lists(st.one_of(_COMMAND_LINES, _WAIT_LINES, st.just("# c"), st.just("")), max_size=12))
-def test_parse_sequence_near_valid_lines_parse_or_raise_sequence_error(lines: list[str]) -> None:
+def test_sequence_parse_near_valid_lines_parse_or_raise_sequence_error(lines: list[str]) -> None:
     text = "\n".join(lines)
     try:
         sequence = parse(text)
@@ -326,7 +326,7 @@ def _parses_or_names_lines(text: str) -> None:
 
 @settings(max_examples=300)
 @given(st.binary(max_size=600), st.sampled_from(["surrogateescape", "replace", "latin-1"]))
-def test_parse_sequence_any_bytes_parse_or_raise_sequence_error(raw: bytes, how: str) -> None:
+def test_sequence_parse_any_bytes_parse_or_raise_sequence_error(raw: bytes, how: str) -> None:
     # Bytes as a file or an upload could bring them: lone surrogates, controls, a BOM.
     text = raw.decode("latin-1") if how == "latin-1" else raw.decode("utf-8", how)
     _parses_or_names_lines(text)
@@ -348,7 +348,7 @@ _SEPARATORS = st.sampled_from([" ", " ", "  ", "\t", "\n", "\r\n", ""])
 
 @settings(max_examples=500)
 @given(st.lists(st.tuples(_TOKENS, _SEPARATORS), max_size=40))
-def test_parse_sequence_token_soup_parses_or_names_its_lines(
+def test_sequence_parse_token_soup_parses_or_names_its_lines(
     pieces: list[tuple[str, str]],
 ) -> None:
     _parses_or_names_lines("".join(token + separator for token, separator in pieces))
@@ -357,7 +357,9 @@ def test_parse_sequence_token_soup_parses_or_names_its_lines(
 # --- isru seq check ------------------------------------------------------------------
 
 
-def test_main_check_clean_files_exit_0(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_sequence_main_check_clean_files_exit_0(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     path = tmp_path / "design.seq"
     path.write_text(DESIGN_EXAMPLE)
     demo = ROOT / "sequences" / "demo.seq"
@@ -367,7 +369,9 @@ def test_main_check_clean_files_exit_0(capsys: pytest.CaptureFixture[str], tmp_p
     assert out[1].startswith(f"{demo}: ok (")
 
 
-def test_main_check_problems_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_sequence_main_check_problems_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     good = tmp_path / "good.seq"
     good.write_text("CORE.NOOP\n")
     bad = tmp_path / "bad.seq"
@@ -386,14 +390,18 @@ def test_main_check_problems_exit_1(capsys: pytest.CaptureFixture[str], tmp_path
     assert captured.err == ""
 
 
-def test_main_check_not_utf8_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_sequence_main_check_not_utf8_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     path = tmp_path / "latin1.seq"
     path.write_bytes(b"CORE.NOOP\n# caf\xe9\n")
     assert main(["check", str(path)]) == 1
     assert capsys.readouterr().out == f"{path}:2: not UTF-8 text (byte 15)\n"
 
 
-def test_main_check_unreadable_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_sequence_main_check_unreadable_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     good = tmp_path / "good.seq"
     good.write_text("CORE.NOOP\n")
     missing = tmp_path / "missing.seq"
@@ -405,17 +413,19 @@ def test_main_check_unreadable_exit_2(capsys: pytest.CaptureFixture[str], tmp_pa
 
 
 @pytest.mark.parametrize("argv", [[], ["check"], ["lint", "x.seq"], ["check", "--bogus", "x"]])
-def test_main_usage_error_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+def test_sequence_main_usage_error_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
     assert main(argv) == 2
     assert "usage: isru seq" in capsys.readouterr().err
 
 
-def test_main_help_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+def test_sequence_main_help_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--help"]) == 0
     assert "usage: isru seq check" in capsys.readouterr().out
 
 
-def test_main_subprocess_reports_without_traceback(tmp_path: Path) -> None:
+def test_sequence_main_subprocess_reports_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.seq"
     bad.write_bytes(b"WAIT scoop.state == IDLEX TIMEOUT 00:01:00\n\x00\xff\n")
     code = "import sys; from isru.sequence_cli import main; sys.exit(main())"

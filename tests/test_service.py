@@ -29,7 +29,7 @@ def receive(sock: socket.socket) -> str:
     return sock.recv(4096).decode()
 
 
-def test_notifier_sends_each_message(listener: tuple[socket.socket, str]) -> None:
+def test_service_notifier_sends_each_message(listener: tuple[socket.socket, str]) -> None:
     sock, address = listener
     notifier = Notifier.from_environ(environ={"NOTIFY_SOCKET": address})
     assert notifier.enabled
@@ -44,7 +44,7 @@ def test_notifier_sends_each_message(listener: tuple[socket.socket, str]) -> Non
     notifier.close()
 
 
-def test_notifier_abstract_socket() -> None:
+def test_service_notifier_abstract_socket() -> None:
     name = f"isru-test-{uuid.uuid4().hex}"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(b"\0" + name.encode())
@@ -55,24 +55,24 @@ def test_notifier_abstract_socket() -> None:
         notifier.close()
 
 
-def test_notifier_without_systemd_is_noop() -> None:
+def test_service_notifier_without_systemd_is_noop() -> None:
     notifier = Notifier.from_environ(environ={})
     assert not notifier.enabled
     assert notifier.ready() is False
     assert notifier.watchdog() is False
 
 
-def test_notifier_unsupported_address_is_noop() -> None:
+def test_service_notifier_unsupported_address_is_noop() -> None:
     assert not Notifier(address="vsock:2:1234").enabled
 
 
-def test_notifier_gone_socket_does_not_raise(tmp_path: Path) -> None:
+def test_service_notifier_gone_socket_does_not_raise(tmp_path: Path) -> None:
     notifier = Notifier(address=str(tmp_path / "nobody-listens"))
     assert notifier.enabled
     assert notifier.watchdog() is False
 
 
-def test_notifier_rejects_empty_message(listener: tuple[socket.socket, str]) -> None:
+def test_service_notifier_rejects_empty_message(listener: tuple[socket.socket, str]) -> None:
     with pytest.raises(ValueError, match="fields: must not be empty"):
         Notifier(address=listener[1]).notify(fields={})
 
@@ -89,16 +89,16 @@ def test_notifier_rejects_empty_message(listener: tuple[socket.socket, str]) -> 
         ({"WATCHDOG_USEC": "1000", "WATCHDOG_PID": "x"}, None),
     ],
 )
-def test_watchdog_interval_parsing(environ: dict[str, str], expected: float | None) -> None:
+def test_service_watchdog_interval_parsing(environ: dict[str, str], expected: float | None) -> None:
     assert watchdog_interval_s(environ=environ, pid=4242) == expected
 
 
-def test_watchdog_interval_defaults_to_this_pid() -> None:
+def test_service_watchdog_interval_defaults_to_this_pid() -> None:
     environ = {"WATCHDOG_USEC": "2000000", "WATCHDOG_PID": str(os.getpid())}
     assert watchdog_interval_s(environ=environ) == 2.0
 
 
-async def test_watchdog_task_pings(listener: tuple[socket.socket, str]) -> None:
+async def test_service_watchdog_task_pings(listener: tuple[socket.socket, str]) -> None:
     sock, address = listener
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
@@ -115,7 +115,7 @@ async def test_watchdog_task_pings(listener: tuple[socket.socket, str]) -> None:
         notifier.close()
 
 
-async def test_watchdog_task_holds_pings_when_unhealthy(
+async def test_service_watchdog_task_holds_pings_when_unhealthy(
     listener: tuple[socket.socket, str],
 ) -> None:
     sock, address = listener
@@ -145,6 +145,6 @@ async def test_watchdog_task_holds_pings_when_unhealthy(
         notifier.close()
 
 
-async def test_watchdog_rejects_bad_interval() -> None:
+async def test_service_watchdog_rejects_bad_interval() -> None:
     with pytest.raises(ValueError, match="interval_s: must be positive"):
         await run_watchdog(Notifier(address=None), 0)

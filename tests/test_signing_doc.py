@@ -50,7 +50,7 @@ def code_block(language: str, containing: str = "") -> str:
     return str(blocks[0])
 
 
-def test_canonical_command_doc_example_bytes() -> None:
+def test_signing_doc_canonical_command_example_bytes() -> None:
     canonical = canonical_command(
         vehicle=DOC_VEHICLE, counter=DOC_COUNTER, name=DOC_NAME, args=DOC_ARGS
     )
@@ -58,7 +58,7 @@ def test_canonical_command_doc_example_bytes() -> None:
     assert len(canonical) == 75
 
 
-def test_sign_doc_example_mac() -> None:
+def test_signing_doc_sign_example_mac() -> None:
     key = bytes.fromhex(DOC_KEY_HEX)
     mac = sign(key, vehicle=DOC_VEHICLE, counter=DOC_COUNTER, name=DOC_NAME, args=DOC_ARGS)
     assert mac == DOC_MAC

@@ -37,7 +37,7 @@ def get_info(url: str) -> BoardInfo:
 
 
 @pytest.mark.req("SIM-12")
-async def test_cli_prints_banner_keeps_symlinks_and_exits_0_on_sigterm(tmp_path: Path) -> None:
+async def test_sim_cli_prints_banner_keeps_symlinks_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     links = tmp_path / "dev"
     args = ["--link-dir", str(links), "--control-port", "0", "--seed", "4"]
     async with SimChild(args=args) as sim:  # the banner: a line per board, control, ready
@@ -58,7 +58,7 @@ async def test_cli_prints_banner_keeps_symlinks_and_exits_0_on_sigterm(tmp_path:
 
 
 @pytest.mark.req("SIM-05")
-async def test_cli_boot_count_persists_across_a_killed_process(tmp_path: Path) -> None:
+async def test_sim_cli_boot_count_persists_across_a_killed_process(tmp_path: Path) -> None:
     args = ["--tcp", "--state-dir", str(tmp_path / "state")]
     async with SimChild(args=args) as first:
         assert first.urls["scoop"].startswith("socket://127.0.0.1:")
@@ -83,7 +83,9 @@ async def test_cli_boot_count_persists_across_a_killed_process(tmp_path: Path) -
         (["--bogus"], "--bogus"),
     ],
 )
-def test_cli_bad_argument_exits_2_with_one_line_naming_the_flag(args: list[str], flag: str) -> None:
+def test_sim_cli_bad_argument_exits_2_with_one_line_naming_the_flag(
+    args: list[str], flag: str
+) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "sim", *args],
         cwd=ROOT,
@@ -98,7 +100,7 @@ def test_cli_bad_argument_exits_2_with_one_line_naming_the_flag(args: list[str],
     assert result.stdout == ""
 
 
-def test_cli_link_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+def test_sim_cli_link_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     occupied = tmp_path / "file"
     occupied.write_text("")
     result = subprocess.run(

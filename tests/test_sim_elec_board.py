@@ -21,7 +21,7 @@ from sim.elec_board import ElecFirmware
 from tests.firmware_requests import acked, elec_tm, nack, request
 
 
-async def test_elec_start_runs_at_the_setpoint_and_stop_switches_off(
+async def test_sim_elec_board_start_runs_at_the_setpoint_and_stop_switches_off(
     elec: ElecFirmware, clock: ManualClock
 ) -> None:
     acked(request(elec, "SET_CURRENT", CellCurrent(2.0)))
@@ -39,7 +39,7 @@ async def test_elec_start_runs_at_the_setpoint_and_stop_switches_off(
     assert (tm.state, tm.cell_current_a) == (ElecState.IDLE, 0.0)
 
 
-async def test_elec_stop_shows_no_current_before_the_cell_settles(
+async def test_sim_elec_board_stop_shows_no_current_before_the_cell_settles(
     elec: ElecFirmware, clock: ManualClock
 ) -> None:
     """ICD §6.4: with CURRENT_ON clear the cell current reads 0, even in the packet sent
@@ -53,7 +53,9 @@ async def test_elec_stop_shows_no_current_before_the_cell_settles(
     assert (tm.cell_current_a, tm.cell_voltage_v) == (0.0, 0.0)
 
 
-async def test_elec_valves_and_heater_show_in_flags(elec: ElecFirmware, clock: ManualClock) -> None:
+async def test_sim_elec_board_valves_and_heater_show_in_flags(
+    elec: ElecFirmware, clock: ManualClock
+) -> None:
     for valve in Valve:
         acked(request(elec, "SET_VALVE", ValveCommand(valve, 1)))
     acked(request(elec, "SET_HEATER", HeaterCommand(1, 40.0)))
@@ -70,7 +72,7 @@ async def test_elec_valves_and_heater_show_in_flags(elec: ElecFirmware, clock: M
     assert tm.cell_temp_c > 20.0
 
 
-async def test_elec_heater_thermostat_holds_the_setpoint(
+async def test_sim_elec_board_heater_thermostat_holds_the_setpoint(
     elec: ElecFirmware, clock: ManualClock
 ) -> None:
     acked(request(elec, "SET_HEATER", HeaterCommand(1, 30.0)))
@@ -78,14 +80,14 @@ async def test_elec_heater_thermostat_holds_the_setpoint(
     assert elec_tm(elec).cell_temp_c == pytest.approx(30.0, abs=0.7)
 
 
-async def test_elec_start_with_empty_reservoir_is_interlocked(elec: ElecFirmware) -> None:
+async def test_sim_elec_board_start_with_empty_reservoir_is_interlocked(elec: ElecFirmware) -> None:
     elec.cell.water_g = 0.0
     assert nack(request(elec, "START")) == (NackCode.INTERLOCK, None)
     assert elec_tm(elec).flags & ElecFlags.WATER_LOW
 
 
 @pytest.mark.req("SIM-09")
-async def test_elec_h2_overpressure_trips_then_start_is_interlocked_until_vented(
+async def test_sim_elec_board_h2_overpressure_trips_then_start_is_interlocked_until_vented(
     elec: ElecFirmware, clock: ManualClock
 ) -> None:
     acked(request(elec, "SET_CURRENT", CellCurrent(10.0)))
@@ -107,13 +109,15 @@ async def test_elec_h2_overpressure_trips_then_start_is_interlocked_until_vented
     assert not elec_tm(elec).flags & ElecFlags.H2_OVERPRESSURE
 
 
-async def test_elec_start_above_h2_limit_is_interlocked(elec: ElecFirmware) -> None:
+async def test_sim_elec_board_start_above_h2_limit_is_interlocked(elec: ElecFirmware) -> None:
     elec.cell.h2_mol *= 4.5
     assert nack(request(elec, "START")) == (NackCode.INTERLOCK, None)
 
 
 @pytest.mark.req("SIM-09")
-async def test_elec_dry_cell_trips_overvoltage(elec: ElecFirmware, clock: ManualClock) -> None:
+async def test_sim_elec_board_dry_cell_trips_overvoltage(
+    elec: ElecFirmware, clock: ManualClock
+) -> None:
     acked(request(elec, "SET_CURRENT", CellCurrent(2.0)))
     acked(request(elec, "START"))
     elec.cell.water_g = 0.0
@@ -126,7 +130,7 @@ async def test_elec_dry_cell_trips_overvoltage(elec: ElecFirmware, clock: Manual
 
 
 @pytest.mark.req("SIM-09")
-async def test_elec_overtemp_trips_and_switches_the_heater_off(
+async def test_sim_elec_board_overtemp_trips_and_switches_the_heater_off(
     elec: ElecFirmware, clock: ManualClock
 ) -> None:
     elec.drift_rate["cell_temp"] = 10.0  # a sensor running away
@@ -138,7 +142,7 @@ async def test_elec_overtemp_trips_and_switches_the_heater_off(
     assert not tm.flags & ElecFlags.HEATER_ON
 
 
-async def test_elec_reset_closes_valves_and_keeps_the_gas(
+async def test_sim_elec_board_reset_closes_valves_and_keeps_the_gas(
     elec: ElecFirmware, clock: ManualClock
 ) -> None:
     acked(request(elec, "SET_CURRENT", CellCurrent(5.0)))

@@ -44,7 +44,7 @@ from sim.scoop_board import ScoopFirmware
 from tests.firmware_requests import Collector, acked, elec_tm, homed, nack, raw, request, scoop_tm
 
 
-async def test_firmware_get_info_reports_board_version_boot_count_and_uptime(
+async def test_sim_firmware_get_info_reports_board_version_boot_count_and_uptime(
     scoop: ScoopFirmware, elec: ElecFirmware, clock: ManualClock
 ) -> None:
     await clock.advance(2.5)
@@ -55,7 +55,7 @@ async def test_firmware_get_info_reports_board_version_boot_count_and_uptime(
 
 
 @pytest.mark.req("SIM-05")
-async def test_firmware_boot_state_has_every_actuator_off(
+async def test_sim_firmware_boot_state_has_every_actuator_off(
     scoop: ScoopFirmware, elec: ElecFirmware
 ) -> None:
     s = scoop_tm(scoop)
@@ -67,11 +67,11 @@ async def test_firmware_boot_state_has_every_actuator_off(
     assert (e.cell_current_a, e.heater_power_w, e.cell_voltage_v) == (0.0, 0.0, 0.0)
 
 
-def test_firmware_unknown_id_is_nacked_unknown_command(scoop: ScoopFirmware) -> None:
+def test_sim_firmware_unknown_id_is_nacked_unknown_command(scoop: ScoopFirmware) -> None:
     assert nack(raw(scoop, 0x7E)) == (NackCode.UNKNOWN_COMMAND, None)
 
 
-def test_firmware_command_of_the_other_board_is_nacked_unknown_command(
+def test_sim_firmware_command_of_the_other_board_is_nacked_unknown_command(
     scoop: ScoopFirmware, elec: ElecFirmware
 ) -> None:
     assert nack(request(scoop, "START"))[0] is NackCode.UNKNOWN_COMMAND
@@ -80,7 +80,7 @@ def test_firmware_command_of_the_other_board_is_nacked_unknown_command(
 
 @pytest.mark.req("SIM-02")
 @pytest.mark.parametrize("spec", COMMANDS, ids=lambda s: s.name)
-def test_firmware_every_command_with_a_wrong_length_is_nacked_bad_length(
+def test_sim_firmware_every_command_with_a_wrong_length_is_nacked_bad_length(
     spec: Any, scoop: ScoopFirmware, elec: ElecFirmware
 ) -> None:
     fw: Firmware = elec if spec.board is BoardKind.ELEC else scoop
@@ -106,20 +106,20 @@ def test_firmware_every_command_with_a_wrong_length_is_nacked_bad_length(
         ("elec", "SET_HEATER", HeaterCommand(1, 81.0), 1),
     ],
 )
-def test_firmware_argument_out_of_range_is_nacked_with_its_index(
+def test_sim_firmware_argument_out_of_range_is_nacked_with_its_index(
     fw_name: str, name: str, args: Any, index: int, scoop: ScoopFirmware, elec: ElecFirmware
 ) -> None:
     fw: Firmware = scoop if fw_name == "scoop" else elec
     assert nack(request(fw, name, args)) == (NackCode.OUT_OF_RANGE, index)
 
 
-def test_firmware_unknown_enum_value_is_nacked_out_of_range(scoop: ScoopFirmware) -> None:
+def test_sim_firmware_unknown_enum_value_is_nacked_out_of_range(scoop: ScoopFirmware) -> None:
     body = struct.pack("<Bff", 7, 10.0, 5.0)
     assert nack(raw(scoop, BY_NAME["MOVE_JOINT"].id, body)) == (NackCode.OUT_OF_RANGE, 0)
 
 
 @pytest.mark.req("SIM-02")
-def test_firmware_wrong_protocol_version_is_nacked_bad_version(scoop: ScoopFirmware) -> None:
+def test_sim_firmware_wrong_protocol_version_is_nacked_bad_version(scoop: ScoopFirmware) -> None:
     payload = bytes(((2 << 4) | MsgType.REQUEST, 9, 0x01))
     reply = scoop.handle_payload(payload)
     assert reply is not None
@@ -127,14 +127,14 @@ def test_firmware_wrong_protocol_version_is_nacked_bad_version(scoop: ScoopFirmw
 
 
 @pytest.mark.req("SIM-02")
-def test_firmware_non_requests_and_garbage_get_no_answer(scoop: ScoopFirmware) -> None:
+def test_sim_firmware_non_requests_and_garbage_get_no_answer(scoop: ScoopFirmware) -> None:
     assert scoop.handle(Message(MsgType.ACK, 1, 0x01)) is None
     assert scoop.handle_payload(b"\x1f\x00") is None
     assert scoop.handle_payload(bytes((0x1F, 1, 1))) is None  # unknown message type
 
 
 @pytest.mark.req("SIM-04")
-async def test_firmware_set_tm_rate_sets_the_stream_rate_and_zero_stops_it(
+async def test_sim_firmware_set_tm_rate_sets_the_stream_rate_and_zero_stops_it(
     scoop: ScoopFirmware, clock: ManualClock, scoop_tm_out: Collector
 ) -> None:
     await clock.advance(1.0)
@@ -153,7 +153,7 @@ async def test_firmware_set_tm_rate_sets_the_stream_rate_and_zero_stops_it(
 
 
 @pytest.mark.req("SIM-04")
-async def test_firmware_telemetry_at_1000_hz_wraps_its_counter(
+async def test_sim_firmware_telemetry_at_1000_hz_wraps_its_counter(
     scoop: ScoopFirmware, clock: ManualClock, scoop_tm_out: Collector
 ) -> None:
     acked(request(scoop, "SET_TM_RATE", TelemetryRate(1000.0)))
@@ -163,7 +163,7 @@ async def test_firmware_telemetry_at_1000_hz_wraps_its_counter(
     assert seqs[255:258] == [255, 0, 1]
 
 
-async def test_firmware_reset_acks_then_reboots_with_boot_count_plus_one(
+async def test_sim_firmware_reset_acks_then_reboots_with_boot_count_plus_one(
     scoop: ScoopFirmware, clock: ManualClock
 ) -> None:
     await homed(scoop, clock)
@@ -176,7 +176,9 @@ async def test_firmware_reset_acks_then_reboots_with_boot_count_plus_one(
 
 
 @pytest.mark.req("SIM-05")
-def test_firmware_boot_count_persists_in_the_state_dir(tmp_path: Path, clock: ManualClock) -> None:
+def test_sim_firmware_boot_count_persists_in_the_state_dir(
+    tmp_path: Path, clock: ManualClock
+) -> None:
     def boot() -> ElecFirmware:
         fw = ElecFirmware(clock=clock, boot_store=BootStore("elec", tmp_path), rng=random.Random(0))
         fw.start()
@@ -192,7 +194,7 @@ def test_firmware_boot_count_persists_in_the_state_dir(tmp_path: Path, clock: Ma
 
 
 @pytest.mark.req("SIM-03")
-async def test_firmware_duplicate_request_resends_the_cached_reply_without_executing(
+async def test_sim_firmware_duplicate_request_resends_the_cached_reply_without_executing(
     scoop: ScoopFirmware, clock: ManualClock
 ) -> None:
     await homed(scoop, clock)
@@ -205,7 +207,7 @@ async def test_firmware_duplicate_request_resends_the_cached_reply_without_execu
     assert scoop.arm.sample_g == pytest.approx(112.5)  # dug once, not twice
 
 
-def test_firmware_duplicate_of_a_nack_is_the_same_nack_and_a_new_seq_is_executed(
+def test_sim_firmware_duplicate_of_a_nack_is_the_same_nack_and_a_new_seq_is_executed(
     scoop: ScoopFirmware,
 ) -> None:
     first = request(scoop, "DIG", Dig(30.0), seq=7)
@@ -216,7 +218,7 @@ def test_firmware_duplicate_of_a_nack_is_the_same_nack_and_a_new_seq_is_executed
 
 
 @pytest.mark.req("SIM-03")
-def test_firmware_duplicate_reset_does_not_reboot_twice(scoop: ScoopFirmware) -> None:
+def test_sim_firmware_duplicate_reset_does_not_reboot_twice(scoop: ScoopFirmware) -> None:
     request(scoop, "RESET", seq=99)
     request(scoop, "RESET", seq=99)
     assert scoop.boot_count == 2
@@ -227,7 +229,7 @@ def test_firmware_duplicate_reset_does_not_reboot_twice(scoop: ScoopFirmware) ->
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(payload=st.binary(min_size=0, max_size=40))
-def test_firmware_any_payload_gets_at_most_one_reply_echoing_seq_and_id(
+def test_sim_firmware_any_payload_gets_at_most_one_reply_echoing_seq_and_id(
     payload: bytes, scoop: ScoopFirmware
 ) -> None:
     reply = scoop.handle_payload(payload)

@@ -28,7 +28,7 @@ from tests.firmware_requests import acked, nack, request
 
 
 @pytest.mark.req("SIM-14")
-async def test_host_watchdog_safes_the_elec_board_when_the_host_goes_quiet(
+async def test_sim_host_watchdog_safes_the_elec_board_when_the_host_goes_quiet(
     clock: ManualClock,
 ) -> None:
     fw = ElecFirmware(clock=clock, boot_store=BootStore("elec"), rng=random.Random(5))
@@ -54,7 +54,7 @@ async def test_host_watchdog_safes_the_elec_board_when_the_host_goes_quiet(
 
 
 @pytest.mark.req("SIM-14")
-async def test_host_watchdog_sleeps_until_the_host_first_speaks(clock: ManualClock) -> None:
+async def test_sim_host_watchdog_sleeps_until_the_host_first_speaks(clock: ManualClock) -> None:
     fw = ScoopFirmware(clock=clock, boot_store=BootStore("scoop"), rng=random.Random(6))
     fw.start()
     await clock.advance(60.0)
@@ -72,7 +72,7 @@ class SpedUpClock(ManualClock):
 
 
 @pytest.mark.req("SIM-14")
-async def test_host_watchdog_on_a_sped_up_clock_gives_the_host_its_real_seconds() -> None:
+async def test_sim_host_watchdog_on_a_sped_up_clock_gives_the_host_its_real_seconds() -> None:
     # At a time scale of 40, 3 virtual seconds are 75 ms of real time: a flight process
     # held up that long on a busy machine used to find its boards in FAULT (HOME refused).
     clock = SpedUpClock()
@@ -96,7 +96,7 @@ class SlowedClock(ManualClock):
     scale = 0.5
 
 
-async def test_host_watchdog_on_a_slowed_clock_keeps_its_virtual_seconds() -> None:
+async def test_sim_host_watchdog_on_a_slowed_clock_keeps_its_virtual_seconds() -> None:
     clock = SlowedClock()
     fw = ElecFirmware(clock=clock, boot_store=BootStore("elec"), rng=random.Random(8))
     fw.start()

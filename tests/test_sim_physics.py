@@ -32,24 +32,24 @@ def run(model: ElectrolysisCell | ScoopArm, seconds: float, dt: float = 0.01) ->
 
 
 @pytest.mark.req("SIM-07")
-def test_reversible_voltage_is_1229_mv_at_25_c_and_falls_with_temperature() -> None:
+def test_sim_physics_reversible_voltage_is_1229_mv_at_25_c_and_falls_with_temperature() -> None:
     assert reversible_voltage(298.15) == pytest.approx(1.229)
     assert reversible_voltage(353.15) == pytest.approx(1.229 - 0.9e-3 * 55)
 
 
 @pytest.mark.req("SIM-07")
-def test_cell_voltage_rises_with_current() -> None:
+def test_sim_physics_cell_voltage_rises_with_current() -> None:
     volts = [cell_voltage(i, 298.15) for i in (0.5, 1.0, 2.0, 5.0, 10.0)]
     assert volts == sorted(volts)
     assert 1.5 < cell_voltage(2.0, 298.15) < 2.0  # a plausible PEM cell at 80 mA/cm2
 
 
-def test_cell_voltage_falls_with_temperature() -> None:
+def test_sim_physics_cell_voltage_falls_with_temperature() -> None:
     assert cell_voltage(2.0, 353.15) < cell_voltage(2.0, 323.15) < cell_voltage(2.0, 293.15)
 
 
 @pytest.mark.req("SIM-07")
-def test_electrolysis_h2_pressure_rise_matches_faraday_within_1_percent() -> None:
+def test_sim_physics_electrolysis_h2_pressure_rise_matches_faraday_within_1_percent() -> None:
     cell = ElectrolysisCell()
     cell.source_on, cell.setpoint_a = True, 2.0
     start_mol = cell.h2_mol
@@ -63,7 +63,7 @@ def test_electrolysis_h2_pressure_rise_matches_faraday_within_1_percent() -> Non
 
 
 @pytest.mark.req("SIM-07")
-def test_electrolysis_water_goes_down_with_consumption() -> None:
+def test_sim_physics_electrolysis_water_goes_down_with_consumption() -> None:
     cell = ElectrolysisCell()
     cell.source_on, cell.setpoint_a = True, 10.0
     run(cell, 100.0)
@@ -72,7 +72,7 @@ def test_electrolysis_water_goes_down_with_consumption() -> None:
 
 
 @pytest.mark.req("SIM-07")
-def test_electrolysis_heater_warms_the_cell() -> None:
+def test_sim_physics_electrolysis_heater_warms_the_cell() -> None:
     cell = ElectrolysisCell()
     cell.heater_w = 15.0
     run(cell, 600.0, dt=0.1)
@@ -80,7 +80,7 @@ def test_electrolysis_heater_warms_the_cell() -> None:
     assert 40.0 < cell.temp_c < 50.0
 
 
-def test_electrolysis_open_vent_relaxes_pressure_to_ambient() -> None:
+def test_sim_physics_electrolysis_open_vent_relaxes_pressure_to_ambient() -> None:
     cell = ElectrolysisCell()
     cell.source_on, cell.setpoint_a = True, 10.0
     run(cell, 100.0, dt=0.1)
@@ -91,7 +91,7 @@ def test_electrolysis_open_vent_relaxes_pressure_to_ambient() -> None:
     assert cell.o2_kpa > 150.0  # its vent is still shut
 
 
-def test_electrolysis_dry_reservoir_starves_the_cell() -> None:
+def test_sim_physics_electrolysis_dry_reservoir_starves_the_cell() -> None:
     cell = ElectrolysisCell()
     cell.water_g = 0.0
     cell.source_on, cell.setpoint_a = True, 2.0
@@ -101,13 +101,13 @@ def test_electrolysis_dry_reservoir_starves_the_cell() -> None:
 
 
 @pytest.mark.req("SIM-08")
-def test_sample_mass_is_density_times_area_times_depth() -> None:
+def test_sim_physics_sample_mass_is_density_times_area_times_depth() -> None:
     assert sample_mass_g(30.0) == pytest.approx(112.5)  # 1.50 g/cm3 x 25 cm2 x 3 cm
     assert sample_mass_g(100.0) == pytest.approx(375.0)
 
 
 @pytest.mark.req("SIM-08")
-def test_scoop_arm_joint_reaches_target_at_commanded_speed() -> None:
+def test_sim_physics_scoop_arm_joint_reaches_target_at_commanded_speed() -> None:
     arm = ScoopArm(random.Random(0), boom_deg=0.0)
     arm.move(Joint.BOOM, 40.0, 10.0)
     run(arm, 3.9)
@@ -121,7 +121,7 @@ def test_scoop_arm_joint_reaches_target_at_commanded_speed() -> None:
 
 
 @pytest.mark.req("SIM-08")
-def test_scoop_arm_dig_takes_penetration_plus_curl_and_collects_the_sample() -> None:
+def test_sim_physics_scoop_arm_dig_takes_penetration_plus_curl_and_collects_the_sample() -> None:
     arm = ScoopArm(random.Random(0), boom_deg=0.0, scoop_deg=0.0)
     arm.dig(30.0)
     run(arm, 30.0 / PENETRATION_MM_S - 0.05)
@@ -135,7 +135,7 @@ def test_scoop_arm_dig_takes_penetration_plus_curl_and_collects_the_sample() -> 
     assert arm.sample_g == pytest.approx(112.5)
 
 
-def test_scoop_arm_sample_is_capped_at_capacity() -> None:
+def test_sim_physics_scoop_arm_sample_is_capped_at_capacity() -> None:
     arm = ScoopArm(random.Random(0), boom_deg=0.0, scoop_deg=0.0)
     for _ in range(2):
         arm.dig(100.0)
@@ -144,7 +144,7 @@ def test_scoop_arm_sample_is_capped_at_capacity() -> None:
     assert arm.sample_g == CAPACITY_G
 
 
-def test_scoop_arm_dump_empties_the_scoop_and_returns() -> None:
+def test_sim_physics_scoop_arm_dump_empties_the_scoop_and_returns() -> None:
     arm = ScoopArm(random.Random(0), scoop_deg=90.0)
     arm.sample_g = 100.0
     arm.dump()
@@ -157,7 +157,7 @@ def test_scoop_arm_dump_empties_the_scoop_and_returns() -> None:
     assert arm.scoop_angle_deg == 0.0
 
 
-def test_scoop_arm_stuck_joint_does_not_move_and_draws_stall_current() -> None:
+def test_sim_physics_scoop_arm_stuck_joint_does_not_move_and_draws_stall_current() -> None:
     arm = ScoopArm(random.Random(0), boom_deg=10.0)
     arm.boom.stuck = True
     arm.move(Joint.BOOM, 20.0, 5.0)
@@ -167,7 +167,7 @@ def test_scoop_arm_stuck_joint_does_not_move_and_draws_stall_current() -> None:
 
 
 @pytest.mark.req("SIM-08")
-def test_scoop_arm_loadcell_noise_is_seeded_and_small() -> None:
+def test_sim_physics_scoop_arm_loadcell_noise_is_seeded_and_small() -> None:
     readings = [ScoopArm(random.Random(7)).loadcell_g() for _ in range(2)]
     assert readings[0] == readings[1]
     arm = ScoopArm(random.Random(1))
@@ -178,7 +178,7 @@ def test_scoop_arm_loadcell_noise_is_seeded_and_small() -> None:
     assert sigma == pytest.approx(0.2, rel=0.1)
 
 
-def test_electrolysis_starts_at_ambient() -> None:
+def test_sim_physics_electrolysis_starts_at_ambient() -> None:
     cell = ElectrolysisCell()
     assert cell.h2_kpa == pytest.approx(100.0)
     assert cell.temp_k == pytest.approx(20.0 + KELVIN)

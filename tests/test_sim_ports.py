@@ -81,7 +81,7 @@ async def tcp_sim() -> AsyncIterator[SimBoards]:
 
 
 @pytest.mark.req("SIM-01")
-async def test_pty_get_info_over_pyserial(sim: SimBoards) -> None:
+async def test_sim_ports_pty_get_info_over_pyserial(sim: SimBoards) -> None:
     host = Host(sim.urls["elec"])
     try:
         reply = await host.ask(GET_INFO, seq=17)
@@ -92,7 +92,7 @@ async def test_pty_get_info_over_pyserial(sim: SimBoards) -> None:
 
 
 @pytest.mark.req("SIM-01")
-async def test_pty_symlinks_point_at_the_ptys_and_go_on_close(tmp_path: Path) -> None:
+async def test_sim_ports_pty_symlinks_point_at_the_ptys_and_go_on_close(tmp_path: Path) -> None:
     async with SimBoards(link_dir=tmp_path, clock=ManualClock()) as sim:
         for name in ("scoop", "elec"):
             link = tmp_path / name
@@ -103,7 +103,7 @@ async def test_pty_symlinks_point_at_the_ptys_and_go_on_close(tmp_path: Path) ->
 
 
 @pytest.mark.req("SIM-01")
-async def test_pty_survives_the_host_closing_and_reopening(sim: SimBoards) -> None:
+async def test_sim_ports_pty_survives_the_host_closing_and_reopening(sim: SimBoards) -> None:
     for seq in (1, 2):
         host = Host(sim.urls["scoop"])
         try:
@@ -112,7 +112,7 @@ async def test_pty_survives_the_host_closing_and_reopening(sim: SimBoards) -> No
             host.close()
 
 
-async def test_pty_streams_telemetry_on_virtual_time(sim: SimBoards) -> None:
+async def test_sim_ports_pty_streams_telemetry_on_virtual_time(sim: SimBoards) -> None:
     host = Host(sim.urls["scoop"])
     try:
         assert isinstance(sim.clock, ManualClock)
@@ -124,7 +124,7 @@ async def test_pty_streams_telemetry_on_virtual_time(sim: SimBoards) -> None:
     assert all(m.type is MsgType.TELEMETRY and m.msg_id == PacketId.SCOOP for m in got)
 
 
-async def test_pty_nobody_reading_drops_frames_without_failing(sim: SimBoards) -> None:
+async def test_sim_ports_pty_nobody_reading_drops_frames_without_failing(sim: SimBoards) -> None:
     assert isinstance(sim.clock, ManualClock)
     sim.scoop.handle(
         Message(
@@ -145,7 +145,7 @@ async def test_pty_nobody_reading_drops_frames_without_failing(sim: SimBoards) -
 
 
 @pytest.mark.req("SIM-01")
-async def test_tcp_get_info_over_socket_url(tcp_sim: SimBoards) -> None:
+async def test_sim_ports_tcp_get_info_over_socket_url(tcp_sim: SimBoards) -> None:
     url = tcp_sim.urls["scoop"]
     assert url.startswith("socket://127.0.0.1:")
     host = Host(url)
@@ -155,7 +155,7 @@ async def test_tcp_get_info_over_socket_url(tcp_sim: SimBoards) -> None:
         host.close()
 
 
-async def test_tcp_new_client_replaces_the_old_one(tcp_sim: SimBoards) -> None:
+async def test_sim_ports_tcp_new_client_replaces_the_old_one(tcp_sim: SimBoards) -> None:
     first = Host(tcp_sim.urls["elec"])
     second = Host(tcp_sim.urls["elec"])
     try:
@@ -166,7 +166,7 @@ async def test_tcp_new_client_replaces_the_old_one(tcp_sim: SimBoards) -> None:
 
 
 @pytest.mark.req("SIM-10")
-async def test_fault_silent_ignores_requests_until_cleared(sim: SimBoards) -> None:
+async def test_sim_ports_fault_silent_ignores_requests_until_cleared(sim: SimBoards) -> None:
     host = Host(sim.urls["scoop"])
     try:
         sim.set_silent("scoop")
@@ -180,7 +180,7 @@ async def test_fault_silent_ignores_requests_until_cleared(sim: SimBoards) -> No
 
 
 @pytest.mark.req("SIM-10")
-async def test_fault_delay_holds_replies_back(sim: SimBoards) -> None:
+async def test_sim_ports_fault_delay_holds_replies_back(sim: SimBoards) -> None:
     host = Host(sim.urls["scoop"])
     try:
         sim.set_delay("scoop", 150.0)
@@ -192,7 +192,7 @@ async def test_fault_delay_holds_replies_back(sim: SimBoards) -> None:
 
 
 @pytest.mark.req("SIM-10")
-async def test_fault_corrupt_is_caught_by_the_host_crc(sim: SimBoards) -> None:
+async def test_sim_ports_fault_corrupt_is_caught_by_the_host_crc(sim: SimBoards) -> None:
     host = Host(sim.urls["scoop"])
     try:
         sim.set_corrupt("scoop", 0.01)
@@ -208,7 +208,7 @@ async def test_fault_corrupt_is_caught_by_the_host_crc(sim: SimBoards) -> None:
 
 
 @pytest.mark.req("SIM-10")
-async def test_fault_drop_loses_whole_frames(sim: SimBoards) -> None:
+async def test_sim_ports_fault_drop_loses_whole_frames(sim: SimBoards) -> None:
     host = Host(sim.urls["elec"])
     try:
         sim.set_drop("elec", 0.5)
@@ -223,7 +223,9 @@ async def test_fault_drop_loses_whole_frames(sim: SimBoards) -> None:
 
 
 @pytest.mark.req("SIM-10")
-async def test_fault_disconnect_pty_comes_back_on_a_new_pty(sim: SimBoards, tmp_path: Path) -> None:
+async def test_sim_ports_fault_disconnect_pty_comes_back_on_a_new_pty(
+    sim: SimBoards, tmp_path: Path
+) -> None:
     link = tmp_path / "scoop"
     host = Host(sim.urls["scoop"])
     sim.disconnect("scoop", 0.2)
@@ -242,7 +244,9 @@ async def test_fault_disconnect_pty_comes_back_on_a_new_pty(sim: SimBoards, tmp_
         host.close()
 
 
-async def test_fault_disconnect_tcp_comes_back_on_the_same_port(tcp_sim: SimBoards) -> None:
+async def test_sim_ports_fault_disconnect_tcp_comes_back_on_the_same_port(
+    tcp_sim: SimBoards,
+) -> None:
     url = tcp_sim.urls["elec"]
     tcp_sim.disconnect("elec", 0.2)
     port = int(url.rsplit(":", 1)[1])
@@ -258,13 +262,13 @@ async def test_fault_disconnect_tcp_comes_back_on_the_same_port(tcp_sim: SimBoar
 
 
 @pytest.mark.req("SIM-10")
-async def test_start_faults_stall_the_joint() -> None:
+async def test_sim_ports_start_faults_stall_the_joint() -> None:
     async with SimBoards(clock=ManualClock(), faults=StartFaults(stall=Joint.SCOOP)) as sim:
         assert sim.scoop.arm.scoop.stuck
 
 
 @pytest.mark.req("SIM-11")
-async def test_pacing_uses_the_line_and_replies_overtake_telemetry() -> None:
+async def test_sim_ports_pacing_uses_the_line_and_replies_overtake_telemetry() -> None:
     async with SimBoards(baud=115200, clock=RealClock()) as sim:
         host = Host(sim.urls["scoop"])
         stats = sim.uarts["scoop"].stats
@@ -287,7 +291,7 @@ async def test_pacing_uses_the_line_and_replies_overtake_telemetry() -> None:
     assert latency < 0.2, latency
 
 
-def test_simboards_checks_its_arguments() -> None:
+def test_sim_ports_simboards_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="baud"):
         SimBoards(baud=0)
     with pytest.raises(ValueError, match="scoop_port"):
@@ -315,13 +319,13 @@ def test_simboards_checks_its_arguments() -> None:
         (["not", "an", "object"], "object"),
     ],
 )
-def test_apply_fault_rejects_bad_requests(request_obj: Any, error: str) -> None:
+def test_sim_ports_apply_fault_rejects_bad_requests(request_obj: Any, error: str) -> None:
     with pytest.raises(ValueError, match=error):
         SimBoards().apply_fault(request_obj)
 
 
 @pytest.mark.req("SIM-10")
-def test_apply_fault_sets_physical_faults() -> None:
+def test_sim_ports_apply_fault_sets_physical_faults() -> None:
     sim = SimBoards()
     sim.apply_fault({"board": "scoop", "fault": "stall", "joint": "boom"})
     sim.apply_fault({"board": "elec", "fault": "leak", "gas": "o2", "tau_s": 100})
@@ -339,7 +343,7 @@ def test_apply_fault_sets_physical_faults() -> None:
 
 
 @pytest.mark.req("SIM-10")
-async def test_control_server_answers_each_line_and_survives_bad_input() -> None:
+async def test_sim_ports_control_server_answers_each_line_and_survives_bad_input() -> None:
     sim = SimBoards()
     server = ControlServer(sim.apply_fault)
     await server.start()
@@ -368,7 +372,7 @@ async def test_control_server_answers_each_line_and_survives_bad_input() -> None
 
 
 @pytest.mark.req("SIM-06")
-def test_real_clock_scales_time() -> None:
+def test_sim_ports_real_clock_scales_time() -> None:
     clock = RealClock(scale=50.0)
     time.sleep(0.02)
     assert 0.9 <= clock.now() <= 5.0
@@ -377,7 +381,7 @@ def test_real_clock_scales_time() -> None:
 
 
 @pytest.mark.req("SIM-06")
-async def test_manual_clock_runs_timers_in_time_order() -> None:
+async def test_sim_ports_manual_clock_runs_timers_in_time_order() -> None:
     clock = ManualClock()
     fired: list[tuple[str, float]] = []
     clock.call_at(2.0, lambda: fired.append(("b", clock.now())))
@@ -392,7 +396,9 @@ async def test_manual_clock_runs_timers_in_time_order() -> None:
 
 
 @pytest.mark.req("SIM-03")
-async def test_pty_retried_request_gets_the_cached_reply_not_a_second_run(sim: SimBoards) -> None:
+async def test_sim_ports_pty_retried_request_gets_the_cached_reply_not_a_second_run(
+    sim: SimBoards,
+) -> None:
     host = Host(sim.urls["scoop"])
     try:
         first = await host.ask(BY_NAME["HOME"].id, seq=200)

@@ -25,7 +25,7 @@ from sim.scoop_board import ScoopFirmware
 from tests.firmware_requests import acked, homed, nack, request, scoop_tm
 
 
-async def test_scoop_home_acks_at_once_then_homes_in_telemetry(
+async def test_sim_scoop_board_home_acks_at_once_then_homes_in_telemetry(
     scoop: ScoopFirmware, clock: ManualClock
 ) -> None:
     acked(request(scoop, "HOME"))
@@ -39,7 +39,7 @@ async def test_scoop_home_acks_at_once_then_homes_in_telemetry(
     assert (tm.boom_angle_deg, tm.scoop_angle_deg) == (0.0, 0.0)
 
 
-async def test_scoop_move_joint_slews_and_motion_while_moving_is_busy(
+async def test_sim_scoop_board_move_joint_slews_and_motion_while_moving_is_busy(
     scoop: ScoopFirmware, clock: ManualClock
 ) -> None:
     acked(request(scoop, "MOVE_JOINT", MoveJoint(Joint.BOOM, 60.0, 20.0)))
@@ -57,14 +57,16 @@ async def test_scoop_move_joint_slews_and_motion_while_moving_is_busy(
     assert scoop_tm(scoop).state is ScoopState.IDLE
 
 
-async def test_scoop_dig_needs_home(scoop: ScoopFirmware, clock: ManualClock) -> None:
+async def test_sim_scoop_board_dig_needs_home(scoop: ScoopFirmware, clock: ManualClock) -> None:
     assert nack(request(scoop, "DIG", Dig(30.0))) == (NackCode.NOT_HOMED, None)
     await homed(scoop, clock)
     acked(request(scoop, "DIG", Dig(30.0)))
     assert nack(request(scoop, "DIG", Dig(30.0)))[0] is NackCode.BUSY
 
 
-async def test_scoop_dig_tare_weigh_dump_cycle(scoop: ScoopFirmware, clock: ManualClock) -> None:
+async def test_sim_scoop_board_dig_tare_weigh_dump_cycle(
+    scoop: ScoopFirmware, clock: ManualClock
+) -> None:
     await homed(scoop, clock)
     acked(request(scoop, "TARE"))
     acked(request(scoop, "DIG", Dig(30.0)))
@@ -87,7 +89,7 @@ async def test_scoop_dig_tare_weigh_dump_cycle(scoop: ScoopFirmware, clock: Manu
 
 
 @pytest.mark.req("SIM-09")
-async def test_scoop_stall_trips_to_fault_and_stop_clears_it(
+async def test_sim_scoop_board_stall_trips_to_fault_and_stop_clears_it(
     scoop: ScoopFirmware, clock: ManualClock
 ) -> None:
     scoop.arm.boom.stuck = True
@@ -109,7 +111,7 @@ async def test_scoop_stall_trips_to_fault_and_stop_clears_it(
     assert scoop_tm(scoop).state is ScoopState.IDLE
 
 
-async def test_scoop_stop_ends_a_motion(scoop: ScoopFirmware, clock: ManualClock) -> None:
+async def test_sim_scoop_board_stop_ends_a_motion(scoop: ScoopFirmware, clock: ManualClock) -> None:
     acked(request(scoop, "HOME"))
     await clock.advance(0.5)
     acked(request(scoop, "STOP"))

@@ -328,7 +328,7 @@ async def test_uplink_logs_in_under_the_deployed_acl(tmp_path: Path) -> None:
         await link.ground.wait_for(lambda m: m.topic.endswith("/tm/elec"))
 
 
-async def test_stop_task_ends_a_session_whose_cancellation_was_dropped() -> None:
+async def test_uplink_stop_task_ends_a_session_whose_cancellation_was_dropped() -> None:
     """As the uplink's session is stopped: the cancellation lands in the loop turn where the
     broker's reply does, asyncio.wait_for on Python 3.11 returns the reply and drops it, and
     the session goes on waiting for messages. stop_task ends it all the same."""

@@ -28,7 +28,7 @@ from isru.broker import Mosquitto
 from isru.sim_child import SimChild
 from tests.flightstack import WAIT_S
 from tests.ground_probe import Probe, ground_probe
-from tests.test_flight_cli import READY_TIMEOUT_S, start_flight, write_config
+from tests.test_flight_cli import READY_TIMEOUT_S, flight_process, write_config
 from tests.test_uplink import VEHICLE, Linked, linked
 
 KEY = bytes(range(32))
@@ -55,7 +55,7 @@ async def noop_completes(link: Linked, **signing: Any) -> None:
 
 
 @pytest.mark.parametrize("payload", [SURROGATE_ID, RAW_SURROGATE_ID], ids=["escaped", "raw"])
-async def test_uplink_lone_surrogate_id_is_refused_and_the_session_goes_on(
+async def test_uplink_hostile_lone_surrogate_id_is_refused_and_the_session_goes_on(
     tmp_path: Path, mosquitto: Mosquitto, payload: bytes
 ) -> None:
     # The vehicle requires signed commands: the message fails before any signature check.
@@ -71,7 +71,7 @@ async def test_uplink_lone_surrogate_id_is_refused_and_the_session_goes_on(
         assert link.uplink.connected.is_set()
 
 
-async def test_uplink_session_failure_says_offline_then_reconnects(
+async def test_uplink_hostile_session_failure_says_offline_then_reconnects(
     tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with linked(tmp_path, mosquitto) as link:
@@ -160,7 +160,7 @@ NOOP_IDS = itertools.count(1)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(batch=st.lists(st.tuples(TOPICS, PAYLOADS), min_size=1, max_size=25))
-async def test_uplink_arbitrary_bytes_never_end_the_session(
+async def test_uplink_hostile_arbitrary_bytes_never_end_the_session(
     hostile: Linked, batch: list[tuple[str, bytes]]
 ) -> None:
     link = hostile
@@ -189,7 +189,7 @@ async def test_uplink_arbitrary_bytes_never_end_the_session(
     ],
     ids=["float", "string", "boolean", "zero", "2^53", "2^70"],
 )
-async def test_uplink_counter_outside_1_to_2_53_is_refused(
+async def test_uplink_hostile_counter_outside_1_to_2_53_is_refused(
     tmp_path: Path, mosquitto: Mosquitto, counter: bytes, problem: str
 ) -> None:
     async with linked(tmp_path, mosquitto, key=KEY) as link:
@@ -205,7 +205,7 @@ async def test_uplink_counter_outside_1_to_2_53_is_refused(
         await noop_completes(link, key=KEY, counter=1)  # nobody is locked out
 
 
-async def test_uplink_status_carries_the_highest_counter_for_a_restarted_client(
+async def test_uplink_hostile_status_carries_the_highest_counter_for_a_restarted_client(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     async with linked(tmp_path, mosquitto, key=KEY) as link:
@@ -227,7 +227,7 @@ async def test_uplink_status_carries_the_highest_counter_for_a_restarted_client(
                 await ground.send("CORE.NOOP")
 
 
-async def test_uplink_new_key_starts_a_new_counter_epoch(
+async def test_uplink_hostile_new_key_starts_a_new_counter_epoch(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     # A vehicle whose counter was pushed to the end with the old key.
@@ -249,7 +249,7 @@ async def test_uplink_new_key_starts_a_new_counter_epoch(
     assert 1 < restarted.highest_command_counter < MAX_COUNTER
 
 
-async def test_uplink_state_without_a_recorded_key_keeps_its_counter(
+async def test_uplink_hostile_state_without_a_recorded_key_keeps_its_counter(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     store = StateStore.in_dir(tmp_path)
@@ -265,7 +265,7 @@ async def test_uplink_state_without_a_recorded_key_keeps_its_counter(
 # --- flood: bounded queue, rate limits, summaries -------------------------------------------
 
 
-async def test_uplink_command_flood_is_rate_limited_with_a_refusal(
+async def test_uplink_hostile_command_flood_is_rate_limited_with_a_refusal(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     async with linked(tmp_path, mosquitto) as link:
@@ -294,7 +294,7 @@ async def test_uplink_command_flood_is_rate_limited_with_a_refusal(
         assert link.uplink.refused == {"rate limited": 55}
 
 
-async def test_uplink_signed_commands_go_through_a_flood_of_forgeries(
+async def test_uplink_hostile_signed_commands_go_through_a_flood_of_forgeries(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     # Five commands in all, no refill to speak of: forgeries must not take any of them.
@@ -315,7 +315,7 @@ def _message(topic: str, size: int) -> aiomqtt.Message:
     return aiomqtt.Message(topic, b"x" * size, qos=1, retain=False, mid=1, properties=None)
 
 
-async def test_uplink_intake_refuses_oversize_and_overflow_before_buffering(
+async def test_uplink_hostile_intake_refuses_oversize_and_overflow_before_buffering(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     async with linked(tmp_path, mosquitto, queue_messages=3, queue_bytes=MAX_PAYLOAD_BYTES) as link:
@@ -345,7 +345,7 @@ async def _events(link: Linked, event_id: str, count: int) -> list[dict[str, Any
     return [e for e in link.ground.on("evr") if e["id"] == event_id]
 
 
-def test_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
+def test_uplink_hostile_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
     now = [0.0]
     bucket = TokenBucket(10.0, 3, clock=lambda: now[0])
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
@@ -357,7 +357,7 @@ def test_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
         TokenBucket(0, 1)
 
 
-def test_uplink_refuses_an_intake_queue_smaller_than_one_message() -> None:
+def test_uplink_hostile_refuses_an_intake_queue_smaller_than_one_message() -> None:
     with pytest.raises(ValueError, match="queue_messages/queue_bytes"):
         Uplink(
             app=None,  # type: ignore[arg-type]
@@ -371,7 +371,7 @@ def test_uplink_refuses_an_intake_queue_smaller_than_one_message() -> None:
 # --- a broker that dies: no traceback --------------------------------------------------------
 
 
-async def test_flight_cli_broker_killed_and_restarted_leaves_no_traceback(
+async def test_uplink_hostile_flight_cli_broker_killed_and_restarted_leaves_no_traceback(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     telemetry = "[telemetry]\nscoop_hz = 50\nelec_hz = 50\n"
@@ -379,22 +379,21 @@ async def test_flight_cli_broker_killed_and_restarted_leaves_no_traceback(
         config = write_config(
             tmp_path / "flight.toml", sim.urls, tmp_path / "state", telemetry, mosquitto.url
         )
-        process = await start_flight(config)
-        assert process.stderr is not None
-        log = asyncio.ensure_future(process.stderr.read())  # drained all along: never full
-        try:
-            since = datetime.now(UTC)
-            for cycle in range(4):
-                await _noop_once_online(mosquitto, f"cycle-{cycle}", since)
-                await (mosquitto.kill() if cycle % 2 == 0 else mosquitto.stop())
+        async with flight_process(config) as flight:  # its stderr is read all along
+            try:
                 since = datetime.now(UTC)
-                await mosquitto.start()
-            await _noop_once_online(mosquitto, "after", since)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(READY_TIMEOUT_S):
-                stderr = (await log).decode()
-                code = await process.wait()
+                for cycle in range(4):
+                    await _noop_once_online(mosquitto, f"cycle-{cycle}", since)
+                    await (mosquitto.kill() if cycle % 2 == 0 else mosquitto.stop())
+                    since = datetime.now(UTC)
+                    await mosquitto.start()
+                await _noop_once_online(mosquitto, "after", since)
+            finally:
+                flight.send_signal(signal.SIGTERM)
+                async with asyncio.timeout(READY_TIMEOUT_S):
+                    code = await flight.wait()
+                await flight.stop()  # exited: the rest of its output
+    stderr = "\n".join(flight.stderr_lines)
     assert code == 0, stderr
     assert stderr.count("BROKER_LOST") >= 4, stderr
     for sign_of_a_crash in ("Traceback", "never retrieved", "Exception in callback"):
@@ -417,7 +416,7 @@ async def _noop_once_online(broker: Mosquitto, command_id: str, since: datetime)
         assert ack["stage"] == "COMPLETED", ack
 
 
-async def test_uplink_loop_errors_of_the_mqtt_client_are_not_printed() -> None:
+async def test_uplink_hostile_loop_errors_of_the_mqtt_client_are_not_printed() -> None:
     loop = asyncio.get_running_loop()
     uplink = Uplink(app=None, broker="mqtt://127.0.0.1:1", vehicle=VEHICLE, outbox=None)  # type: ignore[arg-type]
     passed_on: list[dict[str, Any]] = []
