@@ -9,6 +9,7 @@ reach once per outage (LINK_LOST, the payload SAFE), and reports a board that re
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -17,42 +18,38 @@ from flight.clock import Clock
 from flight.events import EventLog
 from flight.modes import ModeKeeper
 from flight.safing import Safing
-from hal import BoardDriver, ElecDriver, HalError, LinkState, ScoopDriver, SerialLink
-from hal.telemetry import ElecFlags, ScoopFlags
+from hal import BoardDriver, HalError, LinkState, SerialLink
+from hal.telemetry import ElecFlags, OvenFlags, ScoopFlags
 from interface.dictionary import Mode, SafingResponse
 
-BOARDS = ("scoop", "elec")
+BOARDS = ("scoop", "elec", "oven")
 #: Mission seconds between keep-alive requests: each board safes itself after its host
 #: watchdog (3 s by default, see docs/icd.md) hears nothing.
 HEARTBEAT_S = 1.0
 #: Heartbeats in a row a board may miss (each after the link's own retries) before it is lost.
 HEARTBEAT_MISSES = 2
+
+
+def _causes(board: str, flags: type[enum.IntFlag], names: str) -> tuple[str, ...]:
+    return tuple(f"{board}.{flags[name].name}".lower() for name in names.split())
+
+
 #: The flags that name why a board is in FAULT (the others say what is on), as channels.
 FAULT_CAUSES = {
-    "scoop": tuple(
-        f"scoop.{flag.name.lower()}"
-        for flag in (
-            ScoopFlags.BOOM_STALL,
-            ScoopFlags.SCOOP_STALL,
-            ScoopFlags.OVERCURRENT,
-            ScoopFlags.OVERTEMP,
-            ScoopFlags.LOADCELL_FAULT,
-            ScoopFlags.HOST_TIMEOUT,
-        )
-        if flag.name
+    "scoop": _causes(
+        "scoop",
+        ScoopFlags,
+        "BOOM_STALL SCOOP_STALL OVERCURRENT OVERTEMP LOADCELL_FAULT HOST_TIMEOUT",
     ),
-    "elec": tuple(
-        f"elec.{flag.name.lower()}"
-        for flag in (
-            ElecFlags.OVERTEMP,
-            ElecFlags.H2_OVERPRESSURE,
-            ElecFlags.O2_OVERPRESSURE,
-            ElecFlags.OVERVOLTAGE,
-            ElecFlags.HOST_TIMEOUT,
-        )
-        if flag.name
+    "elec": _causes(
+        "elec", ElecFlags, "OVERTEMP H2_OVERPRESSURE O2_OVERPRESSURE OVERVOLTAGE HOST_TIMEOUT"
+    ),
+    "oven": _causes(
+        "oven", OvenFlags, "OVERTEMP OVERPRESSURE SENSOR_FAULT PUMP_STALL HOST_TIMEOUT"
     ),
 }
+#: Channels the flight software adds to a board's packet (``oven.lid``...), per board.
+Derive = Callable[[dict[str, Any]], dict[str, Any]]
 
 #: Runs a coroutine in the background, owned (and cancelled at shutdown) by the vehicle.
 Spawn = Callable[[Coroutine[Any, Any, Any]], None]
@@ -65,7 +62,7 @@ class BoardSupervisor:
         self,
         *,
         links: Mapping[str, SerialLink],
-        drivers: Mapping[str, ScoopDriver | ElecDriver],
+        drivers: Mapping[str, BoardDriver[Any]],
         channels: ChannelStore,
         events: EventLog,
         clock: Clock,
@@ -74,6 +71,7 @@ class BoardSupervisor:
         rates: Mapping[str, float],
         active: Mapping[str, asyncio.Task[None]],
         spawn: Spawn,
+        derive: Mapping[str, Derive] | None = None,
     ) -> None:
         self._links = links
         self._drivers = drivers
@@ -87,6 +85,7 @@ class BoardSupervisor:
         #: The command each device runs now (the dispatcher's): a board reset aborts it.
         self._active = active
         self._spawn = spawn
+        self._derive = dict(derive or {})
         self._boots: dict[str, int] = {}
         #: Per board: the FAULT causes last reported, or None while it is not in FAULT.
         self._faults: dict[str, frozenset[str] | None] = {}
@@ -118,7 +117,8 @@ class BoardSupervisor:
             # link_up rides in every packet: a packet is the proof, and late joiners see it.
             values = snapshot_values(board, snapshot)
             values[f"{board}.link_up"] = bool(self._channels.values.get(f"{board}.link_up"))
-            self._channels.update(board, values)
+            derive = self._derive.get(board)
+            self._channels.update(board, values if derive is None else derive(values))
 
         return forward
 

@@ -184,7 +184,7 @@ class Dispatcher:
                 Reason.NOT_ALLOWED_IN_MODE,
                 f"{command.name} is not allowed in {mode.value} (allowed in: {allowed})",
             )
-        refusal = self._interlocks.refusal(command.name, self._values)
+        refusal = self._interlocks.refusal(command.name, self._values, args)
         if refusal is not None:
             raise CommandFailed(
                 Reason.INTERLOCK, f"{refusal.name}: {refusal.description} ({refusal.require})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from interface.condition import Condition, parse_condition
 from interface.dictionary import Dictionary, InterlockDef
@@ -22,9 +23,13 @@ class Interlocks:
             for name in interlock.commands:
                 self._rules.setdefault(name, []).append((interlock, condition))
 
-    def refusal(self, command: str, values: Mapping[str, object]) -> InterlockDef | None:
-        """The first interlock whose condition does not hold for ``command``, or None."""
+    def refusal(
+        self, command: str, values: Mapping[str, object], args: Mapping[str, Any] | None = None
+    ) -> InterlockDef | None:
+        """The first interlock of ``command`` with these (validated) ``args`` whose condition
+        does not hold, or None. An interlock with a ``when`` guards only the arguments it
+        names (``SCOOP.DUMP`` with ``target=OVEN``)."""
         for interlock, condition in self._rules.get(command, ()):
-            if not condition.evaluate(values):
+            if interlock.applies(args or {}) and not condition.evaluate(values):
                 return interlock
         return None

@@ -6,12 +6,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from flight.channels import snapshot_values
 from flight.events import EventLog
 from flight.modes import ModeKeeper
-from hal import ElecDriver, HalError, ScoopDriver, Valve
+from flight.oven import lid_state
+from hal import ElecDriver, HalError, OvenDriver, OvenFlags, ScoopDriver, Valve
 from interface.dictionary import Mode, SafingResponse
 
 CLOSED_VALVES = (Valve.WATER_FEED, Valve.H2_VENT, Valve.O2_VENT)
+#: Status requests after the oven's STOP and trap off that may still show them on.
+OVEN_OFF_POLLS = 3
 
 
 class Interruptible(Protocol):
@@ -32,11 +36,13 @@ class Safing:
         *,
         scoop: ScoopDriver,
         elec: ElecDriver,
+        oven: OvenDriver,
         modes: ModeKeeper,
         events: EventLog,
     ) -> None:
         self._scoop = scoop
         self._elec = elec
+        self._oven = oven
         self._modes = modes
         self._events = events
         self._interrupted: list[Interruptible] = []
@@ -74,7 +80,8 @@ class Safing:
         for part in self._interrupted:
             part.going_safe(reason, keep_sequence=keep_sequence)
         self._modes.set(Mode.SAFE, reason=reason)
-        return await self._attempt(self._board_steps("scoop") + self._board_steps("elec"))
+        steps = [step for board in ("scoop", "elec", "oven") for step in self._board_steps(board)]
+        return await self._attempt(steps)
 
     async def safe_board(self, board: str) -> list[str]:
         """Every actuator of one board off (a board that answers again after an outage)."""
@@ -83,10 +90,32 @@ class Safing:
     def _board_steps(self, board: str) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         if board == "scoop":
             return [("scoop stop", self._scoop.stop)]
+        if board == "oven":
+            return [
+                ("oven stop", self._oven.stop),
+                ("oven trap off", lambda: self._oven.set_trap(enabled=False, setpoint_c=0.0)),
+                ("oven safe", self._report_oven),
+            ]
         steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [("cell stop", self._elec.stop)]
         for valve in CLOSED_VALVES:
             steps.append((f"close {valve.name}", _closer(self._elec, valve)))
         return steps
+
+    async def _report_oven(self) -> None:
+        """The oven's state after its safe steps: heater, pump and trap off (else a failure),
+        and where its lid is (mechanical: the flight software never moves it to safe)."""
+        for _ in range(OVEN_OFF_POLLS):
+            status = await self._oven.get_status()
+            on = status.flags & (OvenFlags.HEATER_ON | OvenFlags.PUMP_ON | OvenFlags.TRAP_ON)
+            if not on:
+                break
+        else:
+            raise HalError(f"still on after STOP: {'+'.join(f.name or '' for f in on)}")
+        self._events.emit(
+            "OVEN_SAFED",
+            lid=lid_state(snapshot_values("oven", status)),
+            sample_temp_c=round(status.sample_temp_c, 1),
+        )
 
     async def _attempt(self, steps: list[tuple[str, Callable[[], Awaitable[None]]]]) -> list[str]:
         # Shielded: whoever asked may be cancelled, the actuators go off all the same.

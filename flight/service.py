@@ -9,6 +9,7 @@ import signal
 import sys
 from datetime import UTC, datetime
 
+from flight.boards import BOARDS
 from flight.clock import ScaledClock, SystemClock, mission_clock
 from flight.config import OUTBOX_FILE_NAME, FlightConfig
 from flight.events import Event
@@ -20,7 +21,7 @@ from interface.signing import KeyFileError, fingerprint, load_key
 
 #: sysexits EX_CONFIG: the unit file does not restart on it (RestartPreventExitStatus=78).
 EXIT_CONFIG = 78
-#: How long to wait for both boards before telling systemd READY anyway (degraded).
+#: How long to wait for the boards before telling systemd READY anyway (degraded).
 BOARD_WAIT_S = 30.0
 #: Shortest interval between two OUTBOX_DROPPED events while the outbox overflows.
 DROP_REPORT_S = 60.0
@@ -117,7 +118,7 @@ async def _run_linked(
         if outbox.warning:
             app.events.emit("OUTBOX_DROPPED", detail=outbox.warning)
         _anchor_mission_clock(app)
-        boards = ("scoop", "elec")
+        boards = BOARDS
         # Wait for the boards, but a SIGTERM in the meantime stops us at once.
         boards_up = asyncio.ensure_future(
             app.channels.wait_until(

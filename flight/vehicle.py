@@ -27,11 +27,12 @@ from flight.housekeeping import Housekeeping
 from flight.interlocks import Interlocks
 from flight.limits import LimitMonitor
 from flight.modes import ModeKeeper
+from flight.oven import OvenChannels
 from flight.safing import Safing
 from flight.sequence_commands import SequenceCommands
 from flight.sequencer import AbortCause, Sequencer
 from flight.state import StateStore
-from hal import ElecDriver, ElecState, ScoopDriver, SerialLink
+from hal import ElecDriver, ElecState, OvenDriver, OvenState, ScoopDriver, SerialLink
 from hal.telemetry import ScoopState
 from interface.catalog import DICTIONARY, VERSION
 from interface.dictionary import Dictionary, SafingResponse
@@ -67,7 +68,10 @@ class FlightApp:
         self.links = _links(config)
         self.scoop = ScoopDriver(self.links["scoop"])
         self.elec = ElecDriver(self.links["elec"])
-        self.safing = Safing(scoop=self.scoop, elec=self.elec, modes=self.modes, events=self.events)
+        self.oven = OvenDriver(self.links["oven"])
+        self.safing = Safing(
+            scoop=self.scoop, elec=self.elec, oven=self.oven, modes=self.modes, events=self.events
+        )
         self.limits = LimitMonitor(
             limits=effective_limits(config),
             dictionary=dictionary,
@@ -93,7 +97,7 @@ class FlightApp:
         self._loops: list[asyncio.Task[None]] = []
         self.boards = BoardSupervisor(
             links=self.links,
-            drivers={"scoop": self.scoop, "elec": self.elec},
+            drivers={"scoop": self.scoop, "elec": self.elec, "oven": self.oven},
             channels=self.channels,
             events=self.events,
             clock=self.clock,
@@ -102,6 +106,7 @@ class FlightApp:
             rates={board: getattr(config.telemetry, f"{board}_hz") for board in BOARDS},
             active=self.dispatcher.active,
             spawn=self._spawn,
+            derive={"oven": OvenChannels()},
         )
         self.housekeeping = Housekeeping(
             channels=self.channels,
@@ -118,15 +123,16 @@ class FlightApp:
     def _dispatcher(self) -> Dispatcher:
         timeouts = {c.name: c.completion_timeout_s for c in self.dictionary.commands}
         payload = Payload(
-            self.scoop,
-            self.elec,
-            self.clock,
-            self.modes,
-            self.arming,
-            self.limits,
-            self.safing,
-            self.state,
-            timeouts,
+            scoop=self.scoop,
+            elec=self.elec,
+            oven=self.oven,
+            clock=self.clock,
+            modes=self.modes,
+            arming=self.arming,
+            limits=self.limits,
+            safing=self.safing,
+            state=self.state,
+            timeouts=timeouts,
         )
         dispatcher = Dispatcher(
             dictionary=self.dictionary,
@@ -220,6 +226,8 @@ class FlightApp:
             or values.get("scoop.state", ScoopState.IDLE.name)
             not in (ScoopState.IDLE.name, ScoopState.FAULT.name)
             or values.get("elec.state") == ElecState.RUNNING.name
+            or values.get("oven.state", OvenState.IDLE.name)
+            not in (OvenState.IDLE.name, OvenState.FAULT.name)
         )
         self.modes.follow_activity(busy=busy)
 
@@ -240,5 +248,9 @@ def _links(config: FlightConfig) -> dict[str, SerialLink]:
             reconnect_s=device.reconnect_s,
             wait_open=False,
         )
-        for board, device in (("scoop", config.devices.scoop), ("elec", config.devices.elec))
+        for board, device in (
+            ("scoop", config.devices.scoop),
+            ("elec", config.devices.elec),
+            ("oven", config.devices.oven),
+        )
     }

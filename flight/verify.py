@@ -18,8 +18,8 @@ _NEVER_S = 1e9
 #: Mission seconds a verification waits for a telemetry packet before it asks the board for
 #: a status itself, so a stream that is off (CORE.TM_RATE rate_hz=0) or slow still verifies.
 VERIFY_POLL_S = 0.5
-#: Board commands the ICD lets a board in FAULT carry out (STOP, SET_VALVE, RESET): their
-#: commands are verified on their own effect, and a FAULT alone does not fail them.
+#: Board commands the ICD lets a board in FAULT carry out (STOP, SET_VALVE, SET_TRAP, RESET):
+#: their commands are verified on their own effect, and a FAULT alone does not fail them.
 FAULT_TOLERANT = frozenset(
     {
         "CORE.RESET_BOARD",
@@ -28,6 +28,9 @@ FAULT_TOLERANT = frozenset(
         "ELEC.VENT",
         "ELEC.VENT_CLOSE",
         "ELEC.WATER",
+        "OVEN.STOP",
+        "OVEN.TRAP",
+        "OVEN.TRAP_OFF",
     }
 )
 _UPTIME_WRAP = 1 << 32

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -158,12 +159,21 @@ class EventDef(_Frozen):
 
 
 class InterlockDef(_Frozen):
-    """A rule that refuses commands unless a telemetry condition holds: interlocks are data."""
+    """A rule that refuses commands unless a telemetry condition holds: interlocks are data.
+
+    ``when`` narrows it to some arguments: ``{"target": "OVEN"}`` applies it to a command
+    only when its ``target`` is ``OVEN`` (an enum choice, or ``true``/``false`` for a bool).
+    """
 
     name: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
     commands: tuple[str, ...]
     require: str
     description: str
+    when: dict[str, str] = Field(default_factory=dict)
+
+    def applies(self, args: Mapping[str, Any]) -> bool:
+        """Whether these (validated) arguments are the ones this interlock guards."""
+        return all(_arg_text(args.get(name)) == value for name, value in self.when.items())
 
 
 class ArgumentError(ValueError):
@@ -199,8 +209,10 @@ class Dictionary(_Frozen):
                 seen.add(name)
         for interlock in self.interlocks:
             for name in interlock.commands:
-                if name not in {c.name for c in self.commands}:
+                command = self.command_index.get(name)
+                if command is None:
                     raise ValueError(f"interlock {interlock.name}: unknown command {name}")
+                _check_when(interlock, command)
         return self
 
     @cached_property
@@ -230,6 +242,27 @@ class Dictionary(_Frozen):
         """A stable short hash of the dictionary's content: it identifies the build."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _arg_text(value: object) -> str | None:
+    """An argument value as an interlock's ``when`` writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else None
+
+
+def _check_when(interlock: InterlockDef, command: CommandDef) -> None:
+    args = {a.name: a for a in command.args}
+    for name, value in interlock.when.items():
+        arg = args.get(name)
+        if arg is None:
+            raise ValueError(f"interlock {interlock.name}: {command.name} has no argument {name}")
+        allowed = ("true", "false") if arg.type == "bool" else arg.choices
+        if value not in allowed:
+            raise ValueError(
+                f"interlock {interlock.name}: {command.name} {name}={value} is not one of "
+                f"{', '.join(allowed) or 'its values (only enum and bool arguments)'}"
+            )
 
 
 def _first_problem(exc: ValidationError) -> str:

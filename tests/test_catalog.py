@@ -13,14 +13,29 @@ from typing import Any, get_type_hints
 
 import pytest
 
-from hal.commands import JOINT_LIMITS_DEG, Joint
+from hal.commands import COMMANDS, JOINT_LIMITS_DEG, DumpTarget, Joint
 from hal.layout import layout_of
-from hal.telemetry import ElecFlags, ElecTelemetry, ScoopFlags, ScoopTelemetry
+from hal.telemetry import (
+    ElecFlags,
+    ElecTelemetry,
+    OvenFlags,
+    OvenState,
+    OvenTelemetry,
+    ScoopFlags,
+    ScoopTelemetry,
+)
 from interface.catalog import BOARD_LIMITS, DICTIONARY
 from interface.catalog import JOINT_LIMITS_DEG as CATALOG_JOINT_LIMITS
+from interface.catalog.oven import OVEN_DERIVED
 from interface.dictionary import ChannelDef, ChannelType
 
-PACKETS = [("scoop", ScoopTelemetry, ScoopFlags), ("elec", ElecTelemetry, ElecFlags)]
+PACKETS = [
+    ("scoop", ScoopTelemetry, ScoopFlags),
+    ("elec", ElecTelemetry, ElecFlags),
+    ("oven", OvenTelemetry, OvenFlags),
+]
+#: The channels the flight software derives from a packet, after its wire channels.
+DERIVED = {"oven": list(OVEN_DERIVED)}
 
 
 def wire_channels(board: str, cls: type[Any], flags: type[enum.IntFlag]) -> list[ChannelDef]:
@@ -71,7 +86,7 @@ def test_catalog_board_channels_match_the_wire_layout(
     board: str, cls: type[Any], flags: type[enum.IntFlag]
 ) -> None:
     catalog = [c for c in DICTIONARY.channels if c.packet == board]
-    assert catalog == wire_channels(board, cls, flags)
+    assert catalog == wire_channels(board, cls, flags) + DERIVED.get(board, [])
 
 
 def test_catalog_limits_name_existing_channels() -> None:
@@ -96,3 +111,37 @@ def test_catalog_drift_is_detected() -> None:
     changed = [c.model_copy(update={"unit": "rad"}) if c.unit == "deg" else c for c in wire]
     catalog = [c for c in DICTIONARY.channels if c.packet == "scoop"]
     assert catalog != changed
+
+
+def test_catalog_board_enum_arguments_match_the_wire() -> None:
+    """The boards a CORE command names, the DUMP targets and the oven's states are hal's."""
+    boards = ("scoop", "elec", "oven")
+    for name in ("CORE.RESET_BOARD", "CORE.TM_RATE"):
+        args = {a.name: a for a in DICTIONARY.command_index[name].args}
+        assert args["board"].choices == boards
+    dump = DICTIONARY.command_index["SCOOP.DUMP"].args
+    assert [a.choices for a in dump] == [tuple(t.name for t in DumpTarget)]
+    state = DICTIONARY.channel_index["oven.state"]
+    assert state.choices == tuple(s.name for s in OvenState)
+
+
+def test_catalog_oven_argument_ranges_fit_the_boards() -> None:
+    """Every oven command's float argument lies within what the board accepts on the wire,
+    so the board never NACKs OUT_OF_RANGE what the flight let through."""
+    wire = {c.name: c for c in COMMANDS}
+    pairs = {
+        "OVEN.HEAT": "HEAT",
+        "OVEN.TRAP": "SET_TRAP",
+        "OVEN.TRANSFER": "TRANSFER",
+    }
+    for name, board_command in pairs.items():
+        args_type = wire[board_command].args
+        assert args_type is not None
+        bounds = {
+            f.name: (w.lo, w.hi)
+            for f, w in zip(dataclasses.fields(args_type), layout_of(args_type).wires, strict=True)
+        }
+        for arg in DICTIONARY.command_index[name].args:
+            lo, hi = bounds[arg.name]
+            assert None not in (lo, hi, arg.min, arg.max)
+            assert lo <= arg.min and arg.max <= hi, f"{name} {arg.name}"

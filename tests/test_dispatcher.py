@@ -55,9 +55,10 @@ async def _started(run: Execution) -> None:
 
 def default_route(name: str) -> Route:
     """A no-op on the device of the real route (flight/handlers.py): SCOOP.* on the scoop,
-    ELEC.* on the cell, their STOPs pre-empting; everything else on no device."""
+    ELEC.* on the cell, OVEN.* on the oven, their STOPs pre-empting; everything else on no
+    device."""
     family, _, verb = name.partition(".")
-    device = {"SCOOP": "scoop", "ELEC": "elec"}.get(family)
+    device = {"SCOOP": "scoop", "ELEC": "elec", "OVEN": "oven"}.get(family)
     return Route(_started, device, preempts=device is not None and verb == "STOP")
 
 
@@ -84,6 +85,14 @@ class Bench:
             "elec.o2_pressure_kpa": 100.0,
             "elec.cell_temp_c": 20.0,
             "elec.water_mass_g": 200.0,
+            "elec.state": "IDLE",
+            "oven.lid_sealed": True,
+            "oven.lid_open": False,
+            "oven.sample_loaded": True,
+            "oven.sample_temp_c": 20.0,
+            "oven.chamber_pressure_kpa": 1.0,
+            "oven.heater_on": False,
+            "oven.trap_temp_c": 5.0,
         }
         table = {c.name: default_route(c.name) for c in DICTIONARY.commands}
         table |= {
@@ -268,7 +277,7 @@ async def test_dispatcher_mode_follows_device_activity() -> None:
 @pytest.mark.req("FLT-05")
 async def test_dispatcher_hazardous_command_without_arm_fails_not_armed() -> None:
     bench = Bench()
-    acks = await bench.run("SCOOP.DUMP")
+    acks = await bench.run("SCOOP.DUMP", target="GROUND")
     assert stages(acks) == [Stage.FAILED]
     assert acks[0].reason is Reason.NOT_ARMED
     assert acks[0].detail == "SCOOP.DUMP is hazardous: send CORE.ARM first"
@@ -280,10 +289,10 @@ async def test_dispatcher_hazardous_arm_then_fire_completes_once() -> None:
     assert stages(await bench.run("CORE.ARM", command="SCOOP.DUMP"))[-1] is Stage.COMPLETED
     assert bench.arming.armed == "SCOOP.DUMP"
     await bench.clock.advance(WINDOW_S)
-    fire = await bench.run("SCOOP.DUMP")
+    fire = await bench.run("SCOOP.DUMP", target="GROUND")
     assert stages(fire) == [Stage.ACCEPTED, Stage.STARTED, Stage.COMPLETED]
     assert bench.arming.armed is None
-    assert (await bench.run("SCOOP.DUMP"))[0].reason is Reason.NOT_ARMED  # used up
+    assert (await bench.run("SCOOP.DUMP", target="GROUND"))[0].reason is Reason.NOT_ARMED  # used up
     assert bench.rec.of("ARM_CANCELLED") == []
 
 
@@ -291,7 +300,7 @@ async def test_dispatcher_hazardous_after_the_window_fails_not_armed() -> None:
     bench = Bench()
     await bench.run("CORE.ARM", command="SCOOP.DUMP")
     await bench.clock.advance(WINDOW_S + 0.5)
-    assert (await bench.run("SCOOP.DUMP"))[0].reason is Reason.NOT_ARMED
+    assert (await bench.run("SCOOP.DUMP", target="GROUND"))[0].reason is Reason.NOT_ARMED
     (cancelled,) = bench.rec.of("ARM_CANCELLED")
     assert cancelled.args["reason"] == "window expired"
 
@@ -310,13 +319,13 @@ async def test_dispatcher_hazardous_fire_refused_by_an_interlock_keeps_the_arm()
     bench = Bench()
     bench.values["scoop.homed"] = False
     await bench.run("CORE.ARM", command="SCOOP.DUMP")
-    refused = await bench.run("SCOOP.DUMP")
+    refused = await bench.run("SCOOP.DUMP", target="GROUND")
     assert stages(refused) == [Stage.FAILED]
     assert refused[0].reason is Reason.INTERLOCK
     assert refused[0].detail.startswith("SCOOP_NOT_HOMED: ")
     assert bench.arming.armed == "SCOOP.DUMP"
     bench.values["scoop.homed"] = True
-    assert stages(await bench.run("SCOOP.DUMP"))[-1] is Stage.COMPLETED
+    assert stages(await bench.run("SCOOP.DUMP", target="GROUND"))[-1] is Stage.COMPLETED
     assert bench.arming.armed is None
     assert bench.rec.of("ARM_CANCELLED") == []
 
@@ -330,12 +339,12 @@ async def test_dispatcher_hazardous_fire_refused_busy_keeps_the_arm() -> None:
     await bench.clock.advance(0)
     assert bench.arming.armed is None
     await bench.run("CORE.ARM", command="SCOOP.DUMP")
-    refused = await bench.run("SCOOP.DUMP")
+    refused = await bench.run("SCOOP.DUMP", target="GROUND")
     assert refused[0].reason is Reason.BUSY
     assert bench.arming.armed == "SCOOP.DUMP"
     release.set()
     await home
-    assert stages(await bench.run("SCOOP.DUMP"))[-1] is Stage.COMPLETED
+    assert stages(await bench.run("SCOOP.DUMP", target="GROUND"))[-1] is Stage.COMPLETED
 
 
 @pytest.mark.parametrize(
@@ -357,7 +366,7 @@ async def test_dispatcher_hazardous_any_other_command_in_between_cancels_the_arm
     (cancelled,) = bench.rec.of("ARM_CANCELLED")
     assert cancelled.args == {"command": "SCOOP.DUMP", "reason": f"{name} was sent in between"}
     assert bench.arming.armed is None
-    assert (await bench.run("SCOOP.DUMP"))[0].reason is Reason.NOT_ARMED
+    assert (await bench.run("SCOOP.DUMP", target="GROUND"))[0].reason is Reason.NOT_ARMED
 
 
 async def test_dispatcher_disarm_cancels_the_arm() -> None:
@@ -376,7 +385,7 @@ async def test_dispatcher_second_arm_replaces_the_first() -> None:
     await bench.run("CORE.ARM", command="ELEC.VENT")
     (cancelled,) = bench.rec.of("ARM_CANCELLED")
     assert cancelled.args["reason"] == "replaced by arming ELEC.VENT"
-    assert (await bench.run("SCOOP.DUMP"))[0].reason is Reason.NOT_ARMED
+    assert (await bench.run("SCOOP.DUMP", target="GROUND"))[0].reason is Reason.NOT_ARMED
 
 
 @pytest.mark.req("FLT-06")

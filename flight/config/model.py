@@ -87,6 +87,7 @@ class DeviceConfig(_Section):
 class DevicesConfig(_Section):
     scoop: DeviceConfig
     elec: DeviceConfig
+    oven: DeviceConfig
 
 
 Rate = Annotated[float, Field(gt=0, le=100)]
@@ -97,6 +98,7 @@ class TelemetryConfig(_Section):
 
     scoop_hz: Rate = 10.0
     elec_hz: Rate = 10.0
+    oven_hz: Rate = 10.0
     core_hz: Rate = 1.0
 
 

@@ -1,12 +1,14 @@
 """The telemetry channels of this build: the core's own, and each board packet's.
 
 Pure data: a board packet's channels are its telemetry fields in wire order (the flag word
-left out), one bool per flag bit, then ``link_up``. ``hal.telemetry`` defines the same packets
-on the wire; ``tests/test_catalog.py`` checks that the two agree.
+left out), one bool per flag bit, then ``link_up`` (the oven's then has two channels the
+flight software derives, see :mod:`interface.catalog.oven`). ``hal.telemetry`` defines the
+same packets on the wire; ``tests/test_catalog.py`` checks that the two agree.
 """
 
 from __future__ import annotations
 
+from interface.catalog.oven import OVEN_DERIVED, OVEN_FIELDS, OVEN_FLAGS, OVEN_LIMITS
 from interface.dictionary import ChannelDef, ChannelType, Limits, Mode, SafingResponse
 
 # Limits on board channels. Bool channels are 0/1: a red_high of 0.5 means "red when true".
@@ -37,6 +39,7 @@ BOARD_LIMITS: dict[str, Limits] = {
     "elec.board_temp_c": Limits(
         red_low=-30, yellow_low=-15, yellow_high=60, red_high=75, persistence=5, response=_R.SAFE
     ),
+    **OVEN_LIMITS,
 }
 
 #: A board packet's field: (name, type, unit, description, enum choices).
@@ -140,6 +143,8 @@ def board_channels(
 
 SCOOP_CHANNELS = board_channels("scoop", SCOOP_FIELDS, "ScoopFlags", SCOOP_FLAGS)
 ELEC_CHANNELS = board_channels("elec", ELEC_FIELDS, "ElecFlags", ELEC_FLAGS)
+#: The oven's packet, then the flight software's channels derived from it.
+OVEN_CHANNELS = [*board_channels("oven", OVEN_FIELDS, "OvenFlags", OVEN_FLAGS), *OVEN_DERIVED]
 
 CORE_CHANNELS = [
     ChannelDef(
@@ -182,4 +187,4 @@ CORE_CHANNELS = [
     ),
 ]
 
-CHANNELS = (*CORE_CHANNELS, *SCOOP_CHANNELS, *ELEC_CHANNELS)
+CHANNELS = (*CORE_CHANNELS, *SCOOP_CHANNELS, *ELEC_CHANNELS, *OVEN_CHANNELS)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from interface.catalog.channels import BOARD_LIMITS
+from interface.catalog.oven import OVEN_COMMANDS
 from interface.dictionary import ArgDef, CommandDef, Mode
 
 ALL_MODES = (Mode.SAFE, Mode.IDLE, Mode.OPERATING)
-BOARDS = ("scoop", "elec")
+BOARDS = ("scoop", "elec", "oven")
 #: Each joint's travel in degrees, as the scoop board enforces it (``hal.commands``).
 JOINT_LIMITS_DEG: dict[str, tuple[float, float]] = {
     "BOOM": (-5.0, 95.0),
@@ -24,7 +25,14 @@ def _enum(name: str, choices: tuple[str, ...], description: str) -> ArgDef:
 
 _BOOM_LO, _BOOM_HI = JOINT_LIMITS_DEG["BOOM"]
 _SCOOP_LO, _SCOOP_HI = JOINT_LIMITS_DEG["SCOOP"]
-HAZARDOUS = ("SCOOP.DUMP", "ELEC.START", "ELEC.VENT", "LIMIT.DISABLE", "CORE.RESET_BOARD")
+HAZARDOUS = (
+    "SCOOP.DUMP",
+    "ELEC.START",
+    "ELEC.VENT",
+    "OVEN.HEAT",
+    "LIMIT.DISABLE",
+    "CORE.RESET_BOARD",
+)
 LIMITED_CHANNELS = tuple(BOARD_LIMITS)
 
 COMMANDS = [
@@ -100,7 +108,14 @@ COMMANDS = [
     CommandDef(name="SCOOP.WEIGH", description="latch the sample mass"),
     CommandDef(
         name="SCOOP.DUMP",
-        description="tip the sample into the inlet",
+        description="tip the sample at a target and return",
+        args=(
+            _enum(
+                "target",
+                ("GROUND", "OVEN"),
+                "GROUND: discard beside the vehicle; OVEN: into the oven's hopper",
+            ),
+        ),
         hazardous=True,
         completion_timeout_s=60,
     ),
@@ -139,6 +154,7 @@ COMMANDS = [
         ),
         completion_timeout_s=5,
     ),
+    *OVEN_COMMANDS,
 ]
 
 SEQUENCE_NAME = ArgDef(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from interface.catalog.oven import OVEN_INTERLOCKS
 from interface.dictionary import EventDef, InterlockDef, Severity
 
 _S = Severity
@@ -74,6 +75,11 @@ EVENTS = [
     ),
     EventDef(id="BOARD_FAULT_CLEARED", severity=_S.INFO, template="{board} board out of FAULT"),
     EventDef(
+        id="OVEN_SAFED",
+        severity=_S.INFO,
+        template="oven safe: heater, pump and trap off; lid {lid}, sample {sample_temp_c} degC",
+    ),
+    EventDef(
         id="SEQ_STARTED", severity=_S.INFO, template="sequence {name} started ({steps} steps)"
     ),
     EventDef(id="SEQ_STEP", severity=_S.DIAGNOSTIC, template="sequence {name} line {line}: {text}"),
@@ -130,4 +136,5 @@ INTERLOCKS = [
         require="scoop.state == IDLE",
         description="the load cell is read only with the arm at rest",
     ),
+    *OVEN_INTERLOCKS,
 ]
