@@ -45,9 +45,12 @@ def write_config(path: Path, urls: dict[str, str], broker: str, state: Path, hz:
 url = "{urls["scoop"]}"
 [devices.elec]
 url = "{urls["elec"]}"
+[devices.oven]
+url = "{urls["oven"]}"
 [telemetry]
 scoop_hz = {hz}
 elec_hz = {hz}
+oven_hz = {hz}
 core_hz = 1
 [state]
 dir = "{state}"

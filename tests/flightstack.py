@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flight.boards import BOARDS
 from flight.clock import ScaledClock
 from flight.config import FlightConfig
 from flight.dispatcher import Ack, Command, Stage
@@ -68,7 +69,7 @@ def flight_config(urls: dict[str, str], state_dir: Path, **overrides: Any) -> Fl
             board: {"url": url, "timeout_s": 0.2, "retries": 3, "reconnect_s": 0.05}
             for board, url in urls.items()
         },
-        "telemetry": {"scoop_hz": 10, "elec_hz": 10, "core_hz": 1},
+        "telemetry": {"scoop_hz": 10, "elec_hz": 10, "oven_hz": 10, "core_hz": 1},
         "state": {"dir": str(state_dir)},
     }
     document.update(overrides)
@@ -100,9 +101,5 @@ async def flight_stack(
         stack = Stack(app, sim, time_scale=time_scale)
         app.events.subscribe(stack.events.append)
         async with app:
-            await stack.until(
-                lambda v: all(
-                    v.get(f"{b}.link_up") and f"{b}.state" in v for b in ("scoop", "elec")
-                )
-            )
+            await stack.until(lambda v: all(_heard(v, board) for board in BOARDS))
             yield stack

@@ -30,6 +30,8 @@ vehicle = "testbed-1"
 url = "/dev/isru-scoop"
 [devices.elec]
 url = "socket://127.0.0.1:7001"
+[devices.oven]
+url = "socket://127.0.0.1:7002"
 """
 
 
@@ -48,6 +50,7 @@ def test_config_example_loads() -> None:
     assert config.vehicle == "testbed-1"
     assert config.devices.scoop.url == "/dev/serial/by-id/usb-isru-scoop-if00"
     assert config.devices.elec.baudrate == 115200
+    assert config.devices.oven.url == "/dev/serial/by-id/usb-isru-oven-if00"
     assert config.telemetry.core_hz == 1.0
     assert config.commanding.arm_window_s == 10.0
     assert config.limits["elec.h2_pressure_kpa"].red_high == 190.0
@@ -69,6 +72,7 @@ def test_config_minimal_gets_defaults(tmp_path: Path) -> None:
     ("text", "message"),
     [
         (MINIMAL.replace('url = "/dev/isru-scoop"', ""), r"devices\.scoop\.url: missing"),
+        (MINIMAL.split("[devices.oven]")[0], r"devices\.oven: missing"),
         (
             MINIMAL.replace("[devices.elec]", "[devices.elec]\nbaud = 9600"),
             r"devices\.elec\.baud: unknown key \(did you mean baudrate\?\)",

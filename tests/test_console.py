@@ -259,7 +259,7 @@ async def test_console_hazardous_command_confirmed_arms_and_fires(sil: Sil) -> N
         await until(pilot, lambda: "COMPLETED" in stages(app, "MODE.IDLE"), "MODE.IDLE")
         await enter(pilot, "SCOOP.HOME")
         await until(pilot, lambda: "COMPLETED" in stages(app, "SCOOP.HOME"), "SCOOP.HOME", 30)
-        await enter(pilot, "SCOOP.DUMP")
+        await enter(pilot, "SCOOP.DUMP target=GROUND")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.question == "ARM and FIRE SCOOP.DUMP? y/n"
@@ -321,7 +321,7 @@ async def test_console_plot_command_adds_a_sparkline_and_key_toggles_it(sil: Sil
         assert plot.sparkline.data and len(plot.sparkline.data) >= 3
         await enter(pilot, ":plot nonsense")
         assert app.command_bar.is_error
-        await pilot.press("escape", "f4")  # leave the line; the core tab
+        await pilot.press("escape", "f6")  # leave the line; the core tab
         assert app.focused is app.tables["core"]
         await pilot.press("p")  # the highlighted channel: core.mode
         assert "core.mode" in app.plot_panel.channels
@@ -364,6 +364,8 @@ async def test_console_keys_help_tabs_and_quit(sil: Sil) -> None:
         assert app.active_table() is app.tables["scoop"]
         await pilot.press("escape", "2")
         assert app.active_table() is app.tables["elec"]
+        await pilot.press("f4")
+        assert app.active_table() is app.tables["oven"]
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("q", "slash")
@@ -438,8 +440,8 @@ def test_console_command_table_lists_every_command_with_arguments_and_hazard() -
     assert "open=<true|false>" in rows["ELEC.WATER"]
     assert "name=<text ≤64>" in rows["SEQ.START"]
     assert "channel=<scoop.boom_current_a|" in rows["LIMIT.ENABLE"]
-    assert "(13 choices)" in argument_text(DICTIONARY.command_index["LIMIT.ENABLE"].args[0])
-    assert "command=<SCOOP.DUMP|ELEC.START|" in rows["CORE.ARM"]  # all five, wrapped
+    assert "(18 choices)" in argument_text(DICTIONARY.command_index["LIMIT.ENABLE"].args[0])
+    assert "command=<SCOOP.DUMP|ELEC.START|" in rows["CORE.ARM"]  # all six, wrapped
 
 
 @pytest.mark.req("GND-08")

@@ -76,7 +76,7 @@ def test_console_snapshot_help_lists_the_commands(app: ConsoleApp, snap_compare:
 def test_console_snapshot_arm_fire_asks_to_confirm(app: ConsoleApp, snap_compare: Compare) -> None:
     async def dump_entered(pilot: Pilot[Any]) -> None:
         await steady(pilot)
-        app.command_bar.line.value = "SCOOP.DUMP"
+        app.command_bar.line.value = "SCOOP.DUMP target=GROUND"
         await pilot.press("enter")
         await until_screen(pilot, ConfirmScreen)
 

@@ -84,10 +84,10 @@ async def test_flight_app_interlock_refuses_dig_before_home(stack: Stack) -> Non
 async def test_flight_app_hazardous_dump_needs_arm_then_fire(stack: Stack) -> None:
     await stack.ok("MODE.IDLE")
     await stack.ok("SCOOP.HOME")
-    refused = await stack.send("SCOOP.DUMP")
+    refused = await stack.send("SCOOP.DUMP", target="GROUND")
     assert refused[-1].reason is Reason.NOT_ARMED
     await stack.ok("CORE.ARM", command="SCOOP.DUMP")
-    await stack.ok("SCOOP.DUMP")
+    await stack.ok("SCOOP.DUMP", target="GROUND")
     assert stack.app.arming.armed is None  # FIRE used the arm up
 
 

@@ -43,6 +43,9 @@ reconnect_s = 0.05
 [devices.elec]
 url = "{urls["elec"]}"
 reconnect_s = 0.05
+[devices.oven]
+url = "{urls["oven"]}"
+reconnect_s = 0.05
 [state]
 dir = "{state_dir}"
 {extra}
@@ -130,7 +133,7 @@ async def run_flight_to_exit(config: Path) -> tuple[int, str]:
 async def test_flight_cli_refuses_to_run_unsigned_unless_allowed(tmp_path: Path) -> None:
     config = write_config(
         tmp_path / "flight.toml",
-        {"scoop": "/dev/ttyUSB0", "elec": "/dev/ttyUSB1"},
+        {"scoop": "/dev/ttyUSB0", "elec": "/dev/ttyUSB1", "oven": "/dev/ttyUSB2"},
         tmp_path,
         mqtt="",
     )
@@ -143,7 +146,7 @@ async def test_flight_cli_refuses_to_run_unsigned_unless_allowed(tmp_path: Path)
 async def test_flight_cli_bad_config_names_the_key(tmp_path: Path) -> None:
     config = write_config(
         tmp_path / "flight.toml",
-        {"scoop": "/dev/ttyUSB0", "elec": "ttyUSB1"},
+        {"scoop": "/dev/ttyUSB0", "elec": "ttyUSB1", "oven": "/dev/ttyUSB2"},
         tmp_path,
         extra="[telemetry]\nscoop_hz = -1\n",
     )

@@ -53,7 +53,8 @@ async def test_ground_login_commands_a_logged_in_flight_and_a_wrong_password_exi
             f'vehicle = "{VEHICLE}"\n[mqtt]\nbroker = "{broker.url}"\nallow_unsigned = true\n'
             f'username = "{ACCOUNT}"\npassword_file = "{vehicle_password}"\n'
             f'[devices.scoop]\nurl = "{sim.urls["scoop"]}"\n'
-            f'[devices.elec]\nurl = "{sim.urls["elec"]}"\n[state]\ndir = "{tmp_path / "state"}"\n'
+            f'[devices.elec]\nurl = "{sim.urls["elec"]}"\n'
+            f'[devices.oven]\nurl = "{sim.urls["oven"]}"\n[state]\ndir = "{tmp_path / "state"}"\n'
         )
         flight = [sys.executable, "-m", "isru.cli", "flight", "--config", str(config)]
         async with ChildProcess(flight, name="flight", stop_timeout_s=RUN_TIMEOUT_S):

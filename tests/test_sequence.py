@@ -99,7 +99,7 @@ def test_sequence_parse_tags_comments_and_blank_lines() -> None:
 
 
 def test_sequence_parse_hazardous_after_arm_is_accepted() -> None:
-    text = "CORE.ARM command=SCOOP.DUMP\n# the dump itself\nSCOOP.DUMP\n"
+    text = "CORE.ARM command=SCOOP.DUMP\n# the dump itself\nSCOOP.DUMP target=GROUND\n"
     assert [s.line for s in parse(text).steps] == [1, 3]
     text = "CORE.ARM command=ELEC.START\nELEC.START current_a=6\n"
     assert len(parse(text).steps) == 2
@@ -149,14 +149,18 @@ def test_sequence_parse_hazardous_after_arm_is_accepted() -> None:
         ),
         ("WAIT TIMEOUT 00:00:05", 1, "WAIT: empty condition"),
         (
-            "SCOOP.DUMP",
+            "SCOOP.DUMP target=GROUND",
             1,
             "SCOOP.DUMP is hazardous: the step before it must be 'CORE.ARM command=SCOOP.DUMP'",
         ),
         ("ELEC.START current_a=6", 1, "ELEC.START is hazardous with current_a=6"),
-        ("CORE.ARM command=ELEC.VENT\nSCOOP.DUMP", 2, "SCOOP.DUMP is hazardous"),
-        ("CORE.ARM command=SCOOP.DUMP\nCORE.NOOP\nSCOOP.DUMP", 3, "SCOOP.DUMP is hazardous"),
-        ("CORE.ARM command=SCOOP.DUMPX\nSCOOP.DUMP", 2, "SCOOP.DUMP is hazardous"),
+        ("CORE.ARM command=ELEC.VENT\nSCOOP.DUMP target=GROUND", 2, "SCOOP.DUMP is hazardous"),
+        (
+            "CORE.ARM command=SCOOP.DUMP\nCORE.NOOP\nSCOOP.DUMP target=GROUND",
+            3,
+            "SCOOP.DUMP is hazardous",
+        ),
+        ("CORE.ARM command=SCOOP.DUMPX\nSCOOP.DUMP target=GROUND", 2, "SCOOP.DUMP is hazardous"),
         ("CORE.NOOP\n" + "#" * 501, 2, "line is 501 characters long; the limit is 500"),
         ("CORE.NOOP\x00", 1, "control or invisible character U\\+0000"),
         ("CORE.NOOP # \u202e hidden", 1, "control or invisible character U\\+202E"),
@@ -201,7 +205,7 @@ def test_sequence_parse_reports_every_problem() -> None:
         "SCOOP.HOMEX\n"
         "SCOOP.DIG depth_mm=300\n"
         "WAIT scoop.state == IDLEX TIMEOUT 00:01:00\n"
-        "SCOOP.DUMP\n"
+        "SCOOP.DUMP target=GROUND\n"
         "R0:00:00 SCOOP.WEIGH\n"
         "WAIT elec.h2_pressure_kpa >= 150\n"
         "ELEC.STOP\n"
@@ -375,7 +379,7 @@ def test_sequence_main_check_problems_exit_1(
     good = tmp_path / "good.seq"
     good.write_text("CORE.NOOP\n")
     bad = tmp_path / "bad.seq"
-    bad.write_text("CORE.NOOP\nSCOOP.DIG depth_mm=300\nSCOOP.DUMP\n")
+    bad.write_text("CORE.NOOP\nSCOOP.DIG depth_mm=300\nSCOOP.DUMP target=GROUND\n")
     empty = tmp_path / "empty.seq"
     empty.write_text("# nothing\n")
     assert main(["check", str(good), str(bad), str(empty)]) == 1
