@@ -45,7 +45,7 @@ class ElecBoard(Board):
         "SET_HEATER": HeaterCommand(0, 25.0),
     }
     refused_in_fault = ("SET_CURRENT", "START", "SET_HEATER")
-    foreign = ("HOME", "MOVE_JOINT", "DIG", "TARE", "WEIGH", "DUMP")
+    foreign = ("HOME", "MOVE_JOINT", "DIG", "TARE", "WEIGH", "DUMP", "SET_LID", "HEAT", "EJECT")
     out_of_range = ("SET_CURRENT", layout_of(CellCurrent).pack(CellCurrent(11.0)), 0)
 
     async def clean(self, ctx: Context) -> None:

@@ -187,7 +187,7 @@ async def header(ctx: Context, board: Board) -> None:
         f"{'from the cache' if same else 'afresh (the cache was replaced or skipped)'}",
     )
 
-    for msg_id in (0x00, 0x06, 0x0F, 0x30, 0xFF):
+    for msg_id in (0x00, 0x06, 0x0F, 0x7E, 0xFF):
         exchange = await ctx.ask(f"0x{msg_id:02X}", msg_id=msg_id)
         ok = exchange.nack == (NackCode.UNKNOWN_COMMAND, NO_ARG)
         ctx.check("UNKNOWN", ok, f"id 0x{msg_id:02X}: {describe_nack(exchange)}")
@@ -207,7 +207,7 @@ async def header(ctx: Context, board: Board) -> None:
             ok = exchange.nack == (NackCode.BAD_LENGTH, NO_ARG)
             ctx.check("LENGTH", ok, f"{spec.name} with {length} bytes: {describe_nack(exchange)}")
 
-    unknown = await ctx.ask("0x30", msg_id=0x30, body=b"\x41" * 5)
+    unknown = await ctx.ask("0x7E", msg_id=0x7E, body=b"\x41" * 5)
     nan_rate = TelemetryRate(math.nan)
     long_nan = layout_of(TelemetryRate).pack(nan_rate) + b"\x41"
     length_first = await ctx.ask("SET_TM_RATE", body=long_nan)

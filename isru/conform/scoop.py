@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from hal.commands import JOINT_LIMITS_DEG, Dig, Joint, MoveJoint, TelemetryRate
+from hal.commands import (
+    JOINT_LIMITS_DEG,
+    Dig,
+    DumpCommand,
+    DumpTarget,
+    Joint,
+    MoveJoint,
+    TelemetryRate,
+)
 from hal.layout import layout_of
 from hal.message import NackCode
 from hal.telemetry import PacketId, ScoopFlags, ScoopState, ScoopTelemetry
@@ -55,9 +63,10 @@ class ScoopBoard(Board):
         "SET_TM_RATE": TelemetryRate(KIT_RATE_HZ),
         "MOVE_JOINT": MoveJoint(Joint.SCOOP, 45.0, 10.0),
         "DIG": Dig(DIG_DEPTH_MM),
+        "DUMP": DumpCommand(DumpTarget.GROUND),
     }
     refused_in_fault = ("HOME", "MOVE_JOINT", "DIG", "TARE", "WEIGH", "DUMP")
-    foreign = ("SET_CURRENT", "START", "SET_VALVE", "SET_HEATER")
+    foreign = ("SET_CURRENT", "START", "SET_VALVE", "SET_HEATER", "SET_LID", "HEAT", "EJECT")
     out_of_range = ("MOVE_JOINT", layout_of(MoveJoint).pack(MoveJoint(Joint.BOOM, 500.0, 10.0)), 1)
 
     async def actuate(self, ctx: Context) -> None:
