@@ -150,6 +150,11 @@ def _check_dir(flag: str, path: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["model"]:  # `isru sim model ...`: the physics models, no boards
+        from sim.model_cli import main as model_main
+
+        return model_main(words[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.tcp and args.link_dir is not None:
