@@ -26,7 +26,7 @@ Sources (docs/sim.md "Thermal extraction" compares each with the published value
   kg/(m2 s). Sticking (evaporation) coefficient ``alpha = 1``, the kinetic upper bound;
   laboratory values for H2O on ice span ~0.06..1 (IUPAC Task Group data sheet V.A1.6, Crowley
   et al. 2010, Atmos. Chem. Phys. 10, 9059).
-* Adsorbed and bound water: Reiss, Grill & Barber 2019 (Planet. Space Sci. 175, 41) found a
+* Adsorbed and bound water: Reiss, Grill & Barber 2019 (Planet. Space Sci.) found a
   hydrated regolith simulant gives off loosely adsorbed water, 0.1..0.2 % by mass, between
   -50 and 300 degC when heated in vacuum (mineral decomposition above that is not modelled).
   We model it as first-order desorption (Polanyi-Wigner) in ``BOUND_BINS`` equal parts with
