@@ -1,4 +1,4 @@
-"""Software-in-the-loop simulator: the scoop and electrolysis boards' firmware, emulated.
+"""Software-in-the-loop simulator: the scoop, electrolysis and oven boards' firmware, emulated.
 
 Speaks the wire protocol of :mod:`hal` (codec modules only) on ptys or loopback TCP, with
 physics on a virtual clock and injectable faults. Start with :class:`SimBoards`.
@@ -9,6 +9,7 @@ from sim.elec_board import ElecFirmware
 from sim.faults import FaultRequest, LinkFaults, StartFaults, parse_fault_request
 from sim.firmware import Firmware
 from sim.launcher import SimBoards
+from sim.oven_board import OvenFirmware
 from sim.scoop_board import ScoopFirmware
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Firmware",
     "LinkFaults",
     "ManualClock",
+    "OvenFirmware",
     "RealClock",
     "ScoopFirmware",
     "SimBoards",

@@ -1,6 +1,6 @@
-"""``isru sim``: run both emulated boards until SIGINT or SIGTERM.
+"""``isru sim``: run the three emulated boards until SIGINT or SIGTERM.
 
-On start it prints, one per line and flushed, ``scoop <url>``, ``elec <url>``,
+On start it prints, one per line and flushed, ``scoop <url>``, ``elec <url>``, ``oven <url>``,
 ``control 127.0.0.1:<port>`` (with ``--control-port``) and ``ready``; a parent process
 reads up to ``ready``. Bad arguments get one line on stderr naming the flag, exit 2.
 """
@@ -21,7 +21,8 @@ from sim.clock import RealClock
 from sim.control import ControlServer
 from sim.faults import StartFaults, check_fraction, parse_joint
 from sim.firmware import DEFAULT_HOST_TIMEOUT_S
-from sim.launcher import SimBoards
+from sim.launcher import DEFAULT_ICE_WT_PCT, SimBoards
+from sim.oven_sensors import OPEN_CIRCUIT_SENSORS
 
 PROG = "isru sim"
 
@@ -87,10 +88,53 @@ def _joint(text: str) -> str:
     return text.lower()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Emulated scoop and electrolysis boards.")
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= 100):
+        raise argparse.ArgumentTypeError(f"must be a percentage 0..100, got {text!r}")
+    return value
+
+
+def _open_sensor(text: str) -> str:
+    if text not in OPEN_CIRCUIT_SENSORS:
+        names = ", ".join(OPEN_CIRCUIT_SENSORS)
+        raise argparse.ArgumentTypeError(f"must be one of {names}, got {text!r}")
+    return text
+
+
+def _add_oven_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--link-dir", type=Path, metavar="DIR", help="keep symlinks DIR/scoop and DIR/elec"
+        "--oven-port", type=_tcp_port, metavar="PORT", default=0, help="TCP port (0: free one)"
+    )
+    p.add_argument(
+        "--ice-wt-pct",
+        type=_percent,
+        metavar="PCT",
+        default=DEFAULT_ICE_WT_PCT,
+        help="water ice in the regolith dug, wt%% (LCROSS: 5.6)",
+    )
+    p.add_argument("--pump-stall", action="store_true", help="oven transfer pump blocked")
+    p.add_argument("--heater-stuck", action="store_true", help="oven heater switch stuck on")
+    p.add_argument(
+        "--sensor-open",
+        type=_open_sensor,
+        action="append",
+        default=[],
+        metavar="SENSOR",
+        help="oven sensor open circuit: " + ", ".join(OPEN_CIRCUIT_SENSORS) + " (repeatable)",
+    )
+    p.add_argument(
+        "--lid-leak", type=_positive, metavar="TAU_S", help="oven lid seal leaks, time constant s"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Emulated scoop, electrolysis and oven boards.")
+    p.add_argument(
+        "--link-dir", type=Path, metavar="DIR", help="keep symlinks DIR/scoop, DIR/elec, DIR/oven"
     )
     p.add_argument("--tcp", action="store_true", help="serve on loopback TCP, not ptys")
     p.add_argument(
@@ -135,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_HOST_TIMEOUT_S,
         help="virtual seconds without a request before a board safes itself (0: never)",
     )
+    _add_oven_arguments(p)
     return p
 
 
@@ -164,7 +209,16 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             parser.error(problem)
     stall = None if args.stall is None else parse_joint("stall", args.stall)
-    faults = StartFaults(corrupt=args.corrupt, drop=args.drop, delay_ms=args.delay_ms, stall=stall)
+    faults = StartFaults(
+        corrupt=args.corrupt,
+        drop=args.drop,
+        delay_ms=args.delay_ms,
+        stall=stall,
+        pump_stall=args.pump_stall,
+        heater_stuck=args.heater_stuck,
+        sensor_open=tuple(args.sensor_open),
+        lid_leak_tau_s=args.lid_leak,
+    )
     try:
         return asyncio.run(_run(args, faults))
     except KeyboardInterrupt:
@@ -180,12 +234,14 @@ async def _run(args: argparse.Namespace, faults: StartFaults) -> int:
         tcp=args.tcp,
         scoop_port=args.scoop_port,
         elec_port=args.elec_port,
+        oven_port=args.oven_port,
         baud=args.baud,
         clock=RealClock(args.time_scale),
         faults=faults,
         state_dir=args.state_dir,
         seed=args.seed,
         host_timeout_s=args.host_timeout or None,
+        ice_wt_pct=args.ice_wt_pct,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -22,7 +22,7 @@ A pure, deterministic model: set the inputs (``current_a``, ``heater_w``, vents)
 * Heat: lumped capacity 250 J/K; in ``I (V - 1.48)`` (1.48 V thermoneutral) plus heater;
   out ``0.3 W/K x (T - 20 C)``.
 * A reservoir that runs dry starves the cell: no current flows and the source sits at its
-  3.0 V compliance limit.
+  3.0 V compliance limit. ``add_water`` refills it (the oven board's transfer pump).
 """
 
 from __future__ import annotations
@@ -118,6 +118,12 @@ class ElectrolysisCell:
     @property
     def temp_c(self) -> float:
         return self.temp_k - KELVIN
+
+    def add_water(self, grams: float) -> None:
+        """Water pumped into the reservoir (the oven's transfer pump)."""
+        if not (math.isfinite(grams) and grams >= 0.0):
+            raise ValueError(f"grams: must be a finite number >= 0, got {grams!r}")
+        self.water_g += grams
 
     def step(self, dt: float) -> None:
         """Advance the cell by ``dt`` seconds with the current inputs."""

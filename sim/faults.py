@@ -12,10 +12,16 @@ accepted in-process by ``SimBoards.apply_fault``)::
     {"board": "elec",  "fault": "leak", "gas": "h2", "tau_s": 600}      tank leaks to ambient
     {"board": "elec",  "fault": "drift", "sensor": "h2_pressure", "rate": 0.05}  units/s
     {"board": "scoop", "fault": "drift", "sensor": "load_cell", "rate": 0.01}    g/s
+    {"board": "oven",  "fault": "heater_stuck", "on": true}  heater switch fails closed
+    {"board": "oven",  "fault": "sensor_open", "sensor": "sample_temp"}  broken sensor wire
+    {"board": "oven",  "fault": "leak", "tau_s": 600}       sealed lid leaks vapour to vacuum
+    {"board": "oven",  "fault": "stall"}                    transfer pump blocked
     {"board": "elec",  "fault": "clear"}                    every fault on that board off
 
 Link faults (corrupt, drop, delay, silent, disconnect) act on the board's serial line and
-use real time; stall, leak and drift act on the board's physics and use virtual time.
+use real time; stall, leak, drift, heater_stuck and sensor_open act on the board's physics
+and sensors and use virtual time. ``stall`` is a scoop joint (``joint`` required) or the
+oven's pump (no ``joint``); ``leak`` an elec tank (``gas``) or the oven's lid seal.
 """
 
 from __future__ import annotations
@@ -25,10 +31,23 @@ from dataclasses import dataclass
 
 from hal.commands import Joint
 from sim.elec_board import ELEC_SENSORS
+from sim.oven_sensors import OPEN_CIRCUIT_SENSORS, OVEN_SENSORS
 
-BOARDS = ("scoop", "elec")
-FAULTS = ("corrupt", "drop", "delay", "silent", "disconnect", "stall", "leak", "drift", "clear")
-SENSORS = {"scoop": ("load_cell",), "elec": ELEC_SENSORS}
+BOARDS = ("scoop", "elec", "oven")
+FAULTS = (
+    "corrupt",
+    "drop",
+    "delay",
+    "silent",
+    "disconnect",
+    "stall",
+    "leak",
+    "drift",
+    "heater_stuck",
+    "sensor_open",
+    "clear",
+)
+SENSORS = {"scoop": ("load_cell",), "elec": ELEC_SENSORS, "oven": OVEN_SENSORS}
 JOINTS = {"boom": Joint.BOOM, "scoop": Joint.SCOOP}
 GASES = ("h2", "o2")
 
@@ -53,6 +72,15 @@ def check_positive(name: str, value: object) -> float:
     if number <= 0:
         raise ValueError(f"{name}: must be > 0, got {value!r}")
     return number
+
+
+def parse_open_sensor(name: str, value: object) -> str:
+    """``value`` as an oven sensor that can go open circuit, or ValueError naming ``name``."""
+    if value not in OPEN_CIRCUIT_SENSORS:
+        names = ", ".join(OPEN_CIRCUIT_SENSORS)
+        raise ValueError(f"{name}: the oven has open-circuit sensors {names}, got {value!r}")
+    assert isinstance(value, str)
+    return value
 
 
 def parse_joint(name: str, value: object) -> Joint:
@@ -82,12 +110,16 @@ class LinkFaults:
 
 @dataclass(frozen=True, slots=True)
 class StartFaults:
-    """Faults in place from the start (the CLI's fault flags); link faults hit both boards."""
+    """Faults in place from the start (the CLI's fault flags); link faults hit every board."""
 
     corrupt: float = 0.0
     drop: float = 0.0
     delay_ms: float = 0.0
     stall: Joint | None = None
+    pump_stall: bool = False
+    heater_stuck: bool = False
+    sensor_open: tuple[str, ...] = ()
+    lid_leak_tau_s: float | None = None
 
     def __post_init__(self) -> None:
         check_fraction("corrupt", self.corrupt)
@@ -95,6 +127,12 @@ class StartFaults:
         check_non_negative("delay_ms", self.delay_ms)
         if self.stall is not None and not isinstance(self.stall, Joint):
             raise ValueError(f"stall: must be a Joint or None, got {self.stall!r}")
+        if not isinstance(self.sensor_open, tuple):
+            raise ValueError(f"sensor_open: must be a tuple of sensors, got {self.sensor_open!r}")
+        for sensor in self.sensor_open:
+            parse_open_sensor("sensor_open", sensor)
+        if self.lid_leak_tau_s is not None:
+            check_positive("lid_leak_tau_s", self.lid_leak_tau_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +176,23 @@ def parse_fault_request(obj: object) -> FaultRequest:
         seconds = check_positive("seconds", _required(obj, "seconds"))
         return FaultRequest(board, fault, seconds=seconds)
     if fault == "stall":
-        if board != "scoop":
-            raise ValueError("board: fault 'stall' is on the scoop board only")
+        if board == "elec":
+            raise ValueError("board: fault 'stall' is on the scoop (a joint) and oven (the pump)")
+        if board == "oven":
+            if "joint" in obj:
+                raise ValueError("joint: the oven's stall is its pump; it has no joint")
+            return FaultRequest(board, fault, on=on)
         return FaultRequest(
             board, fault, on=on, joint=parse_joint("joint", _required(obj, "joint"))
         )
     if fault == "leak":
-        if board != "elec":
-            raise ValueError("board: fault 'leak' is on the elec board only")
+        if board == "scoop":
+            raise ValueError("board: fault 'leak' is on the elec (a tank) and oven (the lid)")
+        if board == "oven":
+            if "gas" in obj:
+                raise ValueError("gas: the oven's leak is its lid seal; it has no gas")
+            tau = check_positive("tau_s", obj.get("tau_s", 600.0)) if on else None
+            return FaultRequest(board, fault, on=on, tau_s=tau)
         gas = obj.get("gas", "h2")
         if gas not in GASES:
             raise ValueError(f"gas: must be one of {', '.join(GASES)}, got {gas!r}")
@@ -158,7 +205,13 @@ def parse_fault_request(obj: object) -> FaultRequest:
             raise ValueError(f"sensor: the {board} board has {names}, got {sensor!r}")
         rate = _number("rate", _required(obj, "rate"))
         return FaultRequest(board, fault, rate=rate, sensor=str(sensor))
-    return FaultRequest(board, fault, on=on)  # silent, clear
+    if fault in ("heater_stuck", "sensor_open"):
+        if board != "oven":
+            raise ValueError(f"board: fault {fault!r} is on the oven board only")
+        if fault == "sensor_open":
+            sensor = parse_open_sensor("sensor", _required(obj, "sensor"))
+            return FaultRequest(board, fault, on=on, sensor=sensor)
+    return FaultRequest(board, fault, on=on)  # silent, clear, heater_stuck
 
 
 _KEYS = {
@@ -170,6 +223,8 @@ _KEYS = {
     "stall": ("joint", "on"),
     "leak": ("gas", "tau_s", "on"),
     "drift": ("sensor", "rate"),
+    "heater_stuck": ("on",),
+    "sensor_open": ("sensor", "on"),
     "clear": (),
 }
 

@@ -1,17 +1,17 @@
-"""The firmware core both boards share: request dispatch, the reply cache, boot, telemetry.
+"""The firmware core every board shares: request dispatch, the reply cache, boot, telemetry.
 
 Requests are checked in the order :mod:`sim.requests` gives.
 
 **Host watchdog**: once the host has sent a request, a board that then hears no request for
 ``host_timeout_s`` (3 s by default) switches every actuator off (motors; cell current,
-heater, all valves closed), latches HOST_TIMEOUT in its fault flags and goes FAULT until a
-STOP. A host keeps it fed with any request (the flight software sends GET_INFO every
-second); a board nobody has talked to since boot has nothing on to protect. The timeout
-holds in virtual time and in real time alike (``host_timeout_s`` x the clock's scale, when
-that is more): the host is a real process whose scheduling does not speed up with the
-simulation, so at a time scale of 40 a plain 3 virtual seconds would be 75 ms of real time,
-and any hiccup of a busy machine would safe the board. A hardware board gives its host 3 s
-of real time; so does the simulated one, whatever the scale.
+heater, all valves closed; oven heater, trap, pump, lid motor), latches HOST_TIMEOUT in its
+fault flags and goes FAULT until a STOP. A host keeps it fed with any request (the flight
+software sends GET_INFO every second); a board nobody has talked to since boot has nothing
+on to protect. The timeout holds in virtual time and in real time alike (``host_timeout_s``
+x the clock's scale, when that is more): the host is a real process whose scheduling does
+not speed up with the simulation, so at a time scale of 40 a plain 3 virtual seconds would
+be 75 ms of real time, and any hiccup of a busy machine would safe the board. A hardware
+board gives its host 3 s of real time; so does the simulated one, whatever the scale.
 
 An ACK means "accepted and started": motions progress afterwards, visible in telemetry.
 
@@ -51,8 +51,10 @@ FW_MAJOR, FW_MINOR = 1, 0
 PHYSICS_TICK_S = 0.01
 DEFAULT_TM_RATE_HZ = 10.0
 DEFAULT_HOST_TIMEOUT_S = 3.0
+#: In FAULT a board still does these: the common ones, and what takes gas out (the elec
+#: board's vent valves, the oven's cold trap).
 ALLOWED_IN_FAULT = frozenset(
-    {"STOP", "RESET", "GET_INFO", "GET_STATUS", "SET_TM_RATE", "SET_VALVE"}
+    {"STOP", "RESET", "GET_INFO", "GET_STATUS", "SET_TM_RATE", "SET_VALVE", "SET_TRAP"}
 )
 
 #: Called with each telemetry message; returns False when the line cannot take it now.

@@ -1,11 +1,16 @@
-"""SimBoards: both emulated boards on their ports, with their clock and fault controls.
+"""SimBoards: the three emulated boards on their ports, with their clock and fault controls.
 
 ::
 
     async with SimBoards(link_dir="/tmp/isru") as sim:
-        sim.urls            # {"scoop": "/tmp/isru/scoop", "elec": "/tmp/isru/elec"}
+        sim.urls            # {"scoop": "/tmp/isru/scoop", "elec": ..., "oven": ...}
         sim.scoop.arm.boom_angle_deg
         sim.set_corrupt("scoop", 0.01)
+
+The boards share one world: a scoop DUMP with target OVEN tips its sample into the oven's
+hopper when the oven's lid is open (``ice_wt_pct`` of it water ice; default 5.6 wt%, the
+LCROSS figure, Colaprete et al., Science 330 (2010) 463) and onto the ground, lost, when it
+is not; the oven's transfer pump fills the elec board's water reservoir.
 
 Firmware behaviour (including the duplicate-request reply cache) is described in
 :mod:`sim.firmware`; the line and its faults in :mod:`sim.uart`; ports in :mod:`sim.ports`.
@@ -13,32 +18,30 @@ Firmware behaviour (including the duplicate-request reply cache) is described in
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from types import TracebackType
 
-from hal.commands import Joint
+from hal.commands import DumpTarget
+from sim.board_faults import BoardFaults
 from sim.boot_store import BootStore
 from sim.clock import Clock, RealClock
-from sim.elec_board import ELEC_SENSORS, ElecFirmware
-from sim.faults import (
-    BOARDS,
-    FaultRequest,
-    LinkFaults,
-    StartFaults,
-    check_fraction,
-    check_non_negative,
-    check_positive,
-    parse_fault_request,
-)
+from sim.elec_board import ElecFirmware
+from sim.faults import BOARDS, LinkFaults, StartFaults
 from sim.firmware import DEFAULT_HOST_TIMEOUT_S, Firmware
+from sim.oven_board import OvenFirmware
 from sim.ports import Port, PtyPort, TcpPort
 from sim.scoop_board import ScoopFirmware
 from sim.uart import Uart
 
+#: Water ice in the regolith the scoop digs, wt%: LCROSS, Colaprete et al., Science 330
+#: (2010) 463: 5.6 +- 2.9 % by mass in the Cabeus ejecta.
+DEFAULT_ICE_WT_PCT = 5.6
 
-class SimBoards:
-    """Both boards, running; an async context manager."""
+
+class SimBoards(BoardFaults):
+    """The three boards, running; an async context manager."""
 
     def __init__(
         self,
@@ -47,22 +50,29 @@ class SimBoards:
         tcp: bool = False,
         scoop_port: int = 0,
         elec_port: int = 0,
+        oven_port: int = 0,
         baud: int | None = None,
         clock: Clock | None = None,
         faults: StartFaults | None = None,
         state_dir: str | Path | None = None,
         seed: int = 0,
         host_timeout_s: float | None = DEFAULT_HOST_TIMEOUT_S,
+        ice_wt_pct: float = DEFAULT_ICE_WT_PCT,
     ) -> None:
         if host_timeout_s is not None and not host_timeout_s > 0:
             raise ValueError(f"host_timeout_s: must be positive or None, got {host_timeout_s!r}")
         if tcp and link_dir is not None:
             raise ValueError("link_dir: symlinks are for ptys; not with tcp=True")
-        for name, port in (("scoop_port", scoop_port), ("elec_port", elec_port)):
+        ports = {"scoop": scoop_port, "elec": elec_port, "oven": oven_port}
+        for name, port in ports.items():
             if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-                raise ValueError(f"{name}: must be a TCP port 0..65535, got {port!r}")
+                raise ValueError(f"{name}_port: must be a TCP port 0..65535, got {port!r}")
         if baud is not None and (isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0):
             raise ValueError(f"baud: must be a positive integer or None, got {baud!r}")
+        if isinstance(ice_wt_pct, bool) or not isinstance(ice_wt_pct, int | float):
+            raise ValueError(f"ice_wt_pct: must be a number 0..100, got {ice_wt_pct!r}")
+        if not (math.isfinite(ice_wt_pct) and 0.0 <= ice_wt_pct <= 100.0):
+            raise ValueError(f"ice_wt_pct: must be a number 0..100, got {ice_wt_pct!r}")
         if not isinstance(seed, int):
             raise ValueError(f"seed: must be an integer, got {seed!r}")
         if faults is not None and not isinstance(faults, StartFaults):
@@ -76,7 +86,10 @@ class SimBoards:
         self.clock: Clock = clock if clock is not None else RealClock()
         self.start_faults = faults or StartFaults()
         self.seed = seed
-        self._tcp_ports = {"scoop": scoop_port, "elec": elec_port}
+        self.ice_wt_pct = float(ice_wt_pct)
+        #: Regolith tipped beside the vehicle: DUMP to the ground, or at a closed oven lid.
+        self.ground_g = 0.0
+        self._tcp_ports = ports
         rng = random.Random(seed)
         self.scoop = ScoopFirmware(
             clock=self.clock,
@@ -94,11 +107,37 @@ class SimBoards:
         self.uarts: dict[str, Uart] = {}
         self.ports: dict[str, Port] = {}
         for name, firmware in self.boards.items():
-            sf = self.start_faults
-            link = LinkFaults(corrupt=sf.corrupt, drop=sf.drop, delay_ms=sf.delay_ms)
-            self.uarts[name] = Uart(firmware, baud=baud, faults=link, rng=_child(rng))
-        if self.start_faults.stall is not None:
-            self.scoop.arm.joint(self.start_faults.stall).stuck = True
+            self.uarts[name] = self._uart_for(firmware, rng)
+        # The oven's generators come after the first two boards', which keep their streams.
+        self.oven = OvenFirmware(
+            clock=self.clock,
+            boot_store=BootStore("oven", self.state_dir),
+            rng=_child(rng),
+            host_timeout_s=host_timeout_s,
+        )
+        self.boards["oven"] = self.oven
+        self.uarts["oven"] = self._uart_for(self.oven, rng)
+        self.scoop.dumped = self._dumped
+        self.oven.water_sink = self.elec.cell.add_water
+        sf = self.start_faults
+        if sf.stall is not None:
+            self.scoop.arm.joint(sf.stall).stuck = True
+        self.oven.pump.stalled = sf.pump_stall
+        self.oven.heater_stuck = sf.heater_stuck
+        self.oven.sensors.open.update(sf.sensor_open)
+        self.oven.physics.leak_tau_s = sf.lid_leak_tau_s
+
+    def _uart_for(self, firmware: Firmware, rng: random.Random) -> Uart:
+        sf = self.start_faults
+        link = LinkFaults(corrupt=sf.corrupt, drop=sf.drop, delay_ms=sf.delay_ms)
+        return Uart(firmware, baud=self.baud, faults=link, rng=_child(rng))
+
+    def _dumped(self, target: DumpTarget, grams: float) -> None:
+        """The scoop tipped ``grams`` out: into the oven's hopper if aimed there and open."""
+        if target is DumpTarget.OVEN and self.oven.lid.open:
+            self.oven.physics.load(regolith_g=grams, ice_wt_pct=self.ice_wt_pct)
+        else:
+            self.ground_g += grams
 
     @property
     def urls(self) -> dict[str, str]:
@@ -141,94 +180,6 @@ class SimBoards:
             await uart.close()
         for port in self.ports.values():
             await port.close()
-
-    # -- faults, in-process ------------------------------------------------------------
-
-    def _uart(self, board: str) -> Uart:
-        if board not in self.uarts:
-            raise ValueError(f"board: must be one of {', '.join(BOARDS)}, got {board!r}")
-        return self.uarts[board]
-
-    def set_corrupt(self, board: str, fraction: float) -> None:
-        """Flip one random bit in ``fraction`` of the board's output bytes."""
-        self._uart(board).faults.corrupt = check_fraction("fraction", fraction)
-
-    def set_drop(self, board: str, fraction: float) -> None:
-        """Lose ``fraction`` of the board's output frames."""
-        self._uart(board).faults.drop = check_fraction("fraction", fraction)
-
-    def set_delay(self, board: str, ms: float) -> None:
-        """Hold every reply of the board back by ``ms`` milliseconds of real time."""
-        self._uart(board).faults.delay_ms = check_non_negative("ms", ms)
-
-    def set_silent(self, board: str, silent: bool = True) -> None:
-        """No output at all and requests ignored (not executed) while ``silent``."""
-        self._uart(board).faults.silent = bool(silent)
-
-    def disconnect(self, board: str, seconds: float) -> None:
-        """The board's port vanishes now and comes back after ``seconds`` of real time.
-
-        ``await sim.ports[board].opened.wait()`` waits for it to be back; ``urls`` then
-        has the new pty path (the symlink, when there is one, points at it).
-        """
-        self._uart(board)
-        self.ports[board].disconnect(check_positive("seconds", seconds))
-
-    def set_stall(self, joint: Joint, stuck: bool = True) -> None:
-        """A stuck motor: the joint stops moving and draws stall current when driven."""
-        self.scoop.arm.joint(Joint(joint)).stuck = bool(stuck)
-
-    def set_leak(self, gas: str, tau_s: float | None) -> None:
-        """A tank leaking to ambient with time constant ``tau_s`` (None: tight again)."""
-        if gas not in ("h2", "o2"):
-            raise ValueError(f"gas: must be h2 or o2, got {gas!r}")
-        tau = None if tau_s is None else check_positive("tau_s", tau_s)
-        setattr(self.elec.cell, f"{gas}_leak_tau_s", tau)
-
-    def set_drift(self, board: str, sensor: str, rate: float) -> None:
-        """A sensor whose reading drifts by ``rate`` units per (virtual) second."""
-        if board == "scoop" and sensor == "load_cell":
-            self.scoop.arm.loadcell_drift_g_per_s = rate
-        elif board == "elec" and sensor in ELEC_SENSORS:
-            self.elec.drift_rate[sensor] = rate
-        else:
-            raise ValueError(f"sensor: {sensor!r} is not a sensor of board {board!r}")
-
-    def clear_faults(self, board: str) -> None:
-        """Every injected fault on ``board`` off; drifted sensors read true again."""
-        uart = self._uart(board)
-        uart.faults = LinkFaults()
-        if board == "scoop":
-            for joint in Joint:
-                self.scoop.arm.joint(joint).stuck = False
-            self.scoop.arm.loadcell_drift_g_per_s = self.scoop.arm.loadcell_drift_g = 0.0
-        else:
-            self.elec.cell.h2_leak_tau_s = self.elec.cell.o2_leak_tau_s = None
-            for sensor in ELEC_SENSORS:
-                self.elec.drift_rate[sensor] = self.elec.drift[sensor] = 0.0
-
-    def apply_fault(self, request: object) -> None:
-        """Apply one run-time fault request: a FaultRequest or the control protocol's
-        JSON object (see :mod:`sim.faults`); ValueError names what is wrong."""
-        req = request if isinstance(request, FaultRequest) else parse_fault_request(request)
-        if req.fault == "corrupt":
-            self.set_corrupt(req.board, req.rate)
-        elif req.fault == "drop":
-            self.set_drop(req.board, req.rate)
-        elif req.fault == "delay":
-            self.set_delay(req.board, req.ms)
-        elif req.fault == "silent":
-            self.set_silent(req.board, req.on)
-        elif req.fault == "disconnect":
-            self.disconnect(req.board, req.seconds)
-        elif req.fault == "stall":
-            self.set_stall(req.joint, req.on)
-        elif req.fault == "leak":
-            self.set_leak(req.gas, req.tau_s)
-        elif req.fault == "drift":
-            self.set_drift(req.board, req.sensor, req.rate)
-        else:
-            self.clear_faults(req.board)
 
 
 def _child(rng: random.Random) -> random.Random:

@@ -11,7 +11,8 @@ drives them every 10 ms physics tick.
   stays in [0, min(power limit, rated power)] (no wind-up). The phase is HEATING while the
   target ramps and until the sample is within ``HOLD_BAND_C`` of the setpoint, then HOLDING.
 * **Trap**: a Peltier thermostat, proportional: heat pumped out of the trap =
-  ``TRAP_KP_W_PER_C`` x (trap - setpoint), clipped to +-``TRAP_MAX_W`` (negative warms it).
+  ``TRAP_KP_W_PER_C`` x (trap - setpoint), clipped to +- the Peltier's rating (negative
+  warms it; how much it can pump at a temperature is the Peltier's own law, in the physics).
 * **Pump**: moves ``PUMP_FLOW_G_S`` of trap liquid per second until the amount asked for is
   moved or the trap's sump is dry. Its outlet flow meter sees a stall: driven, liquid in the
   sump, no flow for more than ``PUMP_STALL_TRIP_S``.
@@ -25,8 +26,7 @@ LID_TRAVEL_S = 2.0
 HEATER_KP_W_PER_C = 4.0
 HEATER_KI_W_PER_C_S = 0.02
 HOLD_BAND_C = 2.0
-TRAP_KP_W_PER_C = 2.0
-TRAP_MAX_W = 20.0
+TRAP_KP_W_PER_C = 25.0
 #: Bartels mp6 piezo micropump, water, at its maximum-fluidic-power point (3.5 ml/min at
 #: 300 mbar back-pressure; bartels-mikrotechnik.de, FAQ "Pump efficiency for mp6").
 PUMP_FLOW_G_S = 3.5 / 60.0
@@ -133,9 +133,10 @@ class Heater:
 
 
 class Trap:
-    """The cold trap's Peltier thermostat."""
+    """The cold trap's Peltier thermostat; ``rated_w`` is the Peltier's Qmax."""
 
-    def __init__(self) -> None:
+    def __init__(self, rated_w: float) -> None:
+        self.rated_w = rated_w
         self.enabled = False
         self.setpoint_c = 0.0
 
@@ -146,7 +147,8 @@ class Trap:
         """Heat pumped out of the trap this tick (negative: the Peltier warms it)."""
         if not self.enabled:
             return 0.0
-        return min(max(TRAP_KP_W_PER_C * (trap_c - self.setpoint_c), -TRAP_MAX_W), TRAP_MAX_W)
+        request = TRAP_KP_W_PER_C * (trap_c - self.setpoint_c)
+        return min(max(request, -self.rated_w), self.rated_w)
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ Request handling, in the order a request is checked:
    arguments): BAD_LENGTH.
 5. An argument outside its declared range or not a member of its enum: OUT_OF_RANGE with
    the argument's index; then board-specific limits (joint angles) the same way.
-6. In FAULT, anything but STOP, RESET, GET_*, SET_TM_RATE and SET_VALVE: FAULT.
+6. In FAULT, anything but STOP, RESET, GET_*, SET_TM_RATE, SET_VALVE and SET_TRAP: FAULT.
 7. Board state checks: BUSY, NOT_HOMED, INTERLOCK.
 """
 

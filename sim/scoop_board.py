@@ -9,11 +9,15 @@ are OUT_OF_RANGE on argument 1.
 Stall protection, the board's last line: a motor current at stall level (>= 2.4 A) for more
 than 0.2 s switches the motors off and latches BOOM_STALL/SCOOP_STALL and state FAULT.
 STOP switches the motors off and clears the FAULT (with the motor off, the stall is gone).
+
+DUMP tips the sample at its target: when the scoop empties, ``dumped(target, grams)`` is
+called (``SimBoards`` hands the mass to the oven's hopper when the target is OVEN).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from hal.commands import (
@@ -21,6 +25,8 @@ from hal.commands import (
     BoardKind,
     CommandSpec,
     Dig,
+    DumpCommand,
+    DumpTarget,
     Joint,
     MoveJoint,
     WeighResult,
@@ -69,6 +75,9 @@ class ScoopFirmware(Firmware):
         self.tare_g = 0.0
         self.latched_mass_g = 0.0
         self._stall_s = {Joint.BOOM: 0.0, Joint.SCOOP: 0.0}
+        self.dump_target = DumpTarget.GROUND
+        #: Called with the target and the grams tipped out when a DUMP empties the scoop.
+        self.dumped: Callable[[DumpTarget, float], None] | None = None
         super().__init__(
             clock=clock, boot_store=boot_store, rng=rng, emit=emit, host_timeout_s=host_timeout_s
         )
@@ -91,7 +100,10 @@ class ScoopFirmware(Firmware):
 
     def _step(self, dt: float) -> None:
         was_homing = self.arm.activity is Activity.HOMING
+        carried_g = self.arm.sample_g
         self.arm.step(dt)
+        if self.arm.sample_g < carried_g and self.dumped is not None:
+            self.dumped(self.dump_target, carried_g - self.arm.sample_g)
         if was_homing and self.arm.activity is Activity.NONE and self._on_home_switches():
             self.homed = True
         for joint in Joint:
@@ -134,6 +146,8 @@ class ScoopFirmware(Firmware):
                 raise Refused(NackCode.NOT_HOMED)
             arm.dig(args.depth_mm)
         elif name == "DUMP":
+            assert isinstance(args, DumpCommand)
+            self.dump_target = args.target
             arm.dump()
         elif name in ("TARE", "WEIGH"):
             if arm.busy:

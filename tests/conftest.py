@@ -16,6 +16,7 @@ from isru.broker import Mosquitto
 from sim.boot_store import BootStore
 from sim.clock import ManualClock
 from sim.elec_board import ElecFirmware
+from sim.oven_board import OvenFirmware
 from sim.scoop_board import ScoopFirmware
 from tests.firmware_requests import Collector
 from tests.requirements import documented
@@ -102,6 +103,16 @@ def elec(clock: ManualClock) -> ElecFirmware:
     """A booted electrolysis board on ``clock``, without its host watchdog."""
     fw = ElecFirmware(
         clock=clock, boot_store=BootStore("elec"), rng=random.Random(2), host_timeout_s=None
+    )
+    fw.start()
+    return fw
+
+
+@pytest.fixture
+def oven(clock: ManualClock) -> OvenFirmware:
+    """A booted oven board on ``clock``, without its host watchdog (lid sealed, empty)."""
+    fw = OvenFirmware(
+        clock=clock, boot_store=BootStore("oven"), rng=random.Random(3), host_timeout_s=None
     )
     fw.start()
     return fw

@@ -1,5 +1,6 @@
 """Requests to an emulated board at ``handle()`` level and what its replies say, for the
-firmware tests (their fixtures ``clock``, ``scoop``, ``elec`` are in tests/conftest.py)."""
+firmware tests (their fixtures ``clock``, ``scoop``, ``elec``, ``oven`` are in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from hal.layout import layout_of
 from hal.message import Message, MsgType, NackCode, parse_nack
 from hal.telemetry import (
     ElecTelemetry,
+    OvenTelemetry,
     ScoopTelemetry,
 )
 from sim.clock import ManualClock
 from sim.elec_board import ElecFirmware
 from sim.firmware import Firmware
+from sim.oven_board import OvenFirmware
 from sim.scoop_board import ScoopFirmware
 
 _seq = itertools.count(1)
@@ -65,6 +68,10 @@ def scoop_tm(fw: ScoopFirmware) -> ScoopTelemetry:
 
 def elec_tm(fw: ElecFirmware) -> ElecTelemetry:
     return layout_of(ElecTelemetry).unpack(acked(request(fw, "GET_STATUS")))
+
+
+def oven_tm(fw: OvenFirmware) -> OvenTelemetry:
+    return layout_of(OvenTelemetry).unpack(acked(request(fw, "GET_STATUS")))
 
 
 async def homed(fw: ScoopFirmware, clock: ManualClock) -> None:

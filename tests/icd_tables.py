@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from hal.commands import COMMANDS, BoardKind, CommandSpec, Joint, Valve
+from hal.commands import COMMANDS, BoardKind, CommandSpec, DumpTarget, Joint, Valve
 from hal.framing import CRC_BYTES, MAX_FRAME
 from hal.layout import layout_of
 from hal.message import HEADER_BYTES, MsgType, NackCode
@@ -23,6 +23,8 @@ from hal.telemetry import (
     TELEMETRY_CLASSES,
     ElecFlags,
     ElecState,
+    OvenFlags,
+    OvenState,
     PacketId,
     ScoopFlags,
     ScoopState,
@@ -42,11 +44,13 @@ ENUMS: tuple[type[enum.IntEnum], ...] = (
     BoardKind,
     PacketId,
     Joint,
+    DumpTarget,
     Valve,
     ScoopState,
     ElecState,
+    OvenState,
 )
-FLAGS: tuple[type[enum.IntFlag], ...] = (ScoopFlags, ElecFlags)
+FLAGS: tuple[type[enum.IntFlag], ...] = (ScoopFlags, ElecFlags, OvenFlags)
 
 
 def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> list[str]:
@@ -103,7 +107,7 @@ def render_layout(cls: type[Any], *, arg_column: str = "#") -> list[str]:
 
 
 def _board(spec: CommandSpec) -> str:
-    return "both" if spec.board is None else spec.board.name.lower()
+    return "all" if spec.board is None else spec.board.name.lower()
 
 
 def _body_name(spec: CommandSpec, which: str) -> str:

@@ -21,11 +21,13 @@ from hal.framing import MAX_FRAME, FrameDecoder, crc16, encode_frame
 from hal.layout import layout_of
 from hal.message import Message, MsgType, parse_nack
 from interface.catalog import DICTIONARY
-from sim import elec_board, scoop_arm, scoop_board
+from sim import elec_board, oven_board, oven_control, oven_sensors, scoop_arm, scoop_board
 from sim.boot_store import BootStore
 from sim.clock import ManualClock
 from sim.elec_board import ElecFirmware
-from sim.firmware import ALLOWED_IN_FAULT, DEFAULT_HOST_TIMEOUT_S, DEFAULT_TM_RATE_HZ
+from sim.firmware import ALLOWED_IN_FAULT, DEFAULT_HOST_TIMEOUT_S, DEFAULT_TM_RATE_HZ, Firmware
+from sim.oven_board import OvenFirmware
+from sim.oven_physics import OvenParams
 from sim.scoop_board import ScoopFirmware
 from sim.uart import TELEMETRY_BACKLOG
 from tests import icd_tables, icd_vectors
@@ -56,6 +58,11 @@ REQUIRED = {
     "short-payload",
     "move-joint-boom-95",
     "move-joint-boom-above-95",
+    "dump-to-oven",
+    "set-lid-open",
+    "heat-400c",
+    "nack-interlock",
+    "oven-telemetry",
 }
 
 
@@ -98,11 +105,11 @@ def test_icd_has_mermaid_and_no_images() -> None:
 
 
 def test_icd_every_flag_has_a_row_with_its_rule() -> None:
-    """§6.3 names every flag of both boards, so none is left to guess."""
+    """§6.3 names every flag of every board, so none is left to guess."""
     section = DOC_TEXT[DOC_TEXT.index("### 6.3") : DOC_TEXT.index("### 6.4")]
-    from hal.telemetry import ElecFlags, ScoopFlags
+    from hal.telemetry import ElecFlags, OvenFlags, ScoopFlags
 
-    for flags in (ScoopFlags, ElecFlags):
+    for flags in (ScoopFlags, ElecFlags, OvenFlags):
         for flag in flags:
             assert f"`{flag.name}`" in section, f"{flags.__name__}.{flag.name} not in §6.3"
 
@@ -138,6 +145,24 @@ STATED = [
     f"`HEARTBEAT_MISSES` = {HEARTBEAT_MISSES} heartbeats",
     f"`SerialLink(timeout_s={LINK.timeout_s:g}, retries={LINK.retries})`",
     f"**{MAX_FRAME} bytes**, so COBS adds exactly one byte",
+    f"sample or wall temperature above **{oven_board.OVERTEMP_TRIP_C:g} °C** (`OVERTEMP`)",
+    f"above **{oven_board.OVERPRESSURE_TRIP_KPA:g} kPa** (`OVERPRESSURE`)",
+    f"no flow for more than **{oven_control.PUMP_STALL_TRIP_S:g} s**",
+    f"reads\n  the sentinel **{oven_sensors.OPEN_CIRCUIT_READING:g}**",
+    f"**{oven_control.LID_TRAVEL_S:g} s** for the full stroke (`LID_TRAVEL_S`)",
+    f"`sample_temp_c` is above **{oven_board.LID_OPEN_MAX_C:g} °C** or `chamber_pressure_kpa` "
+    f"above **{oven_board.LID_OPEN_MAX_KPA:g} kPa**",
+    f"`sample_mass_g` ≥ **{oven_board.SAMPLE_PRESENT_G:g} g**",
+    f"within **{oven_control.HOLD_BAND_C:g} °C** of the setpoint",
+    f"PI on the sample thermocouple, {oven_control.HEATER_KP_W_PER_C:g} W/°C and "
+    f"{oven_control.HEATER_KI_W_PER_C_S:g} W/(°C s)",
+    f"proportional, {oven_control.TRAP_KP_W_PER_C:g} W/°C, within the Peltier's rating, "
+    f"{OvenParams().tec_q_max_w:g} W either way",
+    f"nor the heater's rating (reference: **{oven_board.HEATER_RATED_W:g} W**;",
+    f"Reference flow **{oven_control.PUMP_FLOW_G_S * 60:g} ml/min**",
+    f"state `EJECTING` for **{oven_board.EJECT_S:g} s** (`EJECT_S`)",
+    f"`sample_temp_c` above **{oven_board.EJECT_MAX_C:g} °C**",
+    f"the last HEAT since boot ({oven_board.DEFAULT_POWER_LIMIT_W:g} W if none)",
 ]
 
 
@@ -252,9 +277,13 @@ def test_icd_vector_bad_version_header_is_version_2() -> None:
         Message.decode(payload)
 
 
-def _firmware(kind: str) -> ScoopFirmware | ElecFirmware:
-    cls = ScoopFirmware if kind == "scoop" else ElecFirmware
-    fw = cls(clock=ManualClock(), boot_store=BootStore(kind), rng=random.Random(1))
+def _firmware(kind: str) -> Firmware:
+    classes: dict[str, type[Firmware]] = {
+        "scoop": ScoopFirmware,
+        "elec": ElecFirmware,
+        "oven": OvenFirmware,
+    }
+    fw = classes[kind](clock=ManualClock(), boot_store=BootStore(kind), rng=random.Random(1))
     fw.start()
     return fw
 
@@ -269,6 +298,16 @@ def _firmware(kind: str) -> ScoopFirmware | ElecFirmware:
         ("scoop", "move-joint-boom-95", "ACK seq=15 id=0x11 MOVE_JOINT"),
         ("elec", "home", "nack-unknown-command"),
         ("elec", "max-frame-254-nonzero", "nack-bad-length"),
+        ("oven", "home", "nack-unknown-command"),
+        ("oven", "max-frame-254-nonzero", "nack-bad-length"),
+        ("scoop", "dump-to-oven", "ACK seq=20 id=0x15 DUMP"),
+        ("scoop", "dump-to-ground", "ACK seq=21 id=0x15 DUMP"),
+        ("scoop", "set-lid-open", "nack-unknown-set-lid"),
+        ("oven", "heat-400c", "nack-interlock"),
+        ("oven", "set-lid-open", "ACK seq=22 id=0x30 SET_LID"),
+        ("oven", "set-trap-cold", "ACK seq=24 id=0x34 SET_TRAP"),
+        ("oven", "eject", "ACK seq=26 id=0x36 EJECT"),
+        ("oven", "transfer-10g", "NACK seq=25 id=0x35 TRANSFER code=INTERLOCK arg_index=none"),
     ],
 )
 def test_icd_vector_reference_firmware_answers_the_reply_vector(

@@ -7,33 +7,44 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import serial
 
-from hal.commands import BY_NAME, BoardInfo
+from hal.commands import BY_NAME, BoardInfo, BoardKind
 from hal.framing import FrameDecoder, encode_frame
 from hal.layout import layout_of
 from hal.message import Message, MsgType
+from hal.telemetry import OvenFlags, OvenState, OvenTelemetry
 from isru.sim_child import SimChild
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def get_info(url: str) -> BoardInfo:
+def ask(url: str, command: str | None) -> bytes:
+    """The ACK body of one request without arguments (None: the next telemetry packet)."""
     port = serial.serial_for_url(url, timeout=2.0)
+    want = MsgType.TELEMETRY if command is None else MsgType.ACK
     try:
-        port.write(encode_frame(Message(MsgType.REQUEST, 1, BY_NAME["GET_INFO"].id).encode()))
+        if command is not None:
+            request = Message(MsgType.REQUEST, 1, BY_NAME[command].id)
+            port.write(encode_frame(request.encode()))
         decoder = FrameDecoder()
-        for _ in range(50):
-            for payload in decoder.feed(port.read(port.in_waiting or 1)):
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:  # on socket:// in_waiting says 1 at most
+            for payload in decoder.feed(port.read(max(port.in_waiting, 16))):
                 message = Message.decode(payload)
-                if message.type is MsgType.ACK:
-                    return layout_of(BoardInfo).unpack(message.body)
-        raise AssertionError("no GET_INFO reply")
+                if message.type is want:
+                    return message.body
+        raise AssertionError(f"no {command or 'telemetry'} reply")
     finally:
         port.close()
+
+
+def get_info(url: str) -> BoardInfo:
+    return layout_of(BoardInfo).unpack(ask(url, "GET_INFO"))
 
 
 @pytest.mark.req("SIM-12")
@@ -41,9 +52,11 @@ async def test_sim_cli_prints_banner_keeps_symlinks_and_exits_0_on_sigterm(tmp_p
     links = tmp_path / "dev"
     args = ["--link-dir", str(links), "--control-port", "0", "--seed", "4"]
     async with SimChild(args=args) as sim:  # the banner: a line per board, control, ready
-        assert sim.urls["scoop"] == str(links / "scoop")
-        assert sim.urls["elec"] == str(links / "elec")
-        assert os.readlink(links / "scoop").startswith("/dev/pts/")
+        assert list(sim.urls) == ["scoop", "elec", "oven"]
+        for board in ("scoop", "elec", "oven"):
+            assert sim.urls[board] == str(links / board)
+            assert os.readlink(links / board).startswith("/dev/pts/")
+        assert (await asyncio.to_thread(get_info, sim.urls["oven"])).board is BoardKind.OVEN
         info = await asyncio.to_thread(get_info, sim.urls["elec"])
         assert info.boot_count == 1
         assert sim.control is not None
@@ -55,6 +68,17 @@ async def test_sim_cli_prints_banner_keeps_symlinks_and_exits_0_on_sigterm(tmp_p
         assert await sim.stop() == 0  # SIGTERM
     assert not (links / "scoop").is_symlink()
     assert not (links / "elec").is_symlink()
+    assert not (links / "oven").is_symlink()
+
+
+async def test_sim_cli_oven_fault_flags_are_in_place_from_the_start() -> None:
+    args = ["--tcp", "--sensor-open", "wall_temp", "--heater-stuck", "--lid-leak", "60"]
+    async with SimChild(args=[*args, "--pump-stall", "--ice-wt-pct", "8"]) as sim:
+        tm = layout_of(OvenTelemetry).unpack(await asyncio.to_thread(ask, sim.urls["oven"], None))
+        assert tm.state is OvenState.FAULT  # the open thermocouple latched on a control cycle
+        assert tm.flags & OvenFlags.SENSOR_FAULT
+        assert tm.wall_temp_c == 2000.0
+        assert await sim.stop() == 0
 
 
 @pytest.mark.req("SIM-05")
@@ -80,6 +104,10 @@ async def test_sim_cli_boot_count_persists_across_a_killed_process(tmp_path: Pat
         (["--time-scale", "-1"], "--time-scale"),
         (["--link-dir", "/proc/no/such/dir"], "--link-dir"),
         (["--tcp", "--link-dir", "/tmp"], "--link-dir"),
+        (["--oven-port", "70000"], "--oven-port"),
+        (["--ice-wt-pct", "120"], "--ice-wt-pct"),
+        (["--sensor-open", "load_cell"], "--sensor-open"),
+        (["--lid-leak", "0"], "--lid-leak"),
         (["--bogus"], "--bogus"),
     ],
 )

@@ -19,10 +19,15 @@ from hal.commands import (
     BoardKind,
     CellCurrent,
     Dig,
+    DumpCommand,
+    HeatCommand,
     HeaterCommand,
     Joint,
+    LidCommand,
     MoveJoint,
     TelemetryRate,
+    TransferCommand,
+    TrapCommand,
     Valve,
     ValveCommand,
 )
@@ -31,6 +36,8 @@ from hal.message import Message, MsgType, NackCode, nack_body
 from hal.telemetry import (
     ElecFlags,
     ElecState,
+    OvenFlags,
+    OvenState,
     PacketId,
     ScoopFlags,
     ScoopState,
@@ -40,23 +47,35 @@ from sim.boot_store import BootStore
 from sim.clock import ManualClock
 from sim.elec_board import ElecFirmware
 from sim.firmware import Firmware
+from sim.oven_board import OvenFirmware
 from sim.scoop_board import ScoopFirmware
-from tests.firmware_requests import Collector, acked, elec_tm, homed, nack, raw, request, scoop_tm
+from tests.firmware_requests import (
+    Collector,
+    acked,
+    elec_tm,
+    homed,
+    nack,
+    oven_tm,
+    raw,
+    request,
+    scoop_tm,
+)
 
 
 async def test_sim_firmware_get_info_reports_board_version_boot_count_and_uptime(
-    scoop: ScoopFirmware, elec: ElecFirmware, clock: ManualClock
+    scoop: ScoopFirmware, elec: ElecFirmware, oven: OvenFirmware, clock: ManualClock
 ) -> None:
     await clock.advance(2.5)
     info = layout_of(BoardInfo).unpack(acked(request(scoop, "GET_INFO")))
     assert (info.board, info.protocol_version, info.boot_count) == (BoardKind.SCOOP, 1, 1)
     assert info.uptime_ms == 2500
     assert layout_of(BoardInfo).unpack(acked(request(elec, "GET_INFO"))).board is BoardKind.ELEC
+    assert layout_of(BoardInfo).unpack(acked(request(oven, "GET_INFO"))).board is BoardKind.OVEN
 
 
 @pytest.mark.req("SIM-05")
 async def test_sim_firmware_boot_state_has_every_actuator_off(
-    scoop: ScoopFirmware, elec: ElecFirmware
+    scoop: ScoopFirmware, elec: ElecFirmware, oven: OvenFirmware
 ) -> None:
     s = scoop_tm(scoop)
     assert s.state is ScoopState.IDLE
@@ -65,25 +84,34 @@ async def test_sim_firmware_boot_state_has_every_actuator_off(
     assert e.state is ElecState.IDLE
     assert e.flags & ~ElecFlags.WATER_LOW == 0
     assert (e.cell_current_a, e.heater_power_w, e.cell_voltage_v) == (0.0, 0.0, 0.0)
+    o = oven_tm(oven)
+    assert o.state is OvenState.IDLE
+    assert o.flags == OvenFlags.LID_SEALED  # the lid is reported, nothing is on
+    assert (o.heater_power_w, o.heater_energy_wh, o.water_transferred_g) == (0.0, 0.0, 0.0)
 
 
 def test_sim_firmware_unknown_id_is_nacked_unknown_command(scoop: ScoopFirmware) -> None:
     assert nack(raw(scoop, 0x7E)) == (NackCode.UNKNOWN_COMMAND, None)
 
 
-def test_sim_firmware_command_of_the_other_board_is_nacked_unknown_command(
-    scoop: ScoopFirmware, elec: ElecFirmware
+def test_sim_firmware_command_of_another_board_is_nacked_unknown_command(
+    scoop: ScoopFirmware, elec: ElecFirmware, oven: OvenFirmware
 ) -> None:
     assert nack(request(scoop, "START"))[0] is NackCode.UNKNOWN_COMMAND
     assert nack(request(elec, "HOME"))[0] is NackCode.UNKNOWN_COMMAND
+    assert nack(request(oven, "HOME"))[0] is NackCode.UNKNOWN_COMMAND
+    valve = ValveCommand(Valve.H2_VENT, 1)
+    assert nack(request(oven, "SET_VALVE", valve))[0] is NackCode.UNKNOWN_COMMAND
+    assert nack(request(scoop, "EJECT"))[0] is NackCode.UNKNOWN_COMMAND
+    assert nack(request(elec, "SET_TRAP", TrapCommand(1, -60.0)))[0] is NackCode.UNKNOWN_COMMAND
 
 
 @pytest.mark.req("SIM-02")
 @pytest.mark.parametrize("spec", COMMANDS, ids=lambda s: s.name)
 def test_sim_firmware_every_command_with_a_wrong_length_is_nacked_bad_length(
-    spec: Any, scoop: ScoopFirmware, elec: ElecFirmware
+    spec: Any, scoop: ScoopFirmware, elec: ElecFirmware, oven: OvenFirmware
 ) -> None:
-    fw: Firmware = elec if spec.board is BoardKind.ELEC else scoop
+    fw: Firmware = {BoardKind.ELEC: elec, BoardKind.OVEN: oven}.get(spec.board, scoop)
     size = 0 if spec.args is None else layout_of(spec.args).size
     assert nack(raw(fw, spec.id, bytes(size + 1)))[0] is NackCode.BAD_LENGTH
     if size:
@@ -104,12 +132,28 @@ def test_sim_firmware_every_command_with_a_wrong_length_is_nacked_bad_length(
         ("elec", "SET_CURRENT", CellCurrent(10.5), 0),
         ("elec", "SET_VALVE", ValveCommand(Valve.O2_VENT, 2), 1),
         ("elec", "SET_HEATER", HeaterCommand(1, 81.0), 1),
+        ("scoop", "DUMP", DumpCommand(2), 0),  # type: ignore[arg-type]  # not a DumpTarget
+        ("oven", "SET_LID", LidCommand(2), 0),
+        ("oven", "HEAT", HeatCommand(451.0, 10.0, 50.0), 0),
+        ("oven", "HEAT", HeatCommand(100.0, 0.4, 50.0), 1),
+        ("oven", "HEAT", HeatCommand(100.0, 10.0, 200.5), 2),
+        ("oven", "HEAT", HeatCommand(100.0, float("inf"), 50.0), 1),
+        ("oven", "SET_TRAP", TrapCommand(1, -151.0), 1),
+        ("oven", "SET_TRAP", TrapCommand(3, 0.0), 0),
+        ("oven", "TRANSFER", TransferCommand(0.4), 0),
+        ("oven", "TRANSFER", TransferCommand(float("nan")), 0),
     ],
 )
 def test_sim_firmware_argument_out_of_range_is_nacked_with_its_index(
-    fw_name: str, name: str, args: Any, index: int, scoop: ScoopFirmware, elec: ElecFirmware
+    fw_name: str,
+    name: str,
+    args: Any,
+    index: int,
+    scoop: ScoopFirmware,
+    elec: ElecFirmware,
+    oven: OvenFirmware,
 ) -> None:
-    fw: Firmware = scoop if fw_name == "scoop" else elec
+    fw: Firmware = {"scoop": scoop, "elec": elec, "oven": oven}[fw_name]
     assert nack(request(fw, name, args)) == (NackCode.OUT_OF_RANGE, index)
 
 

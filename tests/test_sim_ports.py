@@ -94,12 +94,14 @@ async def test_sim_ports_pty_get_info_over_pyserial(sim: SimBoards) -> None:
 @pytest.mark.req("SIM-01")
 async def test_sim_ports_pty_symlinks_point_at_the_ptys_and_go_on_close(tmp_path: Path) -> None:
     async with SimBoards(link_dir=tmp_path, clock=ManualClock()) as sim:
-        for name in ("scoop", "elec"):
+        assert list(sim.urls) == ["scoop", "elec", "oven"]
+        for name in ("scoop", "elec", "oven"):
             link = tmp_path / name
             assert sim.urls[name] == str(link)
             assert os.readlink(link).startswith("/dev/pts/")
     assert not (tmp_path / "scoop").exists()
     assert not (tmp_path / "elec").is_symlink()
+    assert not (tmp_path / "oven").is_symlink()
 
 
 @pytest.mark.req("SIM-01")
@@ -296,6 +298,14 @@ def test_sim_ports_simboards_checks_its_arguments() -> None:
         SimBoards(baud=0)
     with pytest.raises(ValueError, match="scoop_port"):
         SimBoards(tcp=True, scoop_port=70000)
+    with pytest.raises(ValueError, match="oven_port"):
+        SimBoards(tcp=True, oven_port=-1)
+    with pytest.raises(ValueError, match="ice_wt_pct"):
+        SimBoards(ice_wt_pct=101.0)
+    with pytest.raises(ValueError, match="sensor_open"):
+        StartFaults(sensor_open=("load_cell",))
+    with pytest.raises(ValueError, match="lid_leak_tau_s"):
+        StartFaults(lid_leak_tau_s=0.0)
     with pytest.raises(ValueError, match="link_dir"):
         SimBoards(link_dir="/nonexistent/dir")
     with pytest.raises(ValueError, match="fraction"):
@@ -311,7 +321,15 @@ def test_sim_ports_simboards_checks_its_arguments() -> None:
         ({"board": "scoop", "fault": "corrupt", "rate": 2}, "rate"),
         ({"board": "moon", "fault": "corrupt", "rate": 0.1}, "board"),
         ({"board": "elec", "fault": "melt"}, "fault"),
-        ({"board": "elec", "fault": "stall", "joint": "boom"}, "scoop board only"),
+        ({"board": "elec", "fault": "stall", "joint": "boom"}, r"scoop \(a joint\) and oven"),
+        ({"board": "oven", "fault": "stall", "joint": "boom"}, "no joint"),
+        ({"board": "scoop", "fault": "leak"}, r"elec \(a tank\) and oven \(the lid\)"),
+        ({"board": "oven", "fault": "leak", "gas": "h2"}, "no gas"),
+        ({"board": "oven", "fault": "leak", "tau_s": 0}, "tau_s"),
+        ({"board": "elec", "fault": "heater_stuck"}, "oven board only"),
+        ({"board": "oven", "fault": "sensor_open"}, "sensor: required"),
+        ({"board": "oven", "fault": "sensor_open", "sensor": "load_cell"}, "open-circuit"),
+        ({"board": "oven", "fault": "drift", "sensor": "h2_pressure", "rate": 1}, "sensor"),
         ({"board": "scoop", "fault": "stall", "joint": "elbow"}, "joint"),
         ({"board": "scoop", "fault": "delay"}, "ms"),
         ({"board": "scoop", "fault": "drop", "rate": 0.1, "extra": 1}, "extra"),
@@ -340,6 +358,42 @@ def test_sim_ports_apply_fault_sets_physical_faults() -> None:
     assert not sim.scoop.arm.boom.stuck
     assert sim.elec.cell.o2_leak_tau_s is None
     assert sim.uarts["scoop"].faults.delay_ms == 0
+
+
+@pytest.mark.req("SIM-10")
+def test_sim_ports_apply_fault_sets_and_clears_the_oven_s_faults() -> None:
+    sim = SimBoards()
+    oven = sim.oven
+    sim.apply_fault({"board": "oven", "fault": "stall"})
+    sim.apply_fault({"board": "oven", "fault": "leak", "tau_s": 120})
+    sim.apply_fault({"board": "oven", "fault": "heater_stuck", "on": True})
+    sim.apply_fault({"board": "oven", "fault": "sensor_open", "sensor": "wall_temp"})
+    sim.apply_fault({"board": "oven", "fault": "sensor_open", "sensor": "pressure"})
+    sim.apply_fault({"board": "oven", "fault": "drift", "sensor": "trap_temp", "rate": 0.5})
+    sim.apply_fault({"board": "oven", "fault": "drop", "rate": 0.25})
+    assert oven.pump.stalled and oven.heater_stuck
+    assert oven.physics.leak_tau_s == 120
+    assert oven.sensors.open == {"wall_temp", "pressure"}
+    assert oven.sensors.drift_rate["trap_temp"] == 0.5
+    assert sim.uarts["oven"].faults.drop == 0.25
+    sim.apply_fault({"board": "oven", "fault": "sensor_open", "sensor": "pressure", "on": False})
+    sim.apply_fault({"board": "oven", "fault": "leak", "on": False})
+    assert oven.sensors.open == {"wall_temp"}
+    assert oven.physics.leak_tau_s is None
+    sim.apply_fault({"board": "oven", "fault": "clear"})
+    assert not (oven.pump.stalled or oven.heater_stuck or oven.sensors.open)
+    assert oven.sensors.drift_rate["trap_temp"] == 0.0
+    assert sim.uarts["oven"].faults.drop == 0.0
+
+
+def test_sim_ports_start_faults_put_the_oven_s_faults_in_place() -> None:
+    faults = StartFaults(
+        pump_stall=True, heater_stuck=True, sensor_open=("sample_temp",), lid_leak_tau_s=60.0
+    )
+    oven = SimBoards(faults=faults).oven
+    assert oven.pump.stalled and oven.heater_stuck
+    assert oven.sensors.open == {"sample_temp"}
+    assert oven.physics.leak_tau_s == 60.0
 
 
 @pytest.mark.req("SIM-10")
