@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 LID_TRAVEL_S = 2.0
-HEATER_KP_W_PER_C = 4.0
-HEATER_KI_W_PER_C_S = 0.02
+HEATER_KP_W_PER_C = 30.0
+HEATER_KI_W_PER_C_S = 0.5
 HOLD_BAND_C = 2.0
 TRAP_KP_W_PER_C = 25.0
 #: Bartels mp6 piezo micropump, water, at its maximum-fluidic-power point (3.5 ml/min at
