@@ -1,22 +1,13 @@
 """The oven board's firmware: lid, sample heater, cold trap, transfer pump, eject chute, trips.
 
-Besides the common rules (see :mod:`sim.firmware`), the board refuses, after the range and
-FAULT checks: BUSY for SET_LID while the lid moves, EJECT while ejecting, TRANSFER while
-transferring; INTERLOCK for HEAT (and HOLD with the heater off) unless the lid is sealed and
-the load cell reads at least 1 g, SET_LID open while the sample is above 60 degC or the
-chamber above 5 kPa, EJECT while the heater is on or the sample above 60 degC, TRANSFER while
-the trap is at or below 0 degC or its sump is dry. SET_TRAP works even in FAULT (the trap is
-what takes vapour out of a sealed chamber).
-
-The heater circuit has a safety relay (open unless HEAT or HOLD runs; every trip, STOP,
-HEATER_OFF, the host watchdog and boot open it) in series with the controller's switch.
-``heater_stuck`` (a fault) fails that switch closed: full rated power whenever the relay is.
-
-Hard trips (latch their flag and FAULT; heater and pump off, the trap keeps running since
-it lowers the pressure): sample or wall above 500 degC (OVERTEMP), chamber above 50 kPa
-(OVERPRESSURE), an open-circuit sensor (SENSOR_FAULT; it reads OPEN_CIRCUIT_READING, 2000
-degC or kPa, and takes no part in the other trips), the pump's flow meter seeing a stall
-(PUMP_STALL). STOP switches heater, pump and lid motor off (the trap keeps its thermostat)
+The contract is docs/icd.md §5.4 (commands, BUSY and INTERLOCK), §6.3 (flags) and §7 (trips,
+boot); :mod:`sim.oven_control` has the controllers, :mod:`sim.oven_sensors` the sensors and
+:mod:`sim.oven_physics` the chamber. In short: state FAULT > EJECTING > TRANSFERRING >
+HEATING/HOLDING > IDLE. The heater has a safety relay (open unless HEAT or HOLD runs) in
+series with its controller's switch; ``heater_stuck`` (a fault) fails that switch closed.
+Trips (sample or wall above 500 degC, chamber above 50 kPa, an open sensor, a pump stall)
+latch FAULT and switch heater and pump off; the trap keeps running (it lowers the
+pressure) and SET_TRAP works in FAULT. STOP switches heater, pump, lid motor and chute off
 and clears the flags once no cause remains. Boot: heater, trap and pump off; the lid stays
 where it is (a mechanism: reported, not moved).
 """

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from hal import DeviceNack, OvenDriver, SerialLink
 from hal.commands import (
     Dig,
     DumpCommand,
@@ -589,3 +590,36 @@ async def test_sim_oven_board_heat_cycle_turns_dug_regolith_into_cell_water(
     assert tm.state is OvenState.IDLE
     assert tm.water_transferred_g > 0.8 * sealed_in
     assert sim.elec.cell.water_g - water_before == pytest.approx(tm.water_transferred_g, rel=1e-5)
+
+
+async def test_sim_oven_board_answers_the_hal_driver_on_its_own_pty() -> None:
+    """The SIL oven: OvenDriver over a real pty, every command, an INTERLOCK as DeviceNack."""
+    clock = ManualClock()
+    async with (
+        SimBoards(clock=clock, host_timeout_s=None) as sim,
+        SerialLink(url=sim.urls["oven"], timeout_s=0.1, retries=5) as link,
+    ):
+        oven = OvenDriver(link)
+        assert (await oven.info()).board.name == "OVEN"
+        with pytest.raises(DeviceNack, match="INTERLOCK") as refusal:
+            await oven.heat(setpoint_c=100.0, ramp_c_per_min=10.0, power_limit_w=50.0)
+        assert refusal.value.code == NackCode.INTERLOCK
+        load(sim.oven)
+        await oven.set_trap(enabled=True, setpoint_c=-60.0)
+        await oven.heat(setpoint_c=60.0, ramp_c_per_min=60.0, power_limit_w=100.0)
+        await oven.hold()
+        assert (await oven.get_status()).state is OvenState.HOLDING
+        await clock.advance(60.0)
+        await oven.heater_off()
+        await oven.set_trap(enabled=True, setpoint_c=10.0)
+        await clock.advance(30.0)
+        await oven.transfer(water_g=0.5)
+        assert (await oven.get_status()).flags & OvenFlags.PUMP_ON
+        await clock.advance(10.0)
+        await oven.eject()
+        await oven.set_lid(open=True)
+        tm = await oven.get_status()
+        assert tm.state is OvenState.EJECTING
+        assert tm.flags & OvenFlags.LID_MOVING
+        assert tm.water_transferred_g == pytest.approx(0.5, abs=1e-6)
+        await oven.stop()
