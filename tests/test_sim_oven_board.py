@@ -68,6 +68,7 @@ async def water_on_trap(oven: OvenFirmware, clock: ManualClock) -> float:
     return oven.physics.trap_liquid_g
 
 
+@pytest.mark.req("SIM-16")
 async def test_sim_oven_board_boots_with_everything_off_and_reports_the_lid(
     oven: OvenFirmware, clock: ManualClock
 ) -> None:
@@ -88,6 +89,7 @@ async def test_sim_oven_board_boots_with_everything_off_and_reports_the_lid(
     assert oven.physics.trap_ice_g > 0.0
 
 
+@pytest.mark.req("SIM-16")
 async def test_sim_oven_board_reset_leaves_the_lid_where_it_is(
     oven: OvenFirmware, clock: ManualClock
 ) -> None:
@@ -103,6 +105,7 @@ async def test_sim_oven_board_reset_leaves_the_lid_where_it_is(
     assert oven.lid.position == pytest.approx(0.5)
 
 
+@pytest.mark.req("SIM-16")
 async def test_sim_oven_board_set_lid_moves_for_two_seconds_then_reports_its_end(
     oven: OvenFirmware, clock: ManualClock
 ) -> None:
@@ -135,6 +138,7 @@ async def test_sim_oven_board_stop_halts_the_lid_part_way(
     assert oven_tm(oven).flags & LID == OvenFlags.LID_SEALED
 
 
+@pytest.mark.req("SIM-16")
 async def test_sim_oven_board_opening_a_hot_or_pressurised_chamber_is_interlocked(
     oven: OvenFirmware, clock: ManualClock
 ) -> None:
@@ -155,6 +159,7 @@ async def test_sim_oven_board_opening_a_hot_or_pressurised_chamber_is_interlocke
     assert refused(oven, "SET_LID", LidCommand(1)) is NackCode.BUSY  # BUSY comes first
 
 
+@pytest.mark.req("SIM-16")
 async def test_sim_oven_board_heat_is_interlocked_without_a_sealed_lid_or_a_sample(
     oven: OvenFirmware, clock: ManualClock
 ) -> None:
@@ -173,6 +178,7 @@ async def test_sim_oven_board_heat_is_interlocked_without_a_sealed_lid_or_a_samp
     assert oven_tm(oven).state is OvenState.HEATING
 
 
+@pytest.mark.req("SIM-16")
 async def test_sim_oven_board_heat_ramps_the_target_then_holds_the_sample_at_the_setpoint(
     oven: OvenFirmware, clock: ManualClock
 ) -> None:
@@ -265,6 +271,7 @@ async def test_sim_oven_board_set_trap_cools_and_warms_the_trap(
     assert oven.physics.trap_w == 0.0
 
 
+@pytest.mark.req("SIM-16")
 async def test_sim_oven_board_transfer_pumps_the_trap_s_water_to_the_sink(
     oven: OvenFirmware, clock: ManualClock
 ) -> None:
@@ -315,6 +322,7 @@ async def test_sim_oven_board_heating_goes_on_during_a_transfer(
     assert oven_tm(oven).state is OvenState.HEATING
 
 
+@pytest.mark.req("SIM-16")
 async def test_sim_oven_board_eject_drops_the_sample_once_cool_and_off(
     oven: OvenFirmware, clock: ManualClock
 ) -> None:
@@ -515,6 +523,7 @@ async def open_lid(sim: SimBoards) -> None:
     await sim.clock.advance(2.5)
 
 
+@pytest.mark.req("SIM-16")
 async def test_sim_oven_board_dump_to_an_open_oven_fills_its_hopper(sim: SimBoards) -> None:
     await open_lid(sim)
     await dig_and_dump(sim, DumpTarget.OVEN)
@@ -525,6 +534,7 @@ async def test_sim_oven_board_dump_to_an_open_oven_fills_its_hopper(sim: SimBoar
     assert sim.ground_g == 0.0
 
 
+@pytest.mark.req("SIM-16")
 @pytest.mark.parametrize("target", [DumpTarget.OVEN, DumpTarget.GROUND])
 async def test_sim_oven_board_dump_at_a_closed_lid_or_the_ground_is_lost(
     sim: SimBoards, target: DumpTarget
@@ -543,6 +553,7 @@ async def test_sim_oven_board_ice_content_is_the_simulator_s_setting() -> None:
         assert sim.oven.physics.water_in_g == pytest.approx(112.5 * (10 + 0.15) / 100)
 
 
+@pytest.mark.req("SIM-16")
 async def test_sim_oven_board_pump_fills_the_elec_reservoir(sim: SimBoards) -> None:
     assert isinstance(sim.clock, ManualClock)
     before = sim.elec.cell.water_g
@@ -554,6 +565,7 @@ async def test_sim_oven_board_pump_fills_the_elec_reservoir(sim: SimBoards) -> N
     assert oven_tm(sim.oven).water_transferred_g == pytest.approx(1.0, abs=1e-6)
 
 
+@pytest.mark.req("SIM-16")
 async def test_sim_oven_board_heat_cycle_turns_dug_regolith_into_cell_water(
     sim: SimBoards,
 ) -> None:
