@@ -66,6 +66,8 @@ time_scale = {time_scale}
 url = "{urls["scoop"]}"
 [devices.elec]
 url = "{urls["elec"]}"
+[devices.oven]
+url = "{urls["oven"]}"
 [state]
 dir = "{state}"
 [mqtt]
