@@ -186,7 +186,7 @@ def test_oven_interlock_when_must_name_an_argument_value(when: dict[str, str], m
         ("oven.wall_temp_c", 481.0),
         ("oven.sample_temp_c", 2000.0),  # an open thermocouple's reading
         ("oven.chamber_pressure_kpa", 41.0),
-        ("oven.heater_stall_s", 601.0),
+        ("oven.heater_stall_s", 301.0),
     ],
 )
 def test_oven_limit_red_after_persistence_makes_the_payload_safe(
@@ -245,6 +245,17 @@ def test_oven_heater_stall_counts_while_the_sample_does_not_warm() -> None:
     assert stall.update(_packet(181_000, 21.2)) == 60.0
     assert stall.update(_packet(182_000, 21.2, power=0.0)) == 0.0  # heater off: no stall
     assert stall.update(_packet(183_000, 21.2)) == 0.0
+
+
+def test_oven_heater_stall_not_while_the_heat_goes_into_the_ice() -> None:
+    """A sample held at its ice's sublimation point does not warm, but the trap fills."""
+    stall = HeaterStall()
+    for second in range(0, 1200, 10):
+        packet = _packet(second * 1000, -43.0) | {"oven.water_collected_g": second * 0.001}
+        last = stall.update(packet)
+        assert last <= 50.0
+    dry = _packet(1_290_000, -43.0) | {"oven.water_collected_g": 1.19}
+    assert stall.update(dry) == pytest.approx(last + 100.0)  # nothing caught since 1190 s
 
 
 def test_oven_heater_stall_not_while_holding_at_the_target() -> None:

@@ -38,10 +38,13 @@ TRANSFER_TIMEOUT_S = 600.0
 #: At or above this the cell's tank is full: OVEN.TRANSFER is refused (CELL_TANK_FULL).
 CELL_TANK_FULL_G = CELL_TANK_CAPACITY_G - TRANSFER_MAX_G
 #: The heater counts as stalled while it draws at least this much with the sample this far
-#: below its target and not STALL_RISE_C warmer than when that began (flight/oven.py).
+#: below its target, the sample not STALL_RISE_C warmer and the trap not STALL_COLLECT_G
+#: fuller than when that began (the heat goes neither into the sample nor into its ice:
+#: flight/oven.py).
 STALL_POWER_W = 2.0
 STALL_MARGIN_C = 5.0
 STALL_RISE_C = 1.0
+STALL_COLLECT_G = 0.05
 
 OVEN_STATES = ("IDLE", "HEATING", "HOLDING", "TRANSFERRING", "EJECTING", "FAULT")
 OVEN_FIELDS: tuple[Field, ...] = (
@@ -85,7 +88,7 @@ OVEN_LIMITS: dict[str, Limits] = {
     "oven.chamber_pressure_kpa": Limits(
         yellow_high=30, red_high=40, persistence=3, response=_R.SAFE
     ),
-    "oven.heater_stall_s": Limits(yellow_high=300, red_high=600, persistence=3, response=_R.SAFE),
+    "oven.heater_stall_s": Limits(yellow_high=120, red_high=300, persistence=3, response=_R.SAFE),
     "oven.board_temp_c": Limits(
         red_low=-30, yellow_low=-15, yellow_high=60, red_high=75, persistence=5, response=_R.SAFE
     ),
@@ -107,7 +110,8 @@ OVEN_DERIVED = (
         packet="oven",
         description=(
             f"how long the heater has drawn >= {STALL_POWER_W:g} W with the sample more than "
-            f"{STALL_MARGIN_C:g} degC below its target and not {STALL_RISE_C:g} degC warmer"
+            f"{STALL_MARGIN_C:g} degC below its target, not {STALL_RISE_C:g} degC warmer and "
+            f"the trap not {STALL_COLLECT_G:g} g fuller"
         ),
         limits=OVEN_LIMITS["oven.heater_stall_s"],
     ),
