@@ -17,7 +17,7 @@ import aiomqtt
 
 from ground import GroundClient, GroundError
 from ground.console import ConsoleApp
-from interface.broker import NODELAY, parse_broker
+from interface.broker import NODELAY, parse_broker, stop_task
 from interface.catalog import DICTIONARY
 from interface.sequence import Sequence, SequenceError, format_problems, parse_sequence
 from interface.signing import load_key
@@ -89,14 +89,22 @@ async def _live_view(stack: Stack) -> None:
 
 @contextlib.asynccontextmanager
 async def _background(coroutine: Coroutine[Any, Any, T]) -> AsyncIterator[asyncio.Task[T]]:
-    """``coroutine`` as a task for the block's duration, cancelled and awaited after it."""
+    """``coroutine`` as a task for the block's duration, cancelled and awaited after it.
+
+    Its own outcome after the block is dropped (the block read what it needed), but not a
+    cancellation of ours: a stop that comes while the task is being ended still stops us."""
     task = asyncio.create_task(coroutine)
     try:
         yield task
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        task.add_done_callback(_retrieved)
+        with contextlib.suppress(Exception):
+            await stop_task(task)
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # read, so that asyncio does not print it as never retrieved
 
 
 def _line(values: dict[str, Any]) -> str:

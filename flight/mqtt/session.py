@@ -35,7 +35,9 @@ from interface.topics import Topics
 
 #: How long a last "offline" status may take to be confirmed before the session ends: on a
 #: busy machine 2 s was not always enough, and a clean disconnect after an unconfirmed
-#: "offline" leaves the retained status "online" (the broker sends no will then).
+#: "offline" leaves the retained status "online" (the broker sends no will then). A session
+#: still starting when the uplink stops gets as long again to go live first (see
+#: :meth:`Uplink._say_offline`): both fit in the 15 s systemd and ``isru sil`` give a stop.
 OFFLINE_TIMEOUT_S = 5.0
 
 
@@ -99,7 +101,11 @@ class Uplink:
             refusals=TokenBucket(refusal_rate_per_s, refusal_burst),
             queue_bytes=queue_bytes,
         )
-        self._client: aiomqtt.Client | None = None
+        #: The session's client from its CONNACK to the session's end, live or still starting.
+        self._connection: aiomqtt.Client | None = None
+        #: Set while no session is connected (cleared at a CONNACK, set when it ends).
+        self._unlinked = asyncio.Event()
+        self._unlinked.set()
         self._removers: list[Remover] = []
         self._runner: asyncio.Task[None] | None = None
         #: Whether the current session got past its CONNACK.
@@ -140,13 +146,7 @@ class Uplink:
     ) -> None:
         for remove in self._removers:
             remove()
-        client = self._client
-        if client is not None:
-            with contextlib.suppress(aiomqtt.MqttError):
-                offline = self.downlink.status("offline")
-                await client.publish(
-                    self.topics.status, offline, qos=1, retain=True, timeout=OFFLINE_TIMEOUT_S
-                )
+        await self._say_offline()
         if self._runner is not None:
             await stop_task(self._runner)  # not cancel(): aiomqtt may drop it (see stop_task)
         self._end_session()  # unconfirmed messages wait in the outbox for the next start
@@ -155,6 +155,34 @@ class Uplink:
         loop = asyncio.get_running_loop()
         if loop.get_exception_handler() == self._loop_error:
             loop.set_exception_handler(self._loop_handler)
+
+    async def _say_offline(self) -> None:
+        """The last words of a stop: the retained "offline" status, confirmed, on the
+        session's connection if there is one (then the session ends with a clean disconnect,
+        which sends no will: without this the retained status would stay "online").
+
+        A session still starting (it said online and is sending the start-up backlog, which
+        holds what the app said while it stopped: SAFING, SHUTDOWN) is first given up to
+        OFFLINE_TIMEOUT_S to go live, so that those reach the ground before "offline" and
+        are not left in the outbox for the next start."""
+        if self._connection is not None and not self.connected.is_set():
+            waits = {
+                asyncio.ensure_future(self.connected.wait()),
+                asyncio.ensure_future(self._unlinked.wait()),
+            }
+            await asyncio.wait(
+                waits, timeout=OFFLINE_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            for wait in waits:
+                wait.cancel()
+        client = self._connection
+        if client is None or disconnected(client):
+            return  # no connection: the last will said offline, or the last stop did
+        with contextlib.suppress(aiomqtt.MqttError):
+            offline = self.downlink.status("offline")
+            await client.publish(
+                self.topics.status, offline, qos=1, retain=True, timeout=OFFLINE_TIMEOUT_S
+            )
 
     async def _run(self) -> None:
         """Sessions, one after another, until cancelled: whatever ends one (the broker, the
@@ -219,6 +247,8 @@ class Uplink:
         client = self._client_for(aiomqtt.Will(self.topics.status, status, qos=1, retain=True))
         try:
             async with client:
+                self._connection = client
+                self._unlinked.clear()
                 self._linked = True
                 try:
                     await self._serve(client)
@@ -239,6 +269,8 @@ class Uplink:
                         )
                     raise
         finally:
+            self._connection = None
+            self._unlinked.set()
             settle(client)
 
     def _client_for(self, will: aiomqtt.Will) -> aiomqtt.Client:
@@ -271,7 +303,6 @@ class Uplink:
         mode = self.app.modes.mode
         await self.downlink.announce(client)
         await self.downlink.send_backlog(client)
-        self._client = client  # no await since the backlog was empty: nothing overtakes it
         self.downlink.go_live(client, publisher)
         if self.app.modes.mode is not mode:
             self.downlink.publish_status()  # the mode changed before the session went live
@@ -284,5 +315,4 @@ class Uplink:
     def _end_session(self) -> None:
         """The broker is gone: whatever it did not confirm goes to the outbox, in order."""
         self.connected.clear()
-        self._client = None
         self.downlink.end_session()
