@@ -368,3 +368,38 @@ async def test_uplink_replay_of_many_pages_keeps_order_and_loses_nothing(
     assert [p["n"] for p in bulk] == list(range(rows))
     assert all(p["replayed"] is True for p in bulk)
     assert done.args["count"] >= rows
+
+
+#: Messages made before the first session: its start-up backlog (under STARTUP_BACKLOG_MAX).
+LONG_BACKLOG = 1000
+
+
+async def test_uplink_stopped_while_its_session_starts_says_shutdown_then_offline(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """A stop that comes after the session said online but before it went live (it is
+    still sending the start-up backlog) still sends what the vehicle said last, then the
+    retained "offline": the clean disconnect that follows sends no last will."""
+    async with (
+        ground_probe(mosquitto.host, mosquitto.port, VEHICLE) as ground,
+        flight_stack(tmp_path, time_scale=TIME_SCALE) as stack,
+    ):
+        with Outbox(tmp_path / "outbox.db") as outbox:
+            uplink = Uplink(app=stack.app, broker=mosquitto.url, vehicle=VEHICLE, outbox=outbox)
+            async with uplink:
+                for n in range(LONG_BACKLOG):  # before the session connects: the backlog
+                    stack.app.events.emit("OUTBOX_DROPPED", detail=f"filler {n}")
+                await ground.wait_for(
+                    lambda m: m.topic.endswith("/status") and m.payload["state"] == "online"
+                )
+                assert not uplink.connected.is_set()  # still starting: the case at hand
+                stack.app.events.emit("SHUTDOWN", reason="stopped")
+            shutdown = await ground.wait_for(
+                lambda m: m.topic.endswith("/evr") and m.payload["id"] == "SHUTDOWN"
+            )
+            offline = await ground.wait_for(
+                lambda m: m.topic.endswith("/status") and m.payload["state"] == "offline"
+            )
+            assert len(outbox) == 0  # nothing left for the next start: all of it was sent
+    assert ground.received.index(shutdown) < ground.received.index(offline)
+    assert ground.on("status")[-1]["state"] == "offline"
