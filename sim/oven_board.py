@@ -205,7 +205,8 @@ class OvenFirmware(Firmware):
         self.lid.command(open=bool(args.open))
 
     def _heater_interlock(self) -> None:
-        if not self.lid.sealed or self.reading("load_cell") < SAMPLE_PRESENT_G:
+        sealed = self.lid.sealed and not self.ejecting  # the chute open unseals the chamber
+        if not sealed or self.reading("load_cell") < SAMPLE_PRESENT_G:
             raise Refused(NackCode.INTERLOCK)
 
     def _cmd_heat(self, args: HeatCommand) -> None:

@@ -8,6 +8,8 @@ import random
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hal import DeviceNack, OvenDriver, SerialLink
 from hal.commands import (
@@ -19,7 +21,7 @@ from hal.commands import (
     TransferCommand,
     TrapCommand,
 )
-from hal.message import NackCode
+from hal.message import MsgType, NackCode
 from hal.telemetry import OvenFlags, OvenState, OvenTelemetry
 from sim import ManualClock, SimBoards
 from sim.boot_store import BootStore
@@ -635,3 +637,84 @@ async def test_sim_oven_board_answers_the_hal_driver_on_its_own_pty() -> None:
         assert tm.flags & OvenFlags.LID_MOVING
         assert tm.water_transferred_g == pytest.approx(0.5, abs=1e-6)
         await oven.stop()
+
+
+# -- any sequence of commands, time and faults ---------------------------------------------
+
+_COMMANDS = st.one_of(
+    st.tuples(st.just("SET_LID"), st.builds(LidCommand, st.integers(0, 1))),
+    st.tuples(
+        st.just("HEAT"),
+        st.builds(
+            HeatCommand,
+            st.floats(-50.0, 450.0),
+            st.floats(0.5, 60.0),
+            st.floats(1.0, 200.0),
+        ),
+    ),
+    st.tuples(st.sampled_from(["HOLD", "HEATER_OFF", "EJECT", "STOP", "GET_STATUS"]), st.none()),
+    st.tuples(
+        st.just("SET_TRAP"), st.builds(TrapCommand, st.integers(0, 1), st.floats(-150.0, 40.0))
+    ),
+    st.tuples(st.just("TRANSFER"), st.builds(TransferCommand, st.floats(0.5, 100.0))),
+)
+_ACTIONS = st.one_of(
+    st.tuples(st.just("request"), _COMMANDS),
+    st.tuples(st.just("wait"), st.floats(0.01, 2.0)),
+    st.tuples(st.just("load"), st.floats(0.5, 5.0)),
+    st.tuples(st.just("fault"), st.sampled_from(["stuck", "stall", "open", "hot", "clear"])),
+)
+
+
+def _check_invariants(oven: OvenFirmware, stuck: bool) -> None:
+    tm = oven.telemetry()
+    lid = tm.flags & LID
+    assert lid in (OvenFlags(0), OvenFlags.LID_SEALED, OvenFlags.LID_OPEN, OvenFlags.LID_MOVING)
+    assert (tm.state is OvenState.FAULT) == bool(tm.flags & FAULTS)
+    heater_on = bool(tm.flags & OvenFlags.HEATER_ON)
+    if tm.state in (OvenState.HEATING, OvenState.HOLDING):
+        assert heater_on
+    if heater_on:
+        assert tm.state in (OvenState.HEATING, OvenState.HOLDING, OvenState.TRANSFERRING)
+        assert tm.heater_power_w <= (HEATER_RATED_W if stuck else oven.heater.limit_w)
+    else:
+        assert tm.heater_power_w == 0.0
+    assert (tm.state is OvenState.TRANSFERRING) == (
+        bool(tm.flags & OvenFlags.PUMP_ON) and tm.state is not OvenState.EJECTING
+    ) or tm.state is OvenState.FAULT
+    if tm.state is OvenState.FAULT:
+        assert not tm.flags & (OvenFlags.HEATER_ON | OvenFlags.PUMP_ON)
+
+
+@settings(max_examples=150, deadline=None)
+@given(actions=st.lists(_ACTIONS, max_size=15))
+def test_sim_oven_board_any_sequence_keeps_its_state_and_flags_consistent(
+    actions: list[tuple[str, object]],
+) -> None:
+    clock = ManualClock()
+    oven = OvenFirmware(
+        clock=clock, boot_store=BootStore("oven"), rng=random.Random(0), host_timeout_s=None
+    )
+    oven.start()
+    for kind, what in actions:
+        if kind == "request":
+            assert isinstance(what, tuple)
+            reply = request(oven, what[0], what[1])
+            assert reply.type in (MsgType.ACK, MsgType.NACK)
+        elif kind == "wait":
+            assert isinstance(what, float)
+            clock.step_to(clock.now() + what)
+        elif kind == "load":
+            assert isinstance(what, float)
+            load(oven, what)
+        elif what == "clear":
+            oven.heater_stuck = oven.pump.stalled = False
+            oven.sensors.clear()
+        else:
+            oven.heater_stuck |= what == "stuck"
+            oven.pump.stalled |= what == "stall"
+            if what == "open":
+                oven.sensors.open.add("trap_temp")
+            if what == "hot":
+                oven.sensors.drift["wall_temp"] = 600.0
+        _check_invariants(oven, oven.heater_stuck)
