@@ -248,9 +248,5 @@ def _links(config: FlightConfig) -> dict[str, SerialLink]:
             reconnect_s=device.reconnect_s,
             wait_open=False,
         )
-        for board, device in (
-            ("scoop", config.devices.scoop),
-            ("elec", config.devices.elec),
-            ("oven", config.devices.oven),
-        )
+        for board, device in config.devices  # (name, DeviceConfig): one per board
     }
