@@ -1,4 +1,4 @@
-"""The oven's state: three thermal nodes that hold enthalpy, and the chamber's vapour.
+"""The oven's state: three thermal nodes that hold enthalpy, and the masses of water.
 
 Part of ``sim.oven_physics`` (which documents the model and its sources). Each node keeps
 its enthalpy as state; temperatures (and how much of a node's water is melted, the
@@ -22,14 +22,18 @@ if TYPE_CHECKING:
 
 Curve = Callable[[float], tuple[float, float]]
 Temps = tuple[float, float, float]
+Solved = tuple[float, float, float]
 BINS = rt.BOUND_BINS
 LATENT_TRIPLE = rt.H_VAPOUR_TRIPLE - rt.H_ICE_TRIPLE  # J/kg, sublimation at 273.16 K
 DESORPTION_HEAT = tuple(rt.desorption_heat(e) for e in rt.BOUND_ENERGIES_EV)
 T_MAX = 5000.0
 
 
-def solve_temperature(target: float, h_of: Curve, lo: float, hi: float, guess: float) -> float:
-    """Where the increasing ``h_of(t) -> (h, dh/dt)`` equals ``target``: safeguarded Newton."""
+def solve_temperature(
+    target: float, h_of: Curve, lo: float, hi: float, guess: float
+) -> tuple[float, float]:
+    """Where the increasing ``h_of(t) -> (h, dh/dt)`` equals ``target``, and dh/dt there:
+    Newton, kept inside a bracket that bisection falls back on."""
     t = min(max(guess, lo), hi)
     for _ in range(200):
         h, dh = h_of(t)
@@ -41,11 +45,12 @@ def solve_temperature(target: float, h_of: Curve, lo: float, hi: float, guess: f
         new = t - err / dh if dh > 0 else (lo + hi) / 2
         if not lo <= new <= hi:
             new = (lo + hi) / 2
-        # Quadratic convergence: after a step this small the error is below 1e-12 K.
-        if abs(new - t) <= 1e-6 or hi - lo <= 1e-12 * t:
-            return new
+        # Quadratic convergence (|h''| / 2h' < 0.01 /K here): after a step under 1e-4 K the
+        # error is below 1e-10 K.
+        if abs(new - t) <= 1e-4 or hi - lo <= 1e-12 * t:
+            return new, dh
         t = new
-    return t
+    return t, dh
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,8 @@ class OvenNodes:
         self.sample_temp_k = self.wall_temp_k = self.trap_temp_k = p.deck_k
         self._h = [p.crucible_j_k * p.deck_k, p.wall_j_k * p.deck_k, p.trap_j_k * p.deck_k]
         self._flows = dict.fromkeys(("heater", "rad", "cond", "peltier", "out", "in"), 0.0)
+        self._settled = list(self._h)  # node enthalpies when temperatures were last solved
+        self._cp = [p.crucible_j_k, p.wall_j_k, p.trap_j_k]  # their dH/dT then
 
     def _set_bound(self, masses: list[float]) -> None:
         self.bound_kg = masses
@@ -131,8 +138,8 @@ class OvenNodes:
         return total - latent, latent
 
     @staticmethod
-    def _two_phase(target: float, water: float, base: Curve, guess: float) -> tuple[float, float]:
-        """(T, liquid kg) of a node whose ``water`` melts at 273.16 K (enthalpy method)."""
+    def _two_phase(target: float, water: float, base: Curve, guess: float) -> Solved:
+        """(T, liquid kg, dH/dT) of a node whose ``water`` melts at 273.16 K (enthalpy method)."""
 
         def with_ice(t: float) -> tuple[float, float]:
             (h, cp), (hi, ci) = base(t), rt.ice_hc(t)
@@ -143,101 +150,38 @@ class OvenNodes:
             return h + water * rt.h_liquid(t), cp + water * rt.WATER_CP_LIQUID
 
         if water <= 0:
-            return solve_temperature(target, base, 2.0, T_MAX, guess), 0.0
+            t, cp = solve_temperature(target, base, 2.0, T_MAX, guess)
+            return t, 0.0, cp
+        if guess < rt.T_TRIPLE:  # most often still frozen: no need to look at the melt
+            t, cp = solve_temperature(target, with_ice, 2.0, rt.T_TRIPLE, guess)
+            if t < rt.T_TRIPLE - 1e-3:  # (a root at the melting point needs a closer look)
+                return t, 0.0, cp
         solid = with_ice(rt.T_TRIPLE)[0]
         if target < solid:
-            return solve_temperature(target, with_ice, 2.0, rt.T_TRIPLE, guess), 0.0
+            t, cp = solve_temperature(target, with_ice, 2.0, rt.T_TRIPLE, guess)
+            return t, 0.0, cp
         if target <= solid + water * rt.LATENT_FUSION:
-            return rt.T_TRIPLE, min(water, (target - solid) / rt.LATENT_FUSION)
-        return solve_temperature(target, with_liquid, rt.T_TRIPLE, T_MAX, guess), water
+            return rt.T_TRIPLE, min(water, (target - solid) / rt.LATENT_FUSION), math.inf
+        t, cp = solve_temperature(target, with_liquid, rt.T_TRIPLE, T_MAX, guess)
+        return t, water, cp
 
     def _settle(self) -> None:
-        """Temperatures (and melt) from the node enthalpies."""
+        """Temperatures (and melt) from the node enthalpies; each solve starts from the last
+        temperature moved by the enthalpy added since, over the heat capacity then."""
         hs, hw, ht = self._h
-        self.sample_temp_k, self.liquid_kg = self._two_phase(
-            hs, self.water_kg, self._sample_base, self.sample_temp_k
+        (s0, w0, t0), (cs, cw, ct) = self._settled, self._cp
+        self.sample_temp_k, self.liquid_kg, cs = self._two_phase(
+            hs, self.water_kg, self._sample_base, self.sample_temp_k + (hs - s0) / cs
         )
-        self.wall_temp_k = solve_temperature(hw, self._wall_h, 2.0, T_MAX, self.wall_temp_k)
-        self.trap_temp_k, self.trap_liquid_kg = self._two_phase(
-            ht, self.trap_water_kg, self._trap_base, self.trap_temp_k
-        )
-
-    # -- water on the move --
-    def _desorb(self, ts: float, dt: float) -> float:
-        """Release bound water (first order, exact at fixed temperature); return kg."""
-        released, masses = 0.0, list(self.bound_kg)
-        ceiling = math.log(rt.BOUND_PREFACTOR * dt) + 37  # beyond: k dt < 1e-16, no change
-        for i, energy in enumerate(rt.BOUND_ENERGIES_EV):
-            x = energy / (rt.BOLTZMANN_EV * ts)
-            if masses[i] <= 0 or x > ceiling:
-                continue
-            out = -masses[i] * math.expm1(-rt.BOUND_PREFACTOR * math.exp(-x) * dt)
-            masses[i] -= out
-            released += out
-        if released > 0:
-            self._set_bound(masses)
-            moved = released * rt.h_vapour(ts)
-            self._h[0] -= moved
-            self._h[1] += moved
-        return released
-
-    def _exchange(self, ts: float, tw: float, tt: float, released: float, dt: float) -> float:
-        """Vapour between sample, chamber, trap and outside over ``dt``, solved exactly
-        (linear in the vapour mass at fixed temperatures); return the next substep limit."""
-        p, m0 = self.p, self.vapour_kg
-        c = rt.GAS_CONSTANT * tw / (rt.WATER_MOLAR_MASS * p.chamber_m3)  # Pa per kg
-        gas = rt.KINETIC * c / math.sqrt(tw)  # condensation, kg/(m2 s) per kg, sticking 1
-        paths, limit = [], math.inf  # [evaporation kg/s, condensation 1/s, kg held]
-        for temp, area, water, heat_capacity in (
-            (ts, p.sample_area_m2, self.water_kg, self._h[0] / ts),
-            (tt, p.trap_area_m2, self.trap_water_kg, p.trap_j_k + self.trap_water_kg * 2e3),
-        ):
-            psat = rt.p_water(temp)
-            k = p.sticking * area if water > 0 or c * m0 > psat else 0.0
-            evaporation = k * rt.KINETIC * psat / math.sqrt(temp)
-            paths.append([evaporation, k * gas, water])
-            if (water + m0) * 3e6 > 0.05 * heat_capacity and evaporation > 0:
-                slope = evaporation * 9e12 * rt.WATER_MOLAR_MASS / (rt.GAS_CONSTANT * temp * temp)
-                limit = min(limit, 0.2 * heat_capacity / slope)
-        out_rate = 0.0 if self.lid_sealed else p.lid_area_m2 * gas
-        out_rate += 1 / self.leak_tau_s if self.leak_tau_s else 0.0
-        for _ in range(3):
-            a = paths[0][0] + paths[1][0] + released / dt
-            b = paths[0][1] + paths[1][1] + out_rate
-            eq = a / b if b > 0 else 0.0
-            if b * dt > 1e-9:
-                integral = eq * dt - (m0 - eq) * math.expm1(-b * dt) / b
-            else:
-                integral = m0 * dt + a * dt * dt / 2
-            moved = [e * dt - k * integral for e, k, _ in paths]
-            over = [i for i in (0, 1) if moved[i] > paths[i][2]]
-            for i in over:  # a surface cannot give more water than it holds
-                paths[i][:2] = [paths[i][2] / dt, 0.0]
-            if not over:
-                break
-        self._book(moved[0], moved[1], out_rate * integral, released, (ts, tw, tt))
-        return limit
-
-    def _book(self, x_s: float, x_t: float, gone: float, released: float, temps: Temps) -> None:
-        """Move the masses (``x_*`` into the chamber) and the enthalpy they carry."""
-        hv_s, hv_w, hv_t = (rt.h_vapour(t) for t in temps)
-        self.vapour_kg = max(0.0, self.vapour_kg + released + x_s + x_t - gone)
-        self.water_kg = max(0.0, self.water_kg - x_s)
-        moved = x_s * (hv_s if x_s > 0 else hv_w)
-        self._h[0] -= moved
-        self._h[1] += moved - gone * hv_w
-        lost = gone
-        if x_t > 0:  # the trap sublimes into the chamber
-            self.trap_water_kg = max(0.0, self.trap_water_kg - x_t)
-            self.collected_kg -= x_t
-            self._h[2] -= x_t * hv_t
-            self._h[1] += x_t * hv_t
+        if self.vapour_kg > 0:
+            guess = self.wall_temp_k + (hw - w0) / cw
+            self.wall_temp_k, cw = solve_temperature(hw, self._wall_h, 2.0, T_MAX, guess)
         else:
-            kept = -x_t * self.p.collection_efficiency
-            self.trap_water_kg += kept
-            self.collected_kg += kept
-            self._h[2] += kept * hv_w
-            self._h[1] += x_t * hv_w
-            lost += -x_t - kept
-        self.lost_kg += lost
-        self._flows["out"] += lost * hv_w
+            self.wall_temp_k, cw = hw / self.p.wall_j_k, self.p.wall_j_k
+        if self.trap_water_kg > 0:
+            self.trap_temp_k, self.trap_liquid_kg, ct = self._two_phase(
+                ht, self.trap_water_kg, self._trap_base, self.trap_temp_k + (ht - t0) / ct
+            )
+        else:
+            self.trap_temp_k, self.trap_liquid_kg, ct = ht / self.p.trap_j_k, 0.0, self.p.trap_j_k
+        self._settled, self._cp = [hs, hw, ht], [cs, cw, ct]

@@ -12,11 +12,13 @@ finger with the ice or liquid on it). Per substep, temperatures held:
   Peltier pumps ``trap_w`` out of the trap, at most ``Qmax (1 - (T_hot - T_trap) / dTmax)``
   (the linear TEC law; a warming request at most ``Qmax``).
 * vapour: Hertz-Knudsen exchange with the sample and the trap, effusion through the open
-  lid, a leak ``m / leak_tau_s``, bound-water desorption: linear in the vapour mass, solved
-  exactly over the substep (the chamber's time constant is milliseconds). Of the vapour
-  that freezes onto the trap a fraction ``collection_efficiency`` is collected; the rest, and
-  whatever escapes, is lost. Each kilogram moved carries its enthalpy.
-* substeps: short enough that sublimation cooling cannot overshoot (``_substep_s``).
+  lid, a leak ``m / leak_tau_s``: linear in the vapour mass, solved exactly over the
+  substep (the chamber's time constant is milliseconds), then limited so that no surface
+  gives more water than it holds nor passes its dew point by its own latent heat, which
+  keeps any step stable. Of the vapour that freezes onto the trap a fraction
+  ``collection_efficiency`` is collected; the rest, and whatever escapes, is lost. Bound
+  water desorbs into the chamber once a (virtual) second. Each kilogram moved carries its
+  enthalpy.
 
 Parameters (``OvenParams``; design values are choices for this payload, not measurements):
 sample surface 79 cm2 (10 cm crucible) and chamber 2 L, lid aperture 50 cm2, trap 100 cm2:
@@ -40,7 +42,8 @@ import math
 from dataclasses import dataclass
 
 from sim import regolith_thermal as rt
-from sim.oven_nodes import BINS, DESORPTION_HEAT, EnergyLedger, OvenNodes
+from sim.oven_chamber import OvenChamber
+from sim.oven_nodes import BINS, DESORPTION_HEAT, EnergyLedger
 
 __all__ = ["EnergyLedger", "OvenParams", "OvenPhysics"]
 
@@ -71,17 +74,17 @@ class OvenParams:
     tec_hot_k: float = 250.0
     load_temp_k: float = 110.0
     bound_water_wt_pct: float = 0.15
-    max_substeps: int = 1000
+    max_substep_s: float = 1.0
 
 
-class OvenPhysics(OvenNodes):
+class OvenPhysics(OvenChamber):
     """Sample, wall, chamber vapour and cold trap. Set the inputs (``heater_w``, ``trap_w``,
     ``lid_sealed``, ``leak_tau_s``), then ``step(dt)``; read the properties below."""
 
     def __init__(self, params: OvenParams | None = None) -> None:
         super().__init__(params or OvenParams())
         self.trap_pumped_w = 0.0  # what the Peltier actually pumped in the last substep
-        self._limit_s: float | None = None  # substep limit found by the last substep
+        self._desorb_s = 0.0  # time since bound water was last released
         self._start = self._stored()
 
     # -- readings --
@@ -205,19 +208,20 @@ class OvenPhysics(OvenNodes):
     def _moved(self, node: int, enthalpy: float, flow: str) -> None:
         """Matter with ``enthalpy`` entered (> 0) or left (< 0) ``node``."""
         self._h[node] += enthalpy
+        self._settled[node] += enthalpy  # matter, not heat: no guess of a temperature change
         self._flows[flow] += enthalpy if flow == "in" else -enthalpy
-        self._limit_s = None
         self._settle()
 
     def step(self, dt_s: float) -> None:
-        """Advance ``dt_s`` seconds with the present inputs (substeps as stability needs)."""
+        """Advance ``dt_s`` seconds with the present inputs (in substeps of at most
+        ``max_substep_s``; stable for any ``dt_s``)."""
         if not dt_s > 0:
             return
-        if self._limit_s is None:  # after a jump in state: find the limit with a tiny step
-            self._substep(min(dt_s, 1e-3) / 2)
-            dt_s -= min(dt_s, 1e-3) / 2
-        limit = self._limit_s or dt_s
-        count = min(self.p.max_substeps, max(1, math.ceil(dt_s / limit)))
+        self._desorb_s += dt_s
+        if self._desorb_s >= 1.0:  # a slow process: once a second is plenty
+            self._desorb(self.sample_temp_k, self._desorb_s)
+            self._desorb_s = 0.0
+        count = max(1, math.ceil(dt_s / self.p.max_substep_s))
         for _ in range(count):
             self._substep(dt_s / count)
 
@@ -245,6 +249,5 @@ class OvenPhysics(OvenNodes):
         self.trap_pumped_w = pel
         for key, watts in (("heater", heater), ("rad", rad), ("cond", cond), ("peltier", pel)):
             f[key] += watts * dt
-        released = self._desorb(ts, dt)
-        self._limit_s = self._exchange(ts, tw, tt, released, dt)
+        self._exchange(ts, tw, tt, dt)
         self._settle()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from dataclasses import dataclass
 
@@ -106,6 +108,40 @@ def test_sim_oven_physics_conserves_water_and_energy_over_any_schedule(
         else:
             assert oven.eject() >= 0.0
             assert oven.sample_mass_g == 0.0
+        check_invariants(oven)
+
+
+@functools.cache
+def ice_on_the_trap() -> OvenPhysics:
+    """An oven that has extracted 500 g at 5.6 wt%: about 25 g of ice on the trap."""
+    oven = OvenPhysics()
+    oven.load(regolith_g=500.0, ice_wt_pct=5.6, temp_k=200.0)
+    run(oven, Ramp(), 20 * 60, 1.0)
+    return oven
+
+
+trap_actions = st.one_of(
+    st.tuples(st.floats(-150.0, 150.0), st.floats(0.0, 200.0), st.integers(1, 600)),
+    st.tuples(st.floats(0.0, 30.0)),
+)
+
+
+@pytest.mark.req("SIM-15")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(trap_actions, min_size=1, max_size=12))
+def test_sim_oven_physics_conserves_through_trap_melting_and_pumping(
+    schedule: list[tuple[float, ...]],
+) -> None:
+    oven = copy.deepcopy(ice_on_the_trap())
+    assert oven.trap_ice_g > 20.0
+    for action in schedule:
+        if len(action) == 3:
+            oven.trap_w, oven.heater_w = action[0], action[1]
+            for _ in range(int(action[2])):
+                oven.step(1.0)
+        else:
+            before = oven.trap_liquid_g
+            assert oven.pump(action[0]) == pytest.approx(min(action[0], before), abs=1e-12)
         check_invariants(oven)
 
 
