@@ -53,7 +53,7 @@ class OvenChamber(OvenNodes):
             paths.append([k * rt.KINETIC * psat / math.sqrt(temp), k * gas, water, psat])
         out_rate = 0.0 if self.lid_sealed else p.lid_area_m2 * gas
         out_rate += 1 / self.leak_tau_s if self.leak_tau_s else 0.0
-        for attempt in range(8):
+        for attempt in range(12):
             a = paths[0][0] + paths[1][0]
             b = paths[0][1] + paths[1][1] + out_rate
             eq = a / b if b > 0 else 0.0
@@ -63,11 +63,15 @@ class OvenChamber(OvenNodes):
             else:
                 integral, end = m0 * dt + a * dt * dt / 2, m0 + a * dt
             moved = [e * dt - k * integral for e, k, _, _ in paths]
-            if attempt == 7:
-                break
             changed = False
             for i, (temp, path) in enumerate(zip((ts, tt), paths, strict=True)):
-                room = self._room(i, temp, path[3], c * end, moved[i], tw)
+                # The dew-point limits for 7 rounds; then only what a surface holds (each
+                # surface is held to a constant source at most once: it settles).
+                room = (
+                    math.inf
+                    if attempt >= 7
+                    else self._room(i, temp, path[3], c * end, moved[i], tw)
+                )
                 if moved[i] > min(path[2], room) * (1 + 1e-12):  # a constant source instead
                     path[:2] = [min(path[2], room) / dt, 0.0]
                     changed = True
@@ -83,6 +87,7 @@ class OvenChamber(OvenNodes):
     ) -> float:
         """Kilograms surface ``node`` (0 sample, 1 trap) can give off (``moved`` > 0) or take
         up (< 0) before its latent heat brings it to the dew point of ``p_end``."""
+        p_end *= math.sqrt(temp / tw)  # what a surface at ``temp`` balances (Hertz-Knudsen)
         cp = self._cp[2 * node]
         if cp < math.inf and abs(moved) * 3e6 < 0.02 * cp:
             return math.inf  # too little to move its temperature by 0.02 K
