@@ -162,7 +162,8 @@ class OvenPhysics(OvenChamber):
         bound_wt_pct: float | None = None,
     ) -> None:
         """Add ``regolith_g`` of sample (its ice and bound water included) at ``temp_k``
-        (default ``load_temp_k``); the new material mixes with what is there."""
+        (default ``load_temp_k``; above 273.16 K its ice arrives melted); the new material
+        mixes with what is there."""
         temp = self.p.load_temp_k if temp_k is None else temp_k
         bound_pct = self.p.bound_water_wt_pct if bound_wt_pct is None else bound_wt_pct
         if not (math.isfinite(regolith_g) and regolith_g >= 0):
@@ -215,7 +216,9 @@ class OvenPhysics(OvenChamber):
     def step(self, dt_s: float) -> None:
         """Advance ``dt_s`` seconds with the present inputs (in substeps of at most
         ``max_substep_s``; stable for any ``dt_s``)."""
-        if not dt_s > 0:
+        if not (math.isfinite(dt_s) and dt_s >= 0):
+            raise ValueError(f"dt_s must be a finite number >= 0, got {dt_s!r}")
+        if dt_s == 0:
             return
         self._desorb_s += dt_s
         if self._desorb_s >= 1.0:  # a slow process: once a second is plenty

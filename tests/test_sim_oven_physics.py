@@ -275,3 +275,12 @@ def test_sim_oven_physics_heater_energy_is_what_was_applied() -> None:
 def test_sim_oven_physics_load_refuses_nonsense(kwargs: dict[str, float], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         OvenPhysics().load(**kwargs)
+
+
+@pytest.mark.parametrize("dt", [-0.1, math.nan, math.inf])
+def test_sim_oven_physics_step_refuses_a_bad_interval(dt: float) -> None:
+    oven = OvenPhysics()
+    with pytest.raises(ValueError, match="dt_s"):
+        oven.step(dt)
+    oven.step(0.0)  # nothing happens
+    assert oven.sample_temp_k == OvenParams().deck_k
