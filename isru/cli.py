@@ -11,7 +11,7 @@ import traceback
 # ``isru sim`` never loads flight code and the reverse.
 SUBCOMMANDS = {
     "sil": ("isru.sil", "start the simulator and talk to it: the one-command demo"),
-    "sim": ("sim.cli", "run the emulated scoop and electrolysis boards on ptys or TCP"),
+    "sim": ("sim.cli", "run the emulated scoop, electrolysis and oven boards on ptys or TCP"),
     "flight": ("flight.cli", "run the onboard application (as a service on the board)"),
     "dict": ("isru.dict_cli", "export the command/telemetry/event dictionary as JSON"),
     "schemas": ("isru.schemas_cli", "write or check the JSON Schemas of every MQTT message"),
