@@ -1,15 +1,32 @@
 """QoS 1 publishing on an aiomqtt client without a task, a future or an event-loop round trip
-per message: what the 50 Hz telemetry stream and the outbox replay send.
+per message, nor a Python object per PUBACK: what the 50 Hz telemetry stream and the outbox
+replay send.
 
 aiomqtt's ``publish`` costs, for every message, a coroutine awaited in a task of its own, an
 ``asyncio.Event``, and a ``call_soon_threadsafe`` (a write to the event loop's self-pipe) that
-adds a socket writer, which the next loop turn runs and removes again. :class:`Publisher`
-calls paho's ``publish`` directly, keeps one callback per message id until its PUBACK, and
-writes whatever paho queued once per loop turn (``loop.call_soon``), so a burst of publishes in
-one turn (the replay) leaves in one go.
+adds a socket writer, which the next loop turn runs and removes again; paho's own ``publish``
+builds a message object with a ``threading.Condition``, and its PUBACK handling builds a
+``ReasonCode`` and a ``Properties`` object per acknowledgement and reads each packet with three
+``recv`` calls. :class:`Publisher` instead:
+
+- writes each QoS 1 PUBLISH packet itself (MQTT 3.1.1 section 3.3: fixed header, topic, packet
+  id, payload) with a packet id from paho's own counter, so ids never collide with aiomqtt's
+  publishes, and queues it on paho's outgoing packet queue, behind what paho already queued:
+  every packet leaves in the order it was made. The packets of one event-loop turn are one
+  entry of that queue and leave in one ``send`` at the end of the turn (``loop.call_soon``);
+- reads the socket 64 KiB at a time and serves paho's small reads from that buffer, every
+  packet waiting at each wake (paho asks for 1 byte, the length, then the rest of each
+  packet: three system calls a PUBACK otherwise);
+- takes a PUBACK for one of its own packet ids before paho decodes it, and calls that
+  message's callback. Everything else (aiomqtt's publishes, SUBACKs, incoming commands,
+  PINGRESP) goes to paho as before.
+
+Other QoS levels go through paho's ``publish``, confirmed by its ``on_publish``.
 
 This is the only place, besides ending a session (``flight.mqtt.wire.settle``), that reaches
-into aiomqtt's private paho client (``Client._client``); aiomqtt is pinned ``<3`` for it, and
+into aiomqtt's private paho client (``Client._client``) and paho's private parts
+(``_sock_recv``, ``_packet_handle``, ``_in_packet``, ``_out_packet``, ``_mid_generate``,
+``_out_messages``); aiomqtt is pinned ``<3`` (and with it paho ``<3``) for it, and
 ``tests/test_publisher.py`` checks it against a real broker.
 """
 
@@ -26,6 +43,16 @@ import paho.mqtt.client as paho
 #: Called with the message id once the broker confirmed that message (its PUBACK).
 Confirmed = Callable[[int], None]
 
+#: Bytes read from the socket at a time.
+RECV_BYTES = 65536
+#: PUBLISH with QoS 1 (MQTT 3.1.1 section 3.3.1), and PUBACK, in the first byte of a packet.
+_PUBLISH_QOS1 = 0x32
+_PUBACK = 0x40
+#: The largest "remaining length" an MQTT packet can have (section 2.2.3).
+_MAX_REMAINING = 268_435_455
+#: Topics whose encoded form is kept, at most (the vehicle publishes to a few dozen).
+_TOPIC_CACHE = 256
+
 
 class Publisher:
     """QoS 1 publishes on one connected aiomqtt client (one session), each confirmed by a
@@ -39,32 +66,109 @@ class Publisher:
         self._thread = threading.get_ident()
         #: message id -> its confirmation callback, until the PUBACK
         self._waiting: dict[int, Confirmed] = {}
+        #: topic -> its length-prefixed UTF-8 form, checked
+        self._topics: dict[str, bytes] = {}
+        #: This turn's packets: their entry in paho's outgoing queue, until it is written.
+        self._batch: Any = None  # a paho ``_OutPacket``
         self._flush_soon = False
+        self._flushing = False
+        self._rbuf = b""
+        self._rpos = 0
         self._their_on_publish: Any = self._paho.on_publish
         self._their_register_write: Any = self._paho.on_socket_register_write
+        self._their_loop_read: Any = self._paho.loop_read
+        self._their_sock_recv: Any = self._paho._sock_recv
+        self._their_packet_handle: Any = self._paho._packet_handle
         self._paho.on_publish = self._on_publish
         self._paho.on_socket_register_write = self._on_register_write
+        # aiomqtt's reader and paho's packet reader look these up on the instance.
+        self._paho.loop_read = self._loop_read  # type: ignore[method-assign]
+        self._paho._sock_recv = self._sock_recv  # type: ignore[method-assign]
+        self._paho._packet_handle = self._packet_handle  # type: ignore[method-assign]
 
     def __len__(self) -> int:
         """Messages sent through this publisher and not yet confirmed."""
         return len(self._waiting)
 
+    # --- sending ---------------------------------------------------------------------
+
     def publish(
         self, topic: str, payload: bytes, *, retain: bool, confirmed: Confirmed, qos: int = 1
     ) -> int:
         """Send one message (QoS 1 unless told) and return its id; ``confirmed(id)`` is called
-        once the broker has it. Raises :class:`aiomqtt.MqttCodeError` if paho could not send it (no
-        connection, or its id is still waiting for a PUBACK: 65,535 messages in flight)."""
+        once the broker has it. Raises :class:`aiomqtt.MqttCodeError` if it cannot be sent (no
+        connection), :class:`aiomqtt.MqttError` if its id is still waiting for a PUBACK (65,535
+        messages in flight), ValueError for a topic that cannot be published to."""
+        paho_client = self._paho
+        if qos != 1:
+            return self._publish_by_paho(topic, payload, qos, retain, confirmed)
+        if paho_client._sock is None:
+            raise aiomqtt.MqttCodeError(paho.MQTT_ERR_NO_CONN, "Could not publish message")
+        name = self._topics.get(topic) or self._topic(topic)
+        length = len(name) + 2 + len(payload)
+        if length > _MAX_REMAINING:
+            raise ValueError(f"payload: {len(payload)} bytes is more than MQTT can carry")
+        mid = paho_client._mid_generate()
+        if mid in self._waiting or mid in paho_client._out_messages:
+            raise aiomqtt.MqttError(f"message id {mid} is already waiting for its PUBACK")
+        packet = bytearray((_PUBLISH_QOS1 | bool(retain),))
+        while length > 0x7F:  # the remaining length, 7 bits a byte (section 2.2.3)
+            packet.append(length & 0x7F | 0x80)
+            length >>= 7
+        packet.append(length)
+        packet += name
+        packet += mid.to_bytes(2, "big")
+        packet += payload
+        self._queue(packet)
+        self._waiting[mid] = confirmed
+        return mid
+
+    def _topic(self, topic: str) -> bytes:
+        encoded = topic.encode("utf-8")
+        if not encoded or b"+" in encoded or b"#" in encoded or len(encoded) > 0xFFFF:
+            raise ValueError(f"topic: cannot be published to, got {topic!r}")
+        if len(self._topics) >= _TOPIC_CACHE:
+            self._topics.clear()
+        name = self._topics[topic] = len(encoded).to_bytes(2, "big") + encoded
+        return name
+
+    def _queue(self, packet: bytearray) -> None:
+        """Add a packet to this turn's entry of paho's outgoing queue (a new entry behind
+        whatever paho queued since), and have the turn's end write it."""
+        out: Any = self._paho._out_packet
+        batch = self._batch
+        if batch is not None and out and out[-1] is batch:
+            batch["packet"] += packet
+            batch["to_process"] += len(packet)
+        else:
+            self._batch = batch = {
+                "command": _PUBLISH_QOS1,
+                "mid": 0,
+                "qos": 1,
+                "pos": 0,
+                "to_process": len(packet),
+                "packet": packet,
+                "info": None,
+            }
+            out.append(batch)
+        if not self._flush_soon:
+            self._flush_soon = True
+            self._loop.call_soon(self._flush)
+
+    def _publish_by_paho(
+        self, topic: str, payload: bytes, qos: int, retain: bool, confirmed: Confirmed
+    ) -> int:
         info = self._paho.publish(topic, payload, qos, retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             raise aiomqtt.MqttCodeError(info.rc, "Could not publish message")
         mid = info.mid
-        if mid in self._waiting or mid in self._aiomqtt._pending_publishes:
+        if mid in self._waiting:
             raise aiomqtt.MqttError(f"message id {mid} is already waiting for its PUBACK")
         self._waiting[mid] = confirmed
         return mid
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, *args: Any) -> None:
+        """paho confirms one of its messages: ours (QoS 0 or 2) or aiomqtt's."""
         confirmed = self._waiting.pop(mid, None)
         if confirmed is None:  # one of aiomqtt's own publishes (status, dictionary)
             self._their_on_publish(client, userdata, mid, *args)
@@ -76,13 +180,15 @@ class Publisher:
         whatever else this turn publishes (from another thread: aiomqtt's way)."""
         if threading.get_ident() != self._thread:
             self._their_register_write(client, userdata, sock)
-        elif not self._flush_soon:
+        elif not (self._flush_soon or self._flushing):
             self._flush_soon = True
             self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_soon = False
+        self._batch = None  # what this turn queued is written (or being written) now
         paho_client = self._paho
+        self._flushing = True
         try:
             paho_client.loop_write()
         except Exception as exc:  # the connection broke: as aiomqtt's own writer does
@@ -90,8 +196,67 @@ class Publisher:
             if not disconnected.done():
                 disconnected.set_exception(exc)
             return
+        finally:
+            self._flushing = False
         sock = paho_client.socket()
         if paho_client.want_write() and sock is not None:
             # The socket is full: the rest goes when it is writable again (aiomqtt's writer,
             # which paho removes once everything is out).
             self._their_register_write(paho_client, None, sock)
+
+    # --- receiving -------------------------------------------------------------------
+
+    def _loop_read(self, max_packets: int = 1) -> Any:
+        """Read every packet waiting, not just one: paho reads the first (which fills the
+        buffer), then the PUBACKs of our messages at the head of the buffer are taken here and
+        anything else goes to paho, packet by packet, until the buffer is empty."""
+        paho_client = self._paho
+        result = self._their_loop_read(max_packets)
+        while result == paho.MQTT_ERR_SUCCESS and paho_client._sock is not None:
+            if paho_client._in_packet["command"] == 0:  # between two packets
+                self._take_pubacks()
+            if self._rpos >= len(self._rbuf):
+                break
+            result = self._their_loop_read(max_packets)
+        if paho_client._sock is None:  # gone: what was read for it means nothing now
+            self._rbuf, self._rpos = b"", 0
+        return result
+
+    def _take_pubacks(self) -> None:
+        """Confirm the PUBACKs of our messages that start the buffer, up to the first packet
+        that is something else (paho reads that one)."""
+        buffer, start = self._rbuf, self._rpos
+        end = len(buffer)
+        waiting = self._waiting
+        theirs = self._paho._out_messages
+        while start + 4 <= end and buffer[start] == _PUBACK and buffer[start + 1] == 2:
+            mid = buffer[start + 2] << 8 | buffer[start + 3]
+            if mid not in waiting or mid in theirs:
+                break
+            start += 4
+            self._rpos = start
+            waiting.pop(mid)(mid)
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        """paho's read of ``bufsize`` bytes, served from a buffer filled RECV_BYTES at a time
+        (raises as paho's own read does when there is nothing to read)."""
+        buffer, start = self._rbuf, self._rpos
+        if start >= len(buffer):
+            buffer = bytes(self._their_sock_recv(RECV_BYTES))
+            if not buffer:
+                return buffer  # the connection is closed
+            self._rbuf, start = buffer, 0
+        self._rpos = end = start + bufsize
+        return buffer[start:end]
+
+    def _packet_handle(self) -> Any:
+        """A PUBACK of one of our messages calls its callback; paho handles the rest."""
+        packet = self._paho._in_packet
+        if packet["command"] == _PUBACK and packet["remaining_length"] == 2:
+            body = packet["packet"]
+            mid = body[0] << 8 | body[1]
+            # (not one that paho sent for us: its own on_publish confirms that one)
+            if mid in self._waiting and mid not in self._paho._out_messages:
+                self._waiting.pop(mid)(mid)
+                return paho.MQTT_ERR_SUCCESS
+        return self._their_packet_handle()

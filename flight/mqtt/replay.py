@@ -1,45 +1,64 @@
-"""The outbox's replay after a reconnect: in order, with a window of messages in flight."""
+"""The outbox's replay after a reconnect: in order, with a window of messages in flight.
+
+The outbox's reads and removes run in a worker thread (the outbox is made for it: its calls
+are serialised by a lock, and SQLite does its work without Python's GIL), so the next rows are
+read and the confirmed ones removed while the event loop sends and takes PUBACKs.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from typing import Any
 
 import aiomqtt
 
-from flight.mqtt.outbox import Outbox
+from flight.mqtt.outbox import Outbox, Row
 from flight.mqtt.publisher import Publisher
 
 #: The replay reads the outbox this many rows at a time and keeps up to REPLAY_WINDOW of them
 #: in flight (sent, PUBACK awaited); what the broker confirmed is removed a read at a time.
 REPLAY_READ = 1000
-REPLAY_WINDOW = 64
+REPLAY_WINDOW = 256
 
 
 async def replay(outbox: Outbox, publisher: Publisher) -> int | None:
     """Send the outbox in order, up to REPLAY_WINDOW messages in flight, removing what the
     broker confirmed; return how many once it is empty. A publish that fails ends it (None):
     the rest (that one too) waits in the outbox for the next session; so does everything if
-    the session ends meanwhile (the task is cancelled)."""
+    the session ends meanwhile (the task is cancelled). A row is removed only once the broker
+    has confirmed it; whatever was confirmed is removed before the replay ends, however it
+    ends (a crash or a power cut may leave the last ones in: they are sent again)."""
     flying: dict[int, int] = {}  # message id -> outbox row id, until its PUBACK
     confirmed: list[int] = []
     room = asyncio.Event()
     count = 0
+    removing: asyncio.Future[None] | None = None
+    fetching: asyncio.Future[list[Row]] | None = None
 
     def landed(mid: int) -> None:
         confirmed.append(flying.pop(mid))
         if len(flying) <= REPLAY_WINDOW // 2:  # wake the sender for half a window at once
             room.set()
 
-    def remove() -> None:
-        nonlocal count
-        outbox.remove(confirmed)  # confirmed ones are not sent again
-        count += len(confirmed)
+    async def remove() -> None:
+        """Remove what is confirmed so far, in the worker thread, after the last removal."""
+        nonlocal removing, count
+        if removing is not None:
+            await asyncio.shield(removing)  # a cancelled replay still lets it finish
+        if not confirmed:
+            return
+        batch = confirmed[:]
         confirmed.clear()
+        removing = asyncio.ensure_future(asyncio.to_thread(outbox.remove, batch))
+        count += len(batch)
 
-    after = 0
     try:
-        while rows := outbox.peek(REPLAY_READ, after_id=after):
-            after = rows[-1].id
+        rows = await asyncio.to_thread(outbox.peek, REPLAY_READ)
+        while rows:
+            fetching = asyncio.ensure_future(
+                asyncio.to_thread(outbox.peek, REPLAY_READ, after_id=rows[-1].id)
+            )
             for row in rows:
                 while len(flying) >= REPLAY_WINDOW:
                     room.clear()
@@ -51,10 +70,32 @@ async def replay(outbox: Outbox, publisher: Publisher) -> int | None:
                 except aiomqtt.MqttError:
                     return None  # not sent: it and the rest wait for the next session
                 flying[mid] = row.id
-            remove()
+            await remove()
+            rows = await fetching
         while flying:
             room.clear()
             await room.wait()
+        await remove()
+        if removing is not None:
+            await removing
+        return count
     finally:
-        remove()
-    return count
+        if fetching is not None:
+            _forget(fetching)
+        if removing is not None and not removing.done():
+            # The thread removes it all the same: wait for it, so that whoever closes the
+            # outbox next finds it done.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(removing)
+        if removing is not None:
+            _forget(removing)
+        outbox.remove(confirmed)  # confirmed ones are not sent again
+
+
+def _forget(future: asyncio.Future[Any]) -> None:
+    """A background step the replay no longer needs: cancelled, or its error retrieved (asyncio
+    would print it, with a traceback, as never retrieved)."""
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.exception()
