@@ -80,6 +80,10 @@ class Context:
         self._seq = random.randrange(256)
         self._verdicts: dict[str, Outcome] = {}
         self.notes: list[str] = []
+        #: The oven: open the lid and wait for an operator to load a sample (``--load``).
+        self.load_sample = False
+        #: Tells the operator something while the run goes on (the CLI: a line on stderr).
+        self.say: Callable[[str], None] = lambda _text: None
 
     # --- verdicts --------------------------------------------------------------------
 

@@ -8,10 +8,22 @@ stops answering altogether ends the run, and every rule not decided is a FAIL.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection
+import dataclasses
+from collections.abc import Callable, Collection
 
 from hal.errors import PortError
-from isru.conform import common, elec, protocol, scoop, scoop_steps, watchdog, whole_run
+from isru.conform import (
+    common,
+    elec,
+    oven,
+    oven_heat,
+    oven_steps,
+    protocol,
+    scoop,
+    scoop_steps,
+    watchdog,
+    whole_run,
+)
 from isru.conform.common import Board, Step
 from isru.conform.context import Context, StepFailed
 from isru.conform.report import Outcome, Report
@@ -64,7 +76,18 @@ COMMON_LAST = (
         needs=("watchdog feed",),
     ),
 )
-RESET = Step("reset", ("RESET-DEAF", "DUP-ONCE", "RESET-BOOT", "NOT-HOMED"), common.reset)
+RESET = Step(
+    "reset", ("RESET-DEAF", "DUP-ONCE", "RESET-BOOT", "NOT-HOMED", "OVEN-BOOT"), common.reset
+)
+#: The oven's first steps: a sample loaded after the identity, the ranges with the lid open.
+OVEN_FIRST = (
+    COMMON_FIRST[0],
+    Step("load", (), oven_steps.load),
+    *(
+        dataclasses.replace(s, run=oven_steps.ranges) if s.name == "ranges" else s
+        for s in COMMON_FIRST[1:]
+    ),
+)
 
 PLANS: dict[str, tuple[Board, tuple[Step, ...]]] = {
     "scoop": (
@@ -97,17 +120,49 @@ PLANS: dict[str, tuple[Board, tuple[Step, ...]]] = {
             *COMMON_LAST,
         ),
     ),
+    "oven": (
+        oven.BOARD,
+        (
+            *OVEN_FIRST,
+            RESET,
+            Step(
+                "lid",
+                ("OVEN-LID", "OVEN-BUSY", "DUP-NACK", "OVEN-INTERLOCK", "OVEN-STOP"),
+                oven_steps.lid,
+            ),
+            Step("heater", oven_heat.HEAT_RULES, oven_heat.heater, needs=("load",)),
+            Step(
+                "trap",
+                ("OVEN-TRAP", "OVEN-TRANSFER", "OVEN-INTERLOCK", "OVEN-BUSY"),
+                oven_heat.trap,
+            ),
+            *COMMON_LAST,
+            Step(
+                "eject",
+                ("OVEN-EJECT", "OVEN-BUSY", "OVEN-INTERLOCK"),
+                oven_steps.eject,
+                needs=("load",),
+            ),
+        ),
+    ),
 }
 
 
 async def run(
-    url: str, board_name: str, *, baudrate: int = 115200, only: Collection[str] | None = None
+    url: str,
+    board_name: str,
+    *,
+    baudrate: int = 115200,
+    only: Collection[str] | None = None,
+    load: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> Report:
     """Check every rule of ``board_name`` (or the rules ``only`` names) against the board
     at ``url``. Raises :class:`PortError` when the port cannot be opened, ValueError for
-    an unknown board or rule."""
+    an unknown board or rule. The oven: with ``load`` the kit opens the lid and waits for
+    an operator to tip a sample in, telling them through ``say``."""
     if board_name not in PLANS:
-        raise ValueError(f"board: must be scoop or elec, got {board_name!r}")
+        raise ValueError(f"board: must be scoop, elec or oven, got {board_name!r}")
     board, steps = PLANS[board_name]
     selected = select(board_name, only)
     steps = _steps_for(steps, selected)
@@ -116,6 +171,9 @@ async def run(
     )
     await wire.open()
     ctx = Context(wire, board_name)
+    ctx.load_sample = load
+    if say is not None:
+        ctx.say = say
     stopped = ""
     try:
         for step in steps:

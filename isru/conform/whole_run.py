@@ -28,6 +28,7 @@ WHOLE_RUN = (
     "OFF-READINGS",
     "HOME-SWITCH",
     "WATER-LOW",
+    "OVEN-FLAGS",
 )
 
 
