@@ -49,6 +49,11 @@ __all__ = [
 
 FW_MAJOR, FW_MINOR = 1, 0
 PHYSICS_TICK_S = 0.01
+#: On a clock sped up beyond 10x, a physics tick is what 1 ms of real time is (0.1 s of
+#: virtual time at a scale of 100), so that the work per real second stays that of 1000
+#: ticks a board; never more than ``MAX_PHYSICS_TICK_S`` (every model is stable there).
+TICKS_PER_REAL_S = 1000.0
+MAX_PHYSICS_TICK_S = 0.25
 DEFAULT_TM_RATE_HZ = 10.0
 DEFAULT_HOST_TIMEOUT_S = 3.0
 #: In FAULT a board still does these: the common ones, and what takes gas out (the elec
@@ -59,6 +64,11 @@ ALLOWED_IN_FAULT = frozenset(
 
 #: Called with each telemetry message; returns False when the line cannot take it now.
 Emit = Callable[[Message], bool]
+
+
+def physics_tick_s(scale: float) -> float:
+    """The physics tick on a clock of ``scale``: ``PHYSICS_TICK_S`` up to a scale of 10."""
+    return min(MAX_PHYSICS_TICK_S, max(PHYSICS_TICK_S, scale / TICKS_PER_REAL_S))
 
 
 class Firmware(abc.ABC):
@@ -90,6 +100,7 @@ class Firmware(abc.ABC):
         self.tm_counter = 0
         self.duplicates = 0
         self.thermal = BoardThermal()
+        self.tick_s = physics_tick_s(clock.scale)
         self._ticks = 0
         self._tick_origin = 0.0
         self._last_request: tuple[int, int, bytes] | None = None
@@ -134,17 +145,17 @@ class Firmware(abc.ABC):
 
     @property
     def physics_time(self) -> float:
-        return self._tick_origin + self._ticks * PHYSICS_TICK_S
+        return self._tick_origin + self._ticks * self.tick_s
 
     def advance_to(self, t: float) -> None:
         """Step physics in fixed ticks up to virtual time ``t`` (catch-up after a late wake)."""
-        while self._tick_origin + (self._ticks + 1) * PHYSICS_TICK_S <= t + 1e-9:
-            self._step(PHYSICS_TICK_S)
+        while self._tick_origin + (self._ticks + 1) * self.tick_s <= t + 1e-9:
+            self._step(self.tick_s)
             self._ticks += 1
 
     def _schedule_tick(self) -> None:
         now = self.clock.now()
-        when = max(self.physics_time + PHYSICS_TICK_S, now + self.clock.min_step_s)
+        when = max(self.physics_time + self.tick_s, now + self.clock.min_step_s)
         self._tick_timer = self.clock.call_at(when, self._on_tick)
 
     def _on_tick(self) -> None:

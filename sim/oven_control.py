@@ -1,6 +1,6 @@
 """The oven board's mechanisms and controllers: the lid, the heater's ramp and PI law, the
 cold-trap thermostat and the transfer pump. Pure and deterministic; :mod:`sim.oven_board`
-drives them every 10 ms physics tick.
+drives them every physics tick (10 ms; longer at a time scale above 10).
 
 * **Lid**: a motor drives the hopper lid between closed-and-sealed (position 0) and open
   (position 1) in ``LID_TRAVEL_S`` = 2 s for the full stroke, proportionally less from part
