@@ -215,7 +215,7 @@ def test_conform_every_rule_names_a_section_of_the_icd() -> None:
         assert f"[{rule.id}]" in DOC_TEXT or rule.section == "§8", f"{rule.id} not cited"
 
 
-@pytest.mark.parametrize("board", ["scoop", "elec"])
+@pytest.mark.parametrize("board", ["scoop", "elec", "oven"])
 def test_conform_every_rule_of_a_board_is_decided_by_one_of_its_steps(board: str) -> None:
     _, steps = PLANS[board]
     decided = {rule for step in steps for rule in step.covers} | set(WHOLE_RUN)

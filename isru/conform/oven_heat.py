@@ -40,7 +40,8 @@ async def heater(ctx: Context, board: Board) -> None:
     await board.clean(ctx)
     if not has((await ctx.status()).tm, OvenFlags.SAMPLE_LOADED):
         for rule in HEAT_RULES:
-            ctx.fail(rule, NO_SAMPLE)
+            part = {"OVEN-STOP": "STOP while heating", "OVEN-INTERLOCK": "EJECT while heating"}
+            ctx.fail(rule, f"{part[rule]} not checked: {NO_SAMPLE}" if rule in part else NO_SAMPLE)
         return
     await lid_to(ctx, open=False)
     await ctx.ack("SET_TRAP", TrapCommand(1, TRAP_COLD_C))  # catches what the sample gives off
