@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from isru.children import ChildProcess, ChildStartError
 
@@ -57,6 +59,15 @@ class SimChild(ChildProcess):
         elif rest:
             self.urls[word] = rest
         return False
+
+    async def query(self, name: str) -> dict[str, Any]:
+        """The simulator's truth ``name`` (``oven``, ``elec``: docs/sim.md) from the control
+        port; RuntimeError when the simulator refuses the query."""
+        answer = json.loads(await self.send_control(json.dumps({"query": name})))
+        if not answer.get("ok") or not isinstance(answer.get(name), dict):
+            raise RuntimeError(f"query {name}: {answer.get('error', answer)}")
+        figures: dict[str, Any] = answer[name]
+        return figures
 
     async def send_control(self, request: str) -> str:
         """Send one JSON line to the fault control port; return the JSON line answered."""

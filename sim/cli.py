@@ -14,6 +14,7 @@ import math
 import os
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,6 +24,7 @@ from sim.faults import StartFaults, check_fraction, parse_joint
 from sim.firmware import DEFAULT_HOST_TIMEOUT_S
 from sim.launcher import DEFAULT_ICE_WT_PCT, SimBoards
 from sim.oven_sensors import OPEN_CIRCUIT_SENSORS
+from sim.truth import answer_query
 
 PROG = "isru sim"
 
@@ -250,7 +252,9 @@ async def _run(args: argparse.Namespace, faults: StartFaults) -> int:
     async with sim:
         control = None
         if args.control_port is not None:
-            control = ControlServer(sim.apply_fault, port=args.control_port)
+            control = ControlServer(
+                sim.apply_fault, port=args.control_port, query=partial(answer_query, sim)
+            )
             await control.start()
         try:
             for name, url in sim.urls.items():

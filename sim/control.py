@@ -4,6 +4,9 @@ Each line a client sends is one fault request (format in :mod:`sim.faults`); eac
 line back: ``{"ok": true}`` or ``{"ok": false, "error": "<what is wrong>"}``. Bad input
 (not JSON, not an object, unknown board or fault, a bad value, an over-long line) gets an
 error line; the server and the simulator keep running. Several clients may be connected.
+
+A line ``{"query": "<name>"}`` changes nothing: it is answered ``{"ok": true, "<name>":
+{...figures...}}`` (the simulator's truth, :mod:`sim.truth`), or an error line.
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ MAX_LINE = 64 * 1024
 
 #: Applies one decoded request; raises ValueError (or TypeError) when it is refused.
 Apply = Callable[[object], None]
+#: Answers one query by name with its figures; raises ValueError for an unknown one.
+Query = Callable[[object], dict[str, object]]
 
 
 class ControlServer:
     """Serves :data:`Apply` over JSON lines on 127.0.0.1."""
 
-    def __init__(self, apply: Apply, *, port: int = 0) -> None:
+    def __init__(self, apply: Apply, *, port: int = 0, query: Query | None = None) -> None:
         self.apply = apply
+        self.query = query
         self.port = port
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
@@ -58,6 +64,8 @@ class ControlServer:
         except (ValueError, UnicodeDecodeError) as exc:
             return {"ok": False, "error": f"not JSON: {exc}"}
         try:
+            if isinstance(request, dict) and "query" in request:
+                return self._query(request)
             self.apply(request)
         except (ValueError, TypeError, KeyError) as exc:
             return {"ok": False, "error": str(exc)}
@@ -65,6 +73,15 @@ class ControlServer:
             log.exception("control request %r failed", request)
             return {"ok": False, "error": f"internal error: {exc}"}
         return {"ok": True}
+
+    def _query(self, request: dict[str, object]) -> dict[str, object]:
+        extra = sorted(set(request) - {"query"})
+        if extra:
+            raise ValueError(f"{extra[0]}: a query takes no other key")
+        if self.query is None:
+            raise ValueError("query: this server answers no queries")
+        name = request["query"]
+        return {"ok": True, str(name): self.query(name)}
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

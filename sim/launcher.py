@@ -89,6 +89,10 @@ class SimBoards(BoardFaults):
         self.ice_wt_pct = float(ice_wt_pct)
         #: Regolith tipped beside the vehicle: DUMP to the ground, or at a closed oven lid.
         self.ground_g = 0.0
+        #: Regolith tipped into the oven's hopper since start (ice and bound water included).
+        self.oven_loaded_g = 0.0
+        #: Water the oven's pump put into the cell's reservoir since start.
+        self.cell_fed_g = 0.0
         self._tcp_ports = ports
         rng = random.Random(seed)
         self.scoop = ScoopFirmware(
@@ -118,7 +122,7 @@ class SimBoards(BoardFaults):
         self.boards["oven"] = self.oven
         self.uarts["oven"] = self._uart_for(self.oven, rng)
         self.scoop.dumped = self._dumped
-        self.oven.water_sink = self.elec.cell.add_water
+        self.oven.water_sink = self._to_cell
         sf = self.start_faults
         if sf.stall is not None:
             self.scoop.arm.joint(sf.stall).stuck = True
@@ -136,8 +140,14 @@ class SimBoards(BoardFaults):
         """The scoop tipped ``grams`` out: into the oven's hopper if aimed there and open."""
         if target is DumpTarget.OVEN and self.oven.lid.open:
             self.oven.physics.load(regolith_g=grams, ice_wt_pct=self.ice_wt_pct)
+            self.oven_loaded_g += grams
         else:
             self.ground_g += grams
+
+    def _to_cell(self, grams: float) -> None:
+        """The oven's pump moved ``grams`` of water into the cell's reservoir."""
+        self.elec.cell.add_water(grams)
+        self.cell_fed_g += grams
 
     @property
     def urls(self) -> dict[str, str]:
