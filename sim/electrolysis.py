@@ -1,90 +1,75 @@
-"""Physics of one PEM water-electrolysis cell with its gas tanks, water and heat.
+"""Physics of the PEM water-electrolysis stack with its gas tanks, water and heat.
 
-A pure, deterministic model: set the inputs (``current_a``, ``heater_w``, vents), call
-``step(dt)``. Parameters and where they come from:
+A pure, deterministic model: set the inputs (``source_on``, ``setpoint_a``, ``heater_w``,
+vents), call ``step(dt)``. The stack is a parameter set (:mod:`sim.pem_params`; Tjarks 2017
+as in SimSES by default); each step:
 
-* Reversible voltage ``E_rev(T) = 1.229 - 0.9e-3 (T - 298.15)`` V (standard Gibbs energy of
-  water splitting, linearised temperature coefficient; e.g. Carmo et al., "A comprehensive
-  review on PEM water electrolysis", Int. J. Hydrogen Energy 38 (2013) 4901).
-* Anode activation ``(R T / (alpha F)) asinh(i / (2 i0))`` with ``alpha = 0.7`` and
-  ``i0 = 1e-6`` A/cm2 at 298 K: the high end of the 1e-7..1e-6 A/cm2 range for IrO2 anodes
-  in Carmo et al. 2013. i0 follows Arrhenius with ``Ea = 52 kJ/mol``, a typical order for
-  the oxygen evolution reaction, so the overpotential falls as the cell warms.
-* Ohmic: Nafion 117 (183 um) membrane, conductivity from Springer, Zawodzinski &
-  Gottesfeld, J. Electrochem. Soc. 138 (1991) 2334:
-  ``sigma = (0.005139 lambda - 0.00326) exp(1268 (1/303 - 1/T))`` S/cm, ``lambda = 21``
-  (liquid-equilibrated), plus 5 mOhm of contact and plate resistance.
-* Faraday: H2 ``eta I / 2F`` mol/s, O2 ``eta I / 4F``, water ``eta I / 2F x 18.015`` g/s,
-  Faradaic efficiency ``eta = 0.98`` (the lost 2 % crosses over and recombines).
-* Tanks: 0.1 L each, ideal gas at cell temperature, starting at 100 kPa absolute; an open
-  vent (or a leak) relaxes the pressure toward 100 kPa with a first-order time constant.
-  At 2 A the H2 tank rises about 0.25 kPa/s.
-* Heat: lumped capacity 250 J/K; in ``I (V - 1.48)`` (1.48 V thermoneutral) plus heater;
-  out ``0.3 W/K x (T - 20 C)``.
-* A reservoir that runs dry starves the cell: no current flows and the source sits at its
-  3.0 V compliance limit. ``add_water`` refills it (the oven board's transfer pump).
+* Voltage of each cell (:mod:`sim.pem_model`): Nernst at the tanks' pressures and the cell
+  temperature, plus activation, ohmic and mass-transport overpotentials, at ``j = I / area``.
+* Faradaic efficiency from gas crossover (:mod:`sim.pem_crossover`): each cell puts
+  ``eta_F I / 2F`` mol/s of H2 into the H2 tank and half that of O2 into the O2 tank, and
+  takes as many moles of water (18.015 g/mol) from the reservoir.
+* Heat (:mod:`sim.pem_thermal`): ``cells I V - HHV n_H2 + heater`` into one heat capacity,
+  losses to the surroundings, integrated exactly over the step.
+
+Around the stack (``CellParams``, this payload's design values, typical rather than cited):
+two 0.1 L tanks, ideal gas at the cell temperature, starting at 100 kPa absolute; an open
+vent (or a leak) relaxes a tank toward 100 kPa with a first-order time constant (2 s for a
+vent), outward only. The current source has a compliance of 3.0 V per cell: asked for more
+current than that voltage drives (near a mass-transport limit), it delivers what the
+compliance allows. A reservoir (200 g at start) that runs dry starves the cell: no current
+flows and the source sits at its compliance. ``add_water`` refills it (the oven board's
+transfer pump).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-FARADAY = 96485.33212  # C/mol
-GAS_CONSTANT = 8.314462618  # J/(mol K)
+from sim.pem_crossover import faradaic_efficiency
+from sim.pem_model import VoltageParts, voltage_parts
+from sim.pem_params import FARADAY, GAS_CONSTANT, KELVIN, PemParams, shipped_params
+from sim.pem_thermal import stack_heat_w, step_temperature
+
+__all__ = [
+    "FARADAY",
+    "GAS_CONSTANT",
+    "KELVIN",
+    "WATER_MOLAR_MASS",
+    "CellParams",
+    "ElectrolysisCell",
+    "cell_voltage",
+]
+
 WATER_MOLAR_MASS = 18.015  # g/mol
-THERMONEUTRAL_V = 1.48
-KELVIN = 273.15
+KPA_PER_BAR = 100.0
 
 
 @dataclass(frozen=True, slots=True)
 class CellParams:
-    """Cell, tank and thermal parameters (see the module docstring for sources)."""
+    """The stack (``pem``) and the board's plumbing around it."""
 
-    area_cm2: float = 25.0
-    membrane_cm: float = 183e-4  # Nafion 117
-    membrane_lambda: float = 21.0
-    contact_ohm: float = 0.005
-    alpha_anode: float = 0.7
-    i0_a_cm2: float = 1e-6
-    i0_activation_j_mol: float = 52e3
-    faradaic_efficiency: float = 0.98
+    pem: PemParams = field(default_factory=shipped_params)
     tank_l: float = 0.1
     ambient_kpa: float = 100.0
     vent_tau_s: float = 2.0
-    heat_capacity_j_k: float = 250.0
-    loss_w_k: float = 0.3
-    ambient_c: float = 20.0
     water_start_g: float = 200.0
-    compliance_v: float = 3.0
+    compliance_v: float = 3.0  # per cell
 
 
-def reversible_voltage(temp_k: float) -> float:
-    """Reversible cell voltage at ``temp_k``."""
-    return 1.229 - 0.9e-3 * (temp_k - 298.15)
-
-
-def membrane_conductivity(temp_k: float, water_lambda: float) -> float:
-    """Springer et al. 1991 membrane conductivity in S/cm."""
-    return (0.005139 * water_lambda - 0.00326) * math.exp(1268.0 * (1.0 / 303.0 - 1.0 / temp_k))
-
-
-def cell_voltage(current_a: float, temp_k: float, p: CellParams = CellParams()) -> float:
-    """Cell voltage at ``current_a`` and ``temp_k``: reversible + activation + ohmic."""
-    i = current_a / p.area_cm2
-    i0 = p.i0_a_cm2 * math.exp(-p.i0_activation_j_mol / GAS_CONSTANT * (1 / temp_k - 1 / 298.15))
-    activation = GAS_CONSTANT * temp_k / (p.alpha_anode * FARADAY) * math.asinh(i / (2 * i0))
-    sigma = membrane_conductivity(temp_k, p.membrane_lambda)
-    resistance = p.membrane_cm / (sigma * p.area_cm2) + p.contact_ohm
-    return reversible_voltage(temp_k) + activation + current_a * resistance
+def cell_voltage(current_a: float, temp_k: float, p: CellParams | None = None) -> float:
+    """One cell's voltage at ``current_a`` through the stack and ``temp_k``, at 1 bar."""
+    pem = (p or CellParams()).pem
+    return voltage_parts(pem, current_a / pem.stack.area_cm2, temp_k - KELVIN).cell_voltage_v
 
 
 class ElectrolysisCell:
-    """The cell, its H2 and O2 tanks, water reservoir and thermal mass."""
+    """The stack, its H2 and O2 tanks, water reservoir and thermal mass."""
 
     def __init__(self, params: CellParams | None = None) -> None:
         self.p = params or CellParams()
-        self.temp_k = self.p.ambient_c + KELVIN
+        self.temp_k = self.p.pem.thermal.ambient_c + KELVIN
         self.h2_mol = self._moles_at(self.p.ambient_kpa, self.temp_k)
         self.o2_mol = self._moles_at(self.p.ambient_kpa, self.temp_k)
         self.water_g = self.p.water_start_g
@@ -97,9 +82,11 @@ class ElectrolysisCell:
         # Faults: a leak time constant per tank (None = tight).
         self.h2_leak_tau_s: float | None = None
         self.o2_leak_tau_s: float | None = None
-        # Outputs of the last step.
+        # Outputs of the last step: current through the stack, voltage of one cell.
         self.current_a = 0.0
         self.voltage_v = 0.0
+        self.parts: VoltageParts | None = None
+        self.faradaic_efficiency = 0.0
 
     def _moles_at(self, kpa: float, temp_k: float) -> float:
         return kpa * 1e3 * self.p.tank_l * 1e-3 / (GAS_CONSTANT * temp_k)
@@ -119,6 +106,10 @@ class ElectrolysisCell:
     def temp_c(self) -> float:
         return self.temp_k - KELVIN
 
+    @property
+    def stack_voltage_v(self) -> float:
+        return self.p.pem.stack.cells * self.voltage_v
+
     def add_water(self, grams: float) -> None:
         """Water pumped into the reservoir (the oven's transfer pump)."""
         if not (math.isfinite(grams) and grams >= 0.0):
@@ -127,9 +118,10 @@ class ElectrolysisCell:
 
     def step(self, dt: float) -> None:
         """Advance the cell by ``dt`` seconds with the current inputs."""
-        p = self.p
+        p, pem = self.p, self.p.pem
         self._electrical()
-        produced_h2 = p.faradaic_efficiency * self.current_a / (2 * FARADAY) * dt
+        h2_mol_s = self.faradaic_efficiency * pem.stack.cells * self.current_a / (2 * FARADAY)
+        produced_h2 = min(h2_mol_s * dt, self.water_g / WATER_MOLAR_MASS)
         self.water_g = max(0.0, self.water_g - produced_h2 * WATER_MOLAR_MASS)
         self.h2_mol += produced_h2
         self.o2_mol += produced_h2 / 2
@@ -140,18 +132,42 @@ class ElectrolysisCell:
         self.o2_mol = self._relax(
             self.o2_mol, ambient_mol, self._tau(self.o2_vent_open, self.o2_leak_tau_s), dt
         )
-        joule = self.current_a * (self.voltage_v - THERMONEUTRAL_V) if self.current_a > 0 else 0.0
-        loss = p.loss_w_k * (self.temp_k - (p.ambient_c + KELVIN))
-        self.temp_k += (joule + self.heater_w - loss) * dt / p.heat_capacity_j_k
+        heat = stack_heat_w(pem.stack.cells, self.current_a, self.voltage_v, h2_mol_s)
+        self.temp_k = step_temperature(pem.thermal, self.temp_k, heat + self.heater_w, dt)
+
+    def _operating(self, current_a: float) -> tuple[VoltageParts, float]:
+        pem = self.p.pem
+        j = current_a / pem.stack.area_cm2
+        pressures = (self.h2_kpa / KPA_PER_BAR, self.o2_kpa / KPA_PER_BAR)
+        t_c = self.temp_c
+        return (
+            voltage_parts(pem, j, t_c, *pressures),
+            faradaic_efficiency(pem, j, t_c, *pressures),
+        )
 
     def _electrical(self) -> None:
-        if not self.source_on:
-            self.current_a = self.voltage_v = 0.0
-        elif self.water_g <= 0.0:
-            self.current_a, self.voltage_v = 0.0, self.p.compliance_v
-        else:
-            self.current_a = self.setpoint_a
-            self.voltage_v = cell_voltage(self.current_a, self.temp_k, self.p)
+        if not self.source_on or self.water_g <= 0.0:
+            self.current_a, self.parts, self.faradaic_efficiency = 0.0, None, 0.0
+            self.voltage_v = self.p.compliance_v if self.source_on else 0.0
+            return
+        current = self.setpoint_a
+        parts, efficiency = self._operating(current)
+        if parts.cell_voltage_v > self.p.compliance_v:
+            current = self._compliance_current()
+            parts, efficiency = self._operating(current)
+        self.current_a, self.parts, self.faradaic_efficiency = current, parts, efficiency
+        self.voltage_v = min(parts.cell_voltage_v, self.p.compliance_v)
+
+    def _compliance_current(self) -> float:
+        """The current at which a cell reaches the source's compliance voltage (bisection)."""
+        low, high = 0.0, self.setpoint_a
+        for _ in range(50):
+            middle = (low + high) / 2
+            if self._operating(middle)[0].cell_voltage_v > self.p.compliance_v:
+                high = middle
+            else:
+                low = middle
+        return low
 
     def _tau(self, vent_open: bool, leak_tau_s: float | None) -> float | None:
         taus = [t for t in (self.p.vent_tau_s if vent_open else None, leak_tau_s) if t]

@@ -11,9 +11,9 @@ from sim.electrolysis import (
     FARADAY,
     GAS_CONSTANT,
     KELVIN,
+    WATER_MOLAR_MASS,
     ElectrolysisCell,
     cell_voltage,
-    reversible_voltage,
 )
 from sim.scoop_arm import (
     CAPACITY_G,
@@ -32,9 +32,10 @@ def run(model: ElectrolysisCell | ScoopArm, seconds: float, dt: float = 0.01) ->
 
 
 @pytest.mark.req("SIM-07")
-def test_sim_physics_reversible_voltage_is_1229_mv_at_25_c_and_falls_with_temperature() -> None:
-    assert reversible_voltage(298.15) == pytest.approx(1.229)
-    assert reversible_voltage(353.15) == pytest.approx(1.229 - 0.9e-3 * 55)
+def test_sim_physics_cell_voltage_at_no_current_is_the_reversible_voltage() -> None:
+    # 1.229 V at 25 C, less RT/2F ln(0.968^1.5) = 0.6 mV for the water vapour at 1 bar
+    assert cell_voltage(0.0, 298.15) == pytest.approx(1.2285, abs=1e-3)
+    assert cell_voltage(0.0, 353.15) < cell_voltage(0.0, 298.15) - 0.04
 
 
 @pytest.mark.req("SIM-07")
@@ -54,7 +55,9 @@ def test_sim_physics_electrolysis_h2_pressure_rise_matches_faraday_within_1_perc
     cell.source_on, cell.setpoint_a = True, 2.0
     start_mol = cell.h2_mol
     run(cell, 200.0)
-    produced = cell.p.faradaic_efficiency * 2.0 * 200.0 / (2 * FARADAY)
+    # crossover costs 1.2 % at 80 mA/cm2 and 1 bar, more as the tanks fill (pem_crossover)
+    assert 0.98 < cell.faradaic_efficiency < 0.988
+    produced = cell.faradaic_efficiency * 2.0 * 200.0 / (2 * FARADAY)
     expected_kpa = (start_mol + produced) * GAS_CONSTANT * cell.temp_k / 0.1e-3 / 1e3
     assert cell.h2_kpa == pytest.approx(expected_kpa, rel=0.01)
     # and about the 0.25 kPa/s the design brief quotes, so 150 kPa in ~200 s
@@ -66,9 +69,12 @@ def test_sim_physics_electrolysis_h2_pressure_rise_matches_faraday_within_1_perc
 def test_sim_physics_electrolysis_water_goes_down_with_consumption() -> None:
     cell = ElectrolysisCell()
     cell.source_on, cell.setpoint_a = True, 10.0
+    start_mol = cell.h2_mol
     run(cell, 100.0)
-    consumed = 0.98 * 10.0 * 100.0 / (2 * FARADAY) * 18.015
-    assert cell.water_g == pytest.approx(200.0 - consumed, rel=1e-6)
+    # one water split for each H2 that leaves: the crossed-over gas recombines to water
+    consumed = (cell.h2_mol - start_mol) * WATER_MOLAR_MASS
+    assert cell.water_g == pytest.approx(200.0 - consumed, rel=1e-9)
+    assert consumed == pytest.approx(0.995 * 10.0 * 100.0 / (2 * FARADAY) * 18.015, rel=0.003)
 
 
 @pytest.mark.req("SIM-07")
