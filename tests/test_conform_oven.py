@@ -5,6 +5,7 @@ with the heater left off, and an interrupted run switches the heater off."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -57,6 +58,23 @@ async def test_conform_oven_every_rule_passes_with_a_sample_loaded_at_the_prompt
     assert PROMPT in err
     assert "g loaded; sealing the lid" in err
     assert "Traceback" not in err
+
+
+async def test_conform_oven_ctrl_c_at_the_prompt_exits_130_saying_the_board_was_stopped() -> None:
+    async with SimChild(args=["--time-scale", str(TIME_SCALE)]) as sim:
+        argv = [sys.executable, "-m", "isru.cli", "conform", "--board", "oven", "--load"]
+        argv += ["--port", sim.urls["oven"]]
+        async with ChildProcess(argv, name="isru conform", cwd=ROOT) as kit:
+            await kit.wait_for_line(lambda line: PROMPT in line, timeout_s=60.0)
+            kit.send_signal(signal.SIGINT)
+            async with asyncio.timeout(30.0):
+                code = await kit.wait()
+            await kit.stop()
+    err = "\n".join(kit.stderr_lines)
+    assert code == 130
+    assert err.endswith("isru conform: interrupted; the board was sent STOP")
+    assert "Traceback" not in err
+    assert not kit.stdout_lines
 
 
 @pytest.fixture
