@@ -29,7 +29,7 @@ from hal.message import NackCode
 from hal.telemetry import ElecFlags, ElecState, ElecTelemetry, PacketId
 from sim.boot_store import BootStore
 from sim.clock import Clock
-from sim.electrolysis import ElectrolysisCell
+from sim.electrolysis import CellParams, ElectrolysisCell
 from sim.firmware import DEFAULT_HOST_TIMEOUT_S, Emit, Firmware, Refused
 
 H2_TRIP_KPA = 400.0
@@ -63,9 +63,10 @@ class ElecFirmware(Firmware):
         rng: random.Random,
         emit: Emit | None = None,
         host_timeout_s: float | None = DEFAULT_HOST_TIMEOUT_S,
+        cell_params: CellParams | None = None,
     ) -> None:
         # The cell is the world: gas, water and heat outlive a reset of the board.
-        self.cell = ElectrolysisCell()
+        self.cell = ElectrolysisCell(cell_params)
         self.setpoint_a = 0.0
         self.current_on = False
         self.heater_enabled = False

@@ -10,7 +10,8 @@
 The boards share one world: a scoop DUMP with target OVEN tips its sample into the oven's
 hopper when the oven's lid is open (``ice_wt_pct`` of it water ice; default 5.6 wt%, the
 LCROSS figure, Colaprete et al., Science 330 (2010) 463) and onto the ground, lost, when it
-is not; the oven's transfer pump fills the elec board's water reservoir.
+is not; the oven's transfer pump fills the elec board's water reservoir. The elec board's PEM
+stack is ``cell_params``, a :mod:`sim.pem_params` set (Tjarks 2017 as in SimSES by default).
 
 Firmware behaviour (including the duplicate-request reply cache) is described in
 :mod:`sim.firmware`; the line and its faults in :mod:`sim.uart`; ports in :mod:`sim.ports`.
@@ -28,9 +29,11 @@ from sim.board_faults import BoardFaults
 from sim.boot_store import BootStore
 from sim.clock import Clock, RealClock
 from sim.elec_board import ElecFirmware
+from sim.electrolysis import CellParams
 from sim.faults import BOARDS, LinkFaults, StartFaults
 from sim.firmware import DEFAULT_HOST_TIMEOUT_S, Firmware
 from sim.oven_board import OvenFirmware
+from sim.pem_params import PemParams
 from sim.ports import Port, PtyPort, TcpPort
 from sim.scoop_board import ScoopFirmware
 from sim.uart import Uart
@@ -58,6 +61,7 @@ class SimBoards(BoardFaults):
         seed: int = 0,
         host_timeout_s: float | None = DEFAULT_HOST_TIMEOUT_S,
         ice_wt_pct: float = DEFAULT_ICE_WT_PCT,
+        cell_params: PemParams | None = None,
     ) -> None:
         if host_timeout_s is not None and not host_timeout_s > 0:
             raise ValueError(f"host_timeout_s: must be positive or None, got {host_timeout_s!r}")
@@ -77,6 +81,8 @@ class SimBoards(BoardFaults):
             raise ValueError(f"seed: must be an integer, got {seed!r}")
         if faults is not None and not isinstance(faults, StartFaults):
             raise ValueError(f"faults: must be a StartFaults or None, got {faults!r}")
+        if cell_params is not None and not isinstance(cell_params, PemParams):
+            raise ValueError(f"cell_params: must be a PemParams or None, got {cell_params!r}")
         self.link_dir = None if link_dir is None else Path(link_dir)
         if self.link_dir is not None and not self.link_dir.is_dir():
             raise ValueError(f"link_dir: {str(self.link_dir)!r} is not a directory")
@@ -106,6 +112,7 @@ class SimBoards(BoardFaults):
             boot_store=BootStore("elec", self.state_dir),
             rng=_child(rng),
             host_timeout_s=host_timeout_s,
+            cell_params=None if cell_params is None else CellParams(pem=cell_params),
         )
         self.boards: dict[str, Firmware] = {"scoop": self.scoop, "elec": self.elec}
         self.uarts: dict[str, Uart] = {}

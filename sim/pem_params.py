@@ -40,6 +40,7 @@ or ``--params FILE``. Every key, its unit and its meaning:
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from functools import cache
 from importlib import resources
@@ -207,9 +208,13 @@ def parse_params(data: dict[str, object], origin: str) -> PemParams:
         first = exc.errors()[0]
         message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
         message = message.removeprefix("Value error, ")
+        where = _where(first["loc"])
+        head, sep, rest = message.partition(": ")
+        if sep and re.fullmatch(r"[a-z_][a-z0-9_.]*", head):  # a validator naming a sub-key
+            where, message = f"{where}.{head}", rest
         more = len(exc.errors()) - 1
         tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ParamsError(f"{origin}: {_where(first['loc'])}: {message}{tail}") from None
+        raise ParamsError(f"{origin}: {where}: {message}{tail}") from None
 
 
 def load_params(path: str | Path) -> PemParams:
