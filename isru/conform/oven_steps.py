@@ -43,7 +43,11 @@ async def load(ctx: Context, board: Board) -> None:
     await board.clean(ctx)
     tm = (await ctx.status()).tm
     if not has(tm, OvenFlags.SAMPLE_LOADED) and ctx.load_sample:
-        await lid_to(ctx, open=True)
+        try:
+            await lid_to(ctx, open=True)
+        except StepFailed as exc:
+            ctx.say(f"isru conform: cannot load a sample: {exc}")
+            raise
         ctx.say(
             "isru conform: the oven's lid is open: tip a sample of at least 1 g into its "
             f"hopper (waiting up to {LOAD_WAIT_S:g} s)"
@@ -182,5 +186,6 @@ async def eject(ctx: Context, board: Board) -> None:
     ctx.check("OVEN-EJECT", ok, detail)
     heat = await ctx.ask("HEAT", HEAT)
     refused(ctx, "OVEN-INTERLOCK", heat, NackCode.INTERLOCK, "HEAT, lid sealed, oven empty")
+    ctx.check("OVEN-INTERLOCK", True, "SET_LID open and EJECT of a hot oven not tried (§11)")
     await board.clean(ctx)
     await ctx.ack("SET_TM_RATE", TelemetryRate(DEFAULT_RATE_HZ))
