@@ -8,6 +8,7 @@ from typing import Any
 
 from ground import Event, GroundClient
 from interface.sequence import CommandStep, Sequence, WaitStep
+from isru.chain_report import ChainReport
 
 FARADAY_C_PER_MOL = 96485.332
 H2_G_PER_MOL = 2.016
@@ -36,9 +37,16 @@ class RunReport:
     o2_produced_g: float = 0.0
     energy_wh: float = 0.0
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: The extraction chain's figures and balances (``isru.chain_report``), when known.
+    chain: ChainReport | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The report; the chain's figures at the top level (``regolith_g``...)."""
+        document = asdict(self)
+        del document["chain"]
+        if self.chain is not None:
+            document.update(self.chain.as_dict())
+        return document
 
     def text(self) -> str:
         lines = [
@@ -53,6 +61,8 @@ class RunReport:
             f"events     {len(self.events)} warning or worse",
         ]
         lines += [f"  {e['severity']:<8} {e['id']:<16} {e['text']}" for e in self.events]
+        if self.chain is not None and self.chain.active:
+            lines += ["", self.chain.table()]
         return "\n".join(lines)
 
 

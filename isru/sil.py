@@ -22,6 +22,8 @@ from interface.catalog import DICTIONARY
 from interface.sequence import Sequence, SequenceError, format_problems, parse_sequence
 from interface.signing import load_key
 from isru.broker import BrokerError
+from isru.chain_plot import plot_chain
+from isru.chain_recorder import ChainRecorder, chain_of_run
 from isru.report import ReportRecorder, run_budget_s
 from isru.sim_child import SimStartError
 from isru.stack import SilError, Stack, sil_stack
@@ -62,6 +64,19 @@ def parser() -> argparse.ArgumentParser:
         "--run", type=Path, metavar="FILE.seq", help="with --headless: run this sequence, report"
     )
     result.add_argument("--report-json", type=Path, metavar="FILE", help="also write the report")
+    result.add_argument(
+        "--report-plot",
+        type=Path,
+        metavar="FILE.png",
+        help="with --run: also plot the oven's temperatures, pressure and water collected",
+    )
+    result.add_argument(
+        "--ice-wt-pct",
+        type=float,
+        metavar="PCT",
+        help="water ice in the regolith the simulated scoop digs, wt%% (default: the "
+        "simulator's 5.6)",
+    )
     return result
 
 
@@ -116,6 +131,9 @@ def _line(values: dict[str, Any]) -> str:
         f"scoop {v('scoop.state', '?'):<8} load {v('scoop.load_mass_g', 0):6.1f} g"
         f" | cell {v('elec.state', '?'):<7} {v('elec.cell_current_a', 0):4.1f} A"
         f"  H2 {v('elec.h2_pressure_kpa', 0):6.1f} kPa"
+        f" | oven {v('oven.state', '?'):<12} {v('oven.sample_temp_c', 0):6.1f} degC"
+        f" {v('oven.chamber_pressure_kpa', 0):6.3f} kPa"
+        f"  water {v('oven.water_collected_g', 0):5.2f} g"
     )
 
 
@@ -128,6 +146,7 @@ async def _run_sequence(stack: Stack, options: argparse.Namespace, sequence: Seq
     async with GroundClient(broker=stack.broker, vehicle=stack.vehicle, key=key) as client:
         await client.wait_telemetry("scoop.link_up == true and elec.link_up == true", timeout_s=30)
         recorder = ReportRecorder(client, sequence=sequence.name)
+        chain = ChainRecorder(client)
         await client.upload_sequence(sequence.name, options.run.read_text())
         mark = await client.start_sequence(sequence.name)
         budget = run_budget_s(sequence, time_scale=options.time_scale)
@@ -146,9 +165,15 @@ async def _run_sequence(stack: Stack, options: argparse.Namespace, sequence: Seq
                 ) from None
         report = recorder.finish(end, status)
         recorder.close()
+        chain.close()
+        report.chain = await chain_of_run(
+            stack.sim, chain, cell_charge_ah=report.charge_ah, cell_energy_wh=report.energy_wh
+        )
     print(report.text(), flush=True)
     if options.report_json:
         options.report_json.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    if options.report_plot:
+        plot_chain(report.chain.series, options.report_plot, title=f"sequence {sequence.name}")
     return 0 if report.outcome == "COMPLETED" else 1
 
 
@@ -202,6 +227,7 @@ async def _run(options: argparse.Namespace, sequence: Sequence | None = None) ->
             time_scale=options.time_scale,
             embedded_broker=options.embedded_broker,
             announce=True,
+            ice_wt_pct=options.ice_wt_pct,
         ) as stack:
             try:
                 print("flight  online; Ctrl-C stops everything", flush=True)
@@ -268,6 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"isru sil: {exc}", file=sys.stderr)
             return 2
+    if options.ice_wt_pct is not None and not 0 <= options.ice_wt_pct < 100:
+        print("isru sil: --ice-wt-pct must be a percentage from 0 to under 100", file=sys.stderr)
+        return 2
+    if options.report_plot is not None and (
+        options.run is None or options.report_plot.suffix.lower() != ".png"
+    ):
+        print("isru sil: --report-plot needs --run and a FILE ending in .png", file=sys.stderr)
+        return 2
     sequence = None
     if options.run is not None:
         if not options.headless:

@@ -173,14 +173,18 @@ async def sil_stack(
     time_scale: float = 1.0,
     embedded_broker: bool = False,
     announce: bool = False,
+    ice_wt_pct: float | None = None,
 ) -> AsyncIterator[Stack]:
     """Broker, simulator (with its fault control port) and flight, started in that order
-    and stopped in the reverse; the flight process is stopped with SIGTERM so it safes."""
+    and stopped in the reverse; the flight process is stopped with SIGTERM so it safes.
+    ``ice_wt_pct``: water ice in the regolith the simulated scoop digs (None: its default)."""
     if time_scale <= 0:
         raise ValueError(f"time_scale: must be positive, got {time_scale}")
     with tempfile.TemporaryDirectory(prefix="isru-sil-") as tmp:
         workdir = Path(tmp)
         sim_args = ["--link-dir", str(workdir), "--time-scale", str(time_scale)]
+        if ice_wt_pct is not None:
+            sim_args += ["--ice-wt-pct", str(ice_wt_pct)]
         async with (
             _broker(broker, workdir, embedded=embedded_broker) as (url, what, mosquitto),
             SimChild(args=[*sim_args, "--control-port", "0"]) as sim,
