@@ -4,12 +4,13 @@ So that anyone can check the simulator's physics against the literature::
 
     isru sim model thermal --ice-wt-pct 5.6 --from-k 100 --to-k 400 --json
     isru sim model sublimation --temperature-k 200 --json
+    isru sim model pem --temperature-c 60 --current-density 0.1,1,2 --json
 
 Each model is a ``Model``: its name, a line of help, ``configure(parser)`` that adds its
 flags and ``run(args)`` that returns its named outputs. A new model (its own module is fine)
 is one more entry in ``MODELS``. Output: one JSON object with ``--json``, else one
-``name value`` line per output. A bad argument gets one line on stderr naming the flag and
-exit status 2.
+``name value`` line per output, and a table for an output that is a list of rows. A bad
+argument gets one line on stderr naming the flag and exit status 2.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 
 from sim import regolith_thermal as rt
+from sim.pem_cli import pem_flags, pem_run
 
 PROG = "isru sim model"
 
@@ -40,7 +42,8 @@ class Model:
     name: str
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], dict[str, float]]
+    #: Named outputs: numbers, text, or a list of rows (a table).
+    run: Callable[[argparse.Namespace], Mapping[str, object]]
 
 
 def number(
@@ -148,6 +151,12 @@ MODELS: tuple[Model, ...] = (
         _sublimation_flags,
         _sublimation,
     ),
+    Model(
+        "pem",
+        "PEM stack polarization curve at T: cell voltage, its parts, Faradaic efficiency, H2",
+        pem_flags,
+        pem_run,
+    ),
 )
 
 
@@ -175,8 +184,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(outputs))
     else:
-        width = max(len(name) for name in outputs)
-        for name, value in outputs.items():
-            print(f"{name:<{width}}  {value:.6g}")
+        _print_text(outputs)
     sys.stdout.flush()
     return 0
+
+
+def _cell(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float | int) else str(value)
+
+
+def _print_text(outputs: Mapping[str, object]) -> None:
+    scalars = {name: v for name, v in outputs.items() if not isinstance(v, list)}
+    width = max((len(name) for name in scalars), default=0)
+    for name, value in scalars.items():
+        print(f"{name:<{width}}  {_cell(value)}")
+    for rows in (v for v in outputs.values() if isinstance(v, list)):
+        if not rows:
+            continue
+        columns = list(rows[0])
+        table = [[_cell(row[c]) for c in columns] for row in rows]
+        widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(columns)]
+        for line in (columns, *table):
+            print("  ".join(text.rjust(w) for text, w in zip(line, widths, strict=True)))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+from sim.electrolysis import CellParams, ElectrolysisCell
 from sim.pem_model import (
     activation_voltage,
     cell_voltage,
@@ -15,7 +17,7 @@ from sim.pem_model import (
     partial_pressures_bar,
     voltage_parts,
 )
-from sim.pem_params import shipped_params
+from sim.pem_params import MassTransport, PemParams, shipped_params
 
 REFERENCE = Path(__file__).parent / "data" / "pem_simses_reference.csv"
 TJARKS = shipped_params("tjarks2017")
@@ -107,3 +109,28 @@ def test_pem_model_kinetics_are_held_outside_the_sets_temperature_range() -> Non
 def test_pem_model_faraday_gives_37_61_mg_h2_per_amp_hour() -> None:
     assert h2_mg_per_h(TJARKS, 1.0, 1.0) == pytest.approx(37.61, abs=0.005)
     assert h2_mg_per_h(TJARKS, 2.0, 0.5) == pytest.approx(37.61, abs=0.005)
+
+
+def with_mass_transport(limit: float, coefficient: float) -> PemParams:
+    mt = MassTransport(limiting_current_a_cm2=limit, coefficient_v=coefficient)
+    return TJARKS.model_copy(update={"mass_transport": mt})
+
+
+def test_pem_model_mass_transport_grows_toward_the_limiting_current() -> None:
+    params = with_mass_transport(2.0, 0.05)
+    assert voltage_parts(params, 1.0, 60.0).mass_transport_v == pytest.approx(0.05 * math.log(2))
+    assert voltage_parts(params, 2.0, 60.0).mass_transport_v == math.inf
+    assert voltage_parts(params, 0.0, 60.0).mass_transport_v == 0.0
+
+
+def test_pem_model_source_at_its_compliance_delivers_the_current_it_can() -> None:
+    cell = ElectrolysisCell(CellParams(pem=with_mass_transport(0.2, 0.1)))  # 5 A on 25 cm2
+    cell.source_on, cell.setpoint_a = True, 8.0
+    cell.step(0.01)
+    assert 4.0 < cell.current_a < 5.0
+    assert cell.voltage_v == pytest.approx(3.0)
+    assert cell.parts is not None
+    assert cell.parts.cell_voltage_v == pytest.approx(3.0, abs=1e-6)
+    cell.setpoint_a = 2.0  # within reach again
+    cell.step(0.01)
+    assert (cell.current_a, cell.voltage_v < 2.0) == (2.0, True)
