@@ -9,6 +9,7 @@ the board (heater, pump and trap off) after every step and whenever a step fails
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from hal.commands import (
@@ -92,11 +93,15 @@ async def lid_to(ctx: Context, *, open: bool, rule: str | None = None) -> tuple[
     return found
 
 
-async def watch(ctx: Context, board_s: float) -> list[Any]:
-    """Every packet of the next ``board_s`` board seconds (the watchdog fed meanwhile)."""
+async def watch(
+    ctx: Context, board_s: float, *, until: Callable[[Any], bool] | None = None
+) -> list[Any]:
+    """Every packet of the next ``board_s`` board seconds (the watchdog fed meanwhile), or
+    up to the first for which ``until`` holds."""
     start = len(ctx.packets)
     now = await ctx.status()
-    await ctx.wait_tm(lambda _tm: False, board_s, after_ms=now.uptime_ms, start=start)
+    stop = until or (lambda _tm: False)
+    await ctx.wait_tm(stop, board_s, after_ms=now.uptime_ms, start=start)
     return [
         p.tm
         for p in ctx.packets[start:]

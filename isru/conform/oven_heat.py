@@ -64,8 +64,9 @@ async def _heating(ctx: Context, rule: str) -> tuple[Any, float]:
 
 async def _heat(ctx: Context) -> None:
     first, took = await _heating(ctx, "OVEN-HEAT")
-    packets = [first, *await watch(ctx, HEAT_WATCH_S)]
     limit = HEAT_LIMIT_W + POWER_MARGIN_W
+    # A heater above its limit is stopped at once (the step's end sends STOP).
+    packets = [first, *await watch(ctx, HEAT_WATCH_S, until=lambda t: t.heater_power_w > limit)]
     problems = [f"{t.state.name}, {t.heater_power_w:.2f} W" for t in packets if not heating(t)]
     problems += [f"{t.heater_power_w:.2f} W" for t in packets if t.heater_power_w > limit]
     if abs(first.heater_setpoint_c - first.sample_temp_c) > 1.0 + took * 0.5:
@@ -79,8 +80,10 @@ async def _heat(ctx: Context) -> None:
         seconds = since_ms(ramp[-1].uptime_ms, ramp[0].uptime_ms) / 1000
         per_min = abs(ramp[-1].heater_setpoint_c - ramp[0].heater_setpoint_c) / seconds * 60
         rate = f"target ramps {per_min:.1f} degC/min"
-        if abs(per_min - HEAT_RAMP_C_PER_MIN) > 0.1 * HEAT_RAMP_C_PER_MIN:
-            problems.append(rate)
+        rise = ramp[-1].heater_setpoint_c - ramp[0].heater_setpoint_c
+        toward = rise * (HEAT.setpoint_c - ramp[0].heater_setpoint_c) > 0
+        if abs(per_min - HEAT_RAMP_C_PER_MIN) > 0.1 * HEAT_RAMP_C_PER_MIN or not toward:
+            problems.append(rate + ("" if toward else " away from the setpoint"))
     ctx.check(
         "OVEN-HEAT",
         not problems,
@@ -88,6 +91,8 @@ async def _heat(ctx: Context) -> None:
         or f"{first.state.name} after {took:.2f} s; {rate}, at most "
         f"{max(t.heater_power_w for t in packets):.2f} W over {len(packets)} packets",
     )
+    if problems:
+        raise StepFailed("HEAT did not heat as required")
     eject = await ctx.ask("EJECT")
     refused(ctx, "OVEN-INTERLOCK", eject, NackCode.INTERLOCK, "EJECT while heating")
 
@@ -105,14 +110,17 @@ async def _hold_and_off(ctx: Context) -> None:
     frozen = tm.heater_setpoint_c
     packets = await watch(ctx, HOLD_WATCH_S)
     drift = max((abs(t.heater_setpoint_c - frozen) for t in packets), default=0.0)
-    ok = abs(frozen - tm.sample_temp_c) <= 1.0 and drift <= 0.05
-    ok = ok and all(t.state is OvenState.HOLDING and heating(t) for t in packets)
-    ok = ok and all(t.heater_power_w <= HEAT_LIMIT_W + POWER_MARGIN_W for t in packets)
+    problems = [f"{t.state.name}, {flag_names(t.flags)}" for t in packets if not heating(t)]
+    problems += [f"{t.state.name}" for t in packets if t.state is not OvenState.HOLDING]
+    limit = HEAT_LIMIT_W + POWER_MARGIN_W
+    problems += [f"{t.heater_power_w:.2f} W" for t in packets if t.heater_power_w > limit]
+    ok = abs(frozen - tm.sample_temp_c) <= 1.0 and drift <= 0.05 and not problems
     ctx.check(
         "OVEN-HOLD",
         ok,
         f"HOLDING after {took:.2f} s, target {frozen:.2f} at sample {tm.sample_temp_c:.2f} "
-        f"degC, moved {drift:.3f} degC in {HOLD_WATCH_S:g} s",
+        f"degC, moved {drift:.3f} degC in {HOLD_WATCH_S:g} s"
+        + "".join(f"; then {p}" for p in problems[:1]),
     )
     await ctx.ack("HEATER_OFF")
     found = await ctx.settle(
