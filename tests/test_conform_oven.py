@@ -105,11 +105,14 @@ async def test_conform_oven_flags_a_heater_not_interlocked_by_an_open_lid_and_le
 async def test_conform_oven_flags_a_heater_above_its_power_limit(sim: SimBoards) -> None:
     _load(sim)
     sim.oven.heater_stuck = True  # its switch fails closed: the heater's full 150 W
-    report = await run(sim.urls["oven"], "oven", only=["OVEN-HEAT"])
-    (outcome,) = report.outcomes
-    assert not outcome.passed
-    assert "150.00 W" in outcome.detail
+    report = await run(sim.urls["oven"], "oven", only=["OVEN-HEAT", "OVEN-STOP"])
+    verdicts = {o.rule.id: o for o in report.outcomes}
+    assert not verdicts["OVEN-HEAT"].passed
+    assert "150.00 W" in verdicts["OVEN-HEAT"].detail
+    assert "STOP while heating not checked" in verdicts["OVEN-STOP"].detail
     assert not sim.oven.heater.enabled
+    # Stopped once seen over its limit: under a second at full power in the whole run.
+    assert sim.oven.physics.heater_energy_j < 150.0
 
 
 async def test_conform_oven_flags_a_stop_that_leaves_the_lid_moving(
