@@ -216,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         from sim.model_cli import main as model_main
 
         return model_main(words[1:])
+    if words[:1] == ["fit"]:  # `isru sim fit ...`: a parameter file from measured data
+        from sim.fit_cli import main as fit_main
+
+        return fit_main(words[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.tcp and args.link_dir is not None:
