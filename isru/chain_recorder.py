@@ -104,9 +104,13 @@ class ChainRecorder:
 
 async def chain_of_run(
     sim: SimChild, recorder: ChainRecorder, *, cell_charge_ah: float, cell_energy_wh: float
-) -> ChainReport:
+) -> ChainReport | None:
     """The run's chain: the simulator's truth (asked now, on its control port), what the
-    oven's telemetry said, and the cell's charge and energy integrated from its own."""
-    oven, elec = await sim.query("oven"), await sim.query("elec")
+    oven's telemetry said, and the cell's charge and energy integrated from its own; None
+    when the simulator does not answer (it has gone: the run's report says why)."""
+    try:
+        oven, elec = await sim.query("oven"), await sim.query("elec")
+    except (OSError, RuntimeError, ValueError):
+        return None
     seen = recorder.seen() | {"cell_charge_ah": cell_charge_ah, "cell_energy_wh": cell_energy_wh}
     return chain_report(oven=oven, elec=elec, seen=seen, series=recorder.finish())

@@ -173,7 +173,11 @@ async def _run_sequence(stack: Stack, options: argparse.Namespace, sequence: Seq
     if options.report_json:
         options.report_json.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     if options.report_plot:
-        plot_chain(report.chain.series, options.report_plot, title=f"sequence {sequence.name}")
+        try:
+            series = report.chain.series if report.chain is not None else {}
+            plot_chain(series, options.report_plot, title=f"sequence {sequence.name}")
+        except ValueError as exc:
+            print(f"isru sil: no plot: {exc}", file=sys.stderr)
     return 0 if report.outcome == "COMPLETED" else 1
 
 
