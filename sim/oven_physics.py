@@ -28,7 +28,7 @@ Heat and Mass Transfer, Table A.1). Regolith emissivity 0.95 (Hayne et al. 2017 
 polished copper 0.05 (Incropera Table A.11, 0.03..0.1). MLI effective emittance 0.03 over
 0.06 m2 (Gilmore, Spacecraft Thermal Control Handbook 2002: 0.015..0.03 for real blankets).
 Conductances 0.2 W/K sample-wall, 0.05 W/K trap-wall, 0.5 W/K wall-deck: design. Deck at
-293.15 K (as ``CellParams.ambient_c``). TEC: dTmax 127 K for six stages in vacuum (Marlow
+293.15 K (as the PEM cell's ``ambient_c``). TEC: dTmax 127 K for six stages in vacuum (Marlow
 Industries TEC selection guide, Table IV), hot side on a 250 K radiator (so the trap reaches
 the -150 degC the ICD allows), Qmax 150 W: design, sized for the latent heat of a 100 W
 extraction. Collection efficiency 0.9: design; the 10 % stands for water frozen on cold

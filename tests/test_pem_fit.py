@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from sim.fit_cli import read_polarization
 from sim.pem_fit import _written
 from sim.pem_model import cell_voltage
 from sim.pem_params import PemParams, load_params, shipped_params
@@ -140,3 +143,19 @@ def test_pem_fit_unreadable_input_or_unwritable_output_says_so(tmp_path: Path) -
     result = fit("--polarization", str(data), "--out", str(tmp_path / "no" / "dir" / "o.toml"))
     assert result.returncode == 2
     assert "argument --out: cannot write" in result.stderr
+
+
+@given(st.text(alphabet="0123456789.,-e#\n xabcdeijmnprstuvwylo_", max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_pem_fit_reading_any_csv_gives_rows_or_a_value_error(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    path = tmp_path_factory.mktemp("csv") / "any.csv"
+    path.write_text(HEAD + text, encoding="utf-8")
+    try:
+        j, t_c, volts = read_polarization(path, 60.0)
+    except ValueError as exc:
+        assert "any.csv" in str(exc)
+    else:
+        assert len(j) == len(t_c) == len(volts)
+        assert all(0.0 <= x <= 10.0 for x in j) and all(v > 0 for v in volts)

@@ -7,8 +7,11 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hal.commands import CellCurrent, Valve, ValveCommand
 from hal.telemetry import ElecFlags, ElecState
@@ -21,6 +24,7 @@ from sim.pem_model import cell_voltage
 from sim.pem_params import (
     ParamsError,
     load_params,
+    parse_params,
     resolve_params,
     shipped_params,
     shipped_sets,
@@ -131,3 +135,34 @@ async def test_pem_params_a_poorly_cooled_cell_trips_overtemp_from_its_own_heat(
     assert tm.flags & ElecFlags.OVERTEMP
     assert not tm.flags & (ElecFlags.H2_OVERPRESSURE | ElecFlags.CURRENT_ON)
     assert 88.0 < tm.cell_temp_c < 91.0  # tripped at 90 degC, cooling since (< 10 s)
+
+
+toml_values = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["name", "stack", "kinetics", "membrane", "thermal", "x"]), toml_values
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_pem_params_any_document_gives_a_set_or_a_params_error(data: dict[str, Any]) -> None:
+    try:
+        parse_params(data, "doc.toml")
+    except ParamsError as exc:
+        assert str(exc).startswith("doc.toml: ")
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_pem_params_any_file_text_gives_a_set_or_a_params_error(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    path = tmp_path_factory.mktemp("p") / "any.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ParamsError, match=r"any\.toml: "):
+        load_params(path)
