@@ -8,6 +8,9 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+#: The pressure axis is logarithmic; readings below this (vacuum) are drawn at it.
+MIN_PA = 0.01
+
 
 def plot_chain(series: dict[str, list[float]], out: Path, *, title: str) -> None:
     """Draw ``series`` (the report's ``oven_series``) into the PNG ``out``; ValueError when
@@ -26,8 +29,10 @@ def plot_chain(series: dict[str, list[float]], out: Path, *, title: str) -> None
     top.plot(minutes, series["trap_temp_c"], label="cold trap", color="tab:blue")
     top.set_ylabel("temperature (degC)")
     top.legend(loc="best")
-    pascals = [kpa * 1000 for kpa in series["chamber_pressure_kpa"]]
+    # From a fraction of a pascal while the trap is cold to kilopascals once it is warm: log.
+    pascals = [max(kpa * 1000, MIN_PA) for kpa in series["chamber_pressure_kpa"]]
     middle.plot(minutes, pascals, color="tab:purple")
+    middle.set_yscale("log")
     middle.set_ylabel("chamber pressure (Pa)")
     bottom.plot(minutes, series["water_collected_g"], color="tab:cyan")
     bottom.set_ylabel("water collected (g)")
