@@ -165,3 +165,16 @@ def test_sil_water_chain_plots_the_oven_against_time(water_run: dict[str, Any]) 
 def test_sil_water_bad_chain_options_are_one_line(args: list[str], error: str) -> None:
     run = _run_sil(*args)
     assert run.returncode == 2 and error in run.stderr and "Traceback" not in run.stderr
+
+
+def test_sil_water_status_line_shows_the_oven() -> None:
+    from isru.sil import _line
+
+    values = {
+        "core.mode": "OPERATING", "scoop.state": "IDLE", "elec.state": "IDLE",
+        "oven.state": "HEATING", "oven.sample_temp_c": -35.25, "oven.chamber_pressure_kpa": 0.042,
+        "oven.water_collected_g": 12.345,
+    }  # fmt: skip
+    line = _line(values)
+    assert "oven HEATING" in line and "-35.2 degC" in line
+    assert "0.042 kPa" in line and "water 12.35 g" in line
