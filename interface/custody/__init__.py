@@ -1,0 +1,125 @@
+"""Sample custody: the signed, hash-chained, append-only ledger of collected samples, its
+export package and its verifier (``docs/samples.md`` specifies the format byte for byte).
+
+The vehicle appends entries (``flight.custody_store`` owns the ledger file on the board);
+the ground lists, exports, verifies and countersigns them (``isru samples``). Everything
+here is data and pure functions, shared by both ends.
+"""
+
+from interface.custody.chain import (
+    LINE,
+    MAX_LINE_BYTES,
+    ChainWriter,
+    CustodyError,
+    LineError,
+    SignedEntry,
+    canonical,
+    parse_line,
+    sign_entry,
+)
+from interface.custody.countersign import (
+    COUNTERSIGN_FORMAT,
+    Countersignature,
+    SignedCountersignature,
+    countersign,
+    parse_countersignature,
+)
+from interface.custody.keys import (
+    generate_signing_key_file,
+    key_id,
+    load_public_key,
+    load_signing_key,
+    public_key_from_pem,
+    public_pem,
+)
+from interface.custody.model import (
+    BODIES,
+    ENTRY_FORMAT,
+    ZERO_HASH,
+    Collected,
+    CommandRef,
+    Entry,
+    Imaged,
+    ImageRef,
+    Kind,
+    Location,
+    Measured,
+    Moved,
+    Noted,
+    Offset,
+    SequenceRef,
+    Site,
+    Stamp,
+    Transferred,
+    parse_body,
+    utc_text,
+)
+from interface.custody.package import (
+    PACKAGE_FORMAT,
+    Manifest,
+    PackageError,
+    package_files,
+    write_files,
+)
+from interface.custody.package_verify import PackageReport, read_files, verify_package
+from interface.custody.record import SampleRecord, describe, fold, summary_markdown
+from interface.custody.verify import Problem, Verified, split_lines, verify_ledger
+
+__all__ = [
+    "BODIES",
+    "COUNTERSIGN_FORMAT",
+    "ENTRY_FORMAT",
+    "LINE",
+    "MAX_LINE_BYTES",
+    "PACKAGE_FORMAT",
+    "ZERO_HASH",
+    "ChainWriter",
+    "Collected",
+    "CommandRef",
+    "Countersignature",
+    "CustodyError",
+    "Entry",
+    "ImageRef",
+    "Imaged",
+    "Kind",
+    "LineError",
+    "Location",
+    "Manifest",
+    "Measured",
+    "Moved",
+    "Noted",
+    "Offset",
+    "PackageError",
+    "PackageReport",
+    "Problem",
+    "SampleRecord",
+    "SequenceRef",
+    "SignedCountersignature",
+    "SignedEntry",
+    "Site",
+    "Stamp",
+    "Transferred",
+    "Verified",
+    "canonical",
+    "countersign",
+    "describe",
+    "fold",
+    "generate_signing_key_file",
+    "key_id",
+    "load_public_key",
+    "load_signing_key",
+    "package_files",
+    "parse_body",
+    "parse_countersignature",
+    "parse_line",
+    "public_key_from_pem",
+    "public_pem",
+    "read_files",
+    "sign_entry",
+    "split_lines",
+    "summary_markdown",
+    "utc_text",
+    "verify_ledger",
+    "verify_package",
+    "write_files",
+]
