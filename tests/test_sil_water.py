@@ -168,13 +168,13 @@ def test_sil_water_bad_chain_options_are_one_line(args: list[str], error: str) -
 
 
 def test_sil_water_status_line_shows_the_oven() -> None:
-    from isru.sil import _line
+    from isru.sil_status import status_line
 
     values = {
         "core.mode": "OPERATING", "scoop.state": "IDLE", "elec.state": "IDLE",
         "oven.state": "HEATING", "oven.sample_temp_c": -35.25, "oven.chamber_pressure_kpa": 0.042,
         "oven.water_collected_g": 12.345,
     }  # fmt: skip
-    line = _line(values)
+    line = status_line(values)
     assert "oven HEATING" in line and "-35.2 degC" in line
     assert "0.042 kPa" in line and "water 12.35 g" in line
