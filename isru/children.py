@@ -29,37 +29,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import ctypes
-import ctypes.util
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal, Self
+from typing import Literal, Self
 
-#: Where a stream goes: read and kept ("collect"), our own ("inherit"), nowhere ("devnull"),
-#: appended to a file (a Path), or for stderr merged into stdout ("stdout").
-Stream = Literal["collect", "inherit", "devnull", "stdout"] | Path
+from isru.child_output import Lines
+from isru.spawn import Stream, die_with_parent, target
 
-PR_SET_PDEATHSIG = 1
-
-
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
-        return None
-
-
-# Loaded now: between fork and exec (where die_with_parent runs) nothing may spawn or lock.
-_LIBC = _libc()
-
-
-def die_with_parent() -> None:
-    """For ``preexec_fn``: the child gets SIGTERM if its parent dies (Linux), so a launcher
-    that is killed outright leaves no simulator, broker or flight process behind."""
-    if _LIBC is not None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+__all__ = ["ChildProcess", "ChildStartError", "Stream", "die_with_parent"]
 
 
 class ChildStartError(RuntimeError):
@@ -109,9 +88,9 @@ class ChildProcess:
         self._stdin = stdin
         #: The child's stdin with ``stdin="pipe"`` once started (else None).
         self.stdin: asyncio.StreamWriter | None = None
-        self._waiters: list[tuple[Callable[[str], bool], asyncio.Future[str]]] = []
-        self.stdout_lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
-        self.stderr_lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
+        self._lines = Lines(name, keep_lines)
+        self.stdout_lines = self._lines.stdout
+        self.stderr_lines = self._lines.stderr
         #: Whether the last :meth:`stop` had to SIGKILL the process.
         self.forced = False
         self._process: asyncio.subprocess.Process | None = None
@@ -145,8 +124,7 @@ class ChildProcess:
 
     def output(self, lines: int = 40) -> str:
         """The last ``lines`` collected lines (stdout, then stderr), for an error message."""
-        kept = [*self.stdout_lines, *self.stderr_lines]
-        return "\n".join(kept[-lines:])
+        return self._lines.text(lines)
 
     async def start(self) -> None:
         """Start the process; with ``ready``, return once it said so (see the module)."""
@@ -159,8 +137,8 @@ class ChildProcess:
                 stdin=asyncio.subprocess.PIPE
                 if self._stdin == "pipe"
                 else asyncio.subprocess.DEVNULL,
-                stdout=_target(self._stdout, files),
-                stderr=_target(self._stderr, files),
+                stdout=target(self._stdout, files),
+                stderr=target(self._stderr, files),
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=self._own_session,
@@ -198,14 +176,7 @@ class ChildProcess:
     async def _read(self, stream: asyncio.StreamReader, kept: collections.deque[str]) -> None:
         while line := await stream.readline():
             text = line.decode(errors="replace").rstrip("\r\n")
-            kept.append(text)
-            for wanted, waiter in self._waiters:
-                if not waiter.done():
-                    try:
-                        if wanted(text):
-                            waiter.set_result(text)
-                    except Exception as exc:  # the caller's test failed: theirs to see
-                        waiter.set_exception(exc)
+            self._lines.add(text, kept)
             ready = self._ready
             if ready is not None and not ready.done() and self.ready is not None:
                 try:
@@ -237,24 +208,7 @@ class ChildProcess:
         :class:`RuntimeError` with the output when the output ends without one."""
         if self._process is None:
             raise RuntimeError(f"wait_for_line: {self.name} was not started")
-        for line in (*self.stdout_lines, *self.stderr_lines):
-            if wanted(line):
-                return line
-        if not self._readers:
-            raise RuntimeError(f"wait_for_line: {self.name} collects no output")
-        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._waiters.append((wanted, waiter))
-        ended = asyncio.ensure_future(asyncio.wait(self._readers))
-        either: list[asyncio.Future[Any]] = [waiter, ended]
-        try:
-            async with asyncio.timeout(timeout_s):
-                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ended.cancel()
-            self._waiters.remove((wanted, waiter))
-        if not waiter.done():
-            raise RuntimeError(f"{self.name}: output ended without the line\n{self.output()}")
-        return waiter.result()
+        return await self._lines.wait_for(wanted, timeout_s=timeout_s, readers=self._readers)
 
     async def stop(self, *, timeout_s: float | None = None) -> int | None:
         """SIGTERM, then SIGKILL if it has not exited after ``timeout_s`` (default
@@ -295,15 +249,3 @@ class ChildProcess:
             for reader in late:
                 reader.cancel()
         return code
-
-
-def _target(stream: Stream, files: contextlib.ExitStack) -> int | IO[Any] | None:
-    if stream == "collect":
-        return asyncio.subprocess.PIPE
-    if stream == "inherit":
-        return None
-    if stream == "devnull":
-        return asyncio.subprocess.DEVNULL
-    if stream == "stdout":
-        return asyncio.subprocess.STDOUT
-    return files.enter_context(stream.open("ab"))
