@@ -223,7 +223,8 @@ def _sample_links(
         samples.setdefault(item[1].entry.sample, []).append(item)
     for name, items in samples.items():
         number, first = items[0]
-        if first.entry.sample_seq > 0 and not _hidden(untrusted, 0, number):
+        gap_before = complete and _gap(seqs, -1, first.entry.seq)  # reported by seq already
+        if first.entry.sample_seq > 0 and not gap_before and not _hidden(untrusted, 0, number):
             yield Problem(
                 file,
                 number,
