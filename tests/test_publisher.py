@@ -85,3 +85,113 @@ async def test_publisher_without_connection_raises(mosquitto: Mosquitto) -> None
         publisher = Publisher(flight)
     with pytest.raises(aiomqtt.MqttCodeError, match="not currently connected"):
         publisher.publish("t/late", b"late", retain=False, confirmed=lambda _: None)
+
+
+async def test_publisher_payloads_of_every_length_class_arrive_whole(mosquitto: Mosquitto) -> None:
+    # The packet's remaining length takes 1, 2 or 3 bytes (MQTT 3.1.1 section 2.2.3): payloads
+    # on both sides of each boundary, with a topic of 8 bytes (2 + 8 + 2 + payload).
+    sizes = [0, 1, 114, 115, 116, 16370, 16371, 16372, 200_000]
+    payloads = [bytes([n % 251]) * size for n, size in enumerate(sizes)]
+    async with (
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as ground,
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as flight,
+    ):
+        await ground.subscribe("t/length", qos=1)
+        publisher = Publisher(flight)
+        confirmed: list[int] = []
+        all_confirmed = asyncio.Event()
+
+        def landed(mid: int) -> None:
+            confirmed.append(mid)
+            if len(confirmed) == len(payloads):
+                all_confirmed.set()
+
+        mids = [
+            publisher.publish("t/length", payload, retain=False, confirmed=landed)
+            for payload in payloads
+        ]
+        async with asyncio.timeout(30):
+            received = await _receive(ground, len(payloads))
+            await all_confirmed.wait()
+        assert [len(r) for r in received] == sizes and received == payloads
+        assert sorted(confirmed) == sorted(mids)
+
+
+async def test_publisher_retained_message_reaches_a_later_subscriber(mosquitto: Mosquitto) -> None:
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as flight:
+        publisher = Publisher(flight)
+        landed = asyncio.Event()
+        publisher.publish("t/kept", b"kept", retain=True, confirmed=lambda _: landed.set())
+        async with asyncio.timeout(10):
+            await landed.wait()
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as ground:
+        await ground.subscribe("t/kept", qos=1)
+        async with asyncio.timeout(10):
+            message = await anext(ground.messages)
+        assert message.payload == b"kept" and message.retain
+
+
+async def test_publisher_qos_0_and_2_are_confirmed_through_paho(mosquitto: Mosquitto) -> None:
+    async with (
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as ground,
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as flight,
+    ):
+        await ground.subscribe("t/qos/#", qos=2)
+        publisher = Publisher(flight)
+        confirmed: set[int] = set()
+        both = asyncio.Event()
+
+        def landed(mid: int) -> None:
+            confirmed.add(mid)
+            if len(confirmed) == 2:
+                both.set()
+
+        mids = {
+            publisher.publish("t/qos/0", b"zero", retain=False, confirmed=landed, qos=0),
+            publisher.publish("t/qos/2", b"two", retain=False, confirmed=landed, qos=2),
+        }
+        async with asyncio.timeout(10):
+            await both.wait()
+            received = await _receive(ground, 2)
+        assert confirmed == mids and sorted(received) == [b"two", b"zero"]
+        assert len(publisher) == 0
+
+
+async def test_publisher_incoming_messages_between_pubacks_arrive_whole(
+    mosquitto: Mosquitto,
+) -> None:
+    # The flight reads its socket 64 KiB at a time: commands (some larger than one read)
+    # arriving among thousands of PUBACKs must reach it whole, in order, each once.
+    count = 5000
+    incoming = [b"%d:" % n + b"c" * (n * 40_000 % 150_000) for n in range(20)]
+    async with (
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as ground,
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as flight,
+    ):
+        await flight.subscribe("t/cmd", qos=1)
+        publisher = Publisher(flight)
+        confirmed: list[int] = []
+        all_confirmed = asyncio.Event()
+
+        def landed(mid: int) -> None:
+            confirmed.append(mid)
+            if len(confirmed) == count:
+                all_confirmed.set()
+
+        for n in range(count):
+            publisher.publish("t/tm", b"%d" % n + b"x" * 100, retain=False, confirmed=landed)
+            if n % 250 == 0:
+                await ground.publish("t/cmd", incoming[n // 250], qos=1)
+        async with asyncio.timeout(60):
+            received = await _receive(flight, len(incoming))
+            await all_confirmed.wait()
+        assert received == incoming
+        assert len(confirmed) == count == len(set(confirmed))
+
+
+async def test_publisher_refuses_a_topic_with_a_wildcard(mosquitto: Mosquitto) -> None:
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as flight:
+        publisher = Publisher(flight)
+        with pytest.raises(ValueError, match="cannot be published to"):
+            publisher.publish("t/+/x", b"x", retain=False, confirmed=lambda _: None)
+        assert len(publisher) == 0

@@ -12,8 +12,11 @@ builds a message object with a ``threading.Condition``, and its PUBACK handling 
 - writes each QoS 1 PUBLISH packet itself (MQTT 3.1.1 section 3.3: fixed header, topic, packet
   id, payload) with a packet id from paho's own counter, so ids never collide with aiomqtt's
   publishes, and queues it on paho's outgoing packet queue, behind what paho already queued:
-  every packet leaves in the order it was made. The packets of one event-loop turn are one
-  entry of that queue and leave in one ``send`` at the end of the turn (``loop.call_soon``);
+  every packet leaves in the order it was made. Packets made one after another are one entry
+  of that queue and leave in one ``send`` once the event loop has nothing else ready to run
+  (at most IDLE_TURNS turns later): a command's ACCEPTED, STARTED and COMPLETED, made a turn
+  or two apart, leave together, instead of each waking the broker and the ground in turn
+  before the next is made;
 - reads the socket 64 KiB at a time and serves paho's small reads from that buffer, every
   packet waiting at each wake (paho asks for 1 byte, the length, then the rest of each
   packet: three system calls a PUBACK otherwise);
@@ -27,7 +30,9 @@ This is the only place, besides ending a session (``flight.mqtt.wire.settle``), 
 into aiomqtt's private paho client (``Client._client``) and paho's private parts
 (``_sock_recv``, ``_packet_handle``, ``_in_packet``, ``_out_packet``, ``_mid_generate``,
 ``_out_messages``); aiomqtt is pinned ``<3`` (and with it paho ``<3``) for it, and
-``tests/test_publisher.py`` checks it against a real broker.
+``tests/test_publisher.py`` checks it against a real broker. Whether the event loop has
+anything else ready is read from asyncio's ``BaseEventLoop._ready`` (a loop without it, such
+as uvloop, sends at the next turn).
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ _PUBACK = 0x40
 _MAX_REMAINING = 268_435_455
 #: Topics whose encoded form is kept, at most (the vehicle publishes to a few dozen).
 _TOPIC_CACHE = 256
+#: Turns a send may wait for the event loop to have nothing else ready, at most.
+IDLE_TURNS = 8
 
 
 class Publisher:
@@ -68,10 +75,12 @@ class Publisher:
         self._waiting: dict[int, Confirmed] = {}
         #: topic -> its length-prefixed UTF-8 form, checked
         self._topics: dict[str, bytes] = {}
-        #: This turn's packets: their entry in paho's outgoing queue, until it is written.
+        #: The pending packets: their entry in paho's outgoing queue, until it is written.
         self._batch: Any = None  # a paho ``_OutPacket``
         self._flush_soon = False
         self._flushing = False
+        #: Turns the pending send has waited for the loop to be idle.
+        self._waited = 0
         self._rbuf = b""
         self._rpos = 0
         self._their_on_publish: Any = self._paho.on_publish
@@ -133,8 +142,8 @@ class Publisher:
         return name
 
     def _queue(self, packet: bytearray) -> None:
-        """Add a packet to this turn's entry of paho's outgoing queue (a new entry behind
-        whatever paho queued since), and have the turn's end write it."""
+        """Add a packet to the pending entry of paho's outgoing queue (a new entry behind
+        whatever paho queued since), and have it written once the loop is idle."""
         out: Any = self._paho._out_packet
         batch = self._batch
         if batch is not None and out and out[-1] is batch:
@@ -176,8 +185,8 @@ class Publisher:
             confirmed(mid)
 
     def _on_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        """paho has bytes to send: send them at the end of this loop turn, together with
-        whatever else this turn publishes (from another thread: aiomqtt's way)."""
+        """paho has bytes to send: send them with ours, once the loop is idle (from another
+        thread: aiomqtt's way)."""
         if threading.get_ident() != self._thread:
             self._their_register_write(client, userdata, sock)
         elif not (self._flush_soon or self._flushing):
@@ -185,8 +194,13 @@ class Publisher:
             self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
+        if getattr(self._loop, "_ready", None) and self._waited < IDLE_TURNS:
+            self._waited += 1  # more is ready to run this turn: it may publish too
+            self._loop.call_soon(self._flush)
+            return
+        self._waited = 0
         self._flush_soon = False
-        self._batch = None  # what this turn queued is written (or being written) now
+        self._batch = None  # what was queued is written (or being written) now
         paho_client = self._paho
         self._flushing = True
         try:
