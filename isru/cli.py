@@ -16,7 +16,8 @@ SUBCOMMANDS = {
     "dict": ("isru.dict_cli", "export the command/telemetry/event dictionary as JSON"),
     "schemas": ("isru.schemas_cli", "write or check the JSON Schemas of every MQTT message"),
     "seq": ("isru.sequence_cli", "check sequence files against the dictionary"),
-    "key": ("isru.key_cli", "make a command-signing key file, or show its fingerprint"),
+    "key": ("isru.key_cli", "make a command or signing key file, or show its fingerprint"),
+    "samples": ("isru.samples_cli", "list, export, verify and countersign custody samples"),
     "ground": ("ground.cli", "command and watch a vehicle from a shell; no verb: the console"),
     "conform": ("isru.conform.cli", "check a board's firmware against every ICD rule"),
 }

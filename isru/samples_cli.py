@@ -1,0 +1,196 @@
+"""``isru samples``: the samples in a custody ledger, their export packages, their check.
+
+- ``list --ledger FILE --vehicle-key PEM``: one line per sample (where it is, its mass, when
+  it was dug, its owner).
+- ``show ID --ledger FILE --vehicle-key PEM [--json]``: one sample, as its package's summary
+  (Markdown) or as JSON.
+- ``export ID DIR --ledger FILE --vehicle-key PEM [--images DIR]``: write the sample's
+  self-contained package into DIR (new or empty).
+- ``verify PATH [--vehicle-key PEM] [--operator-key PEM]...``: check a package (a directory)
+  or a whole ledger (a file; needs ``--vehicle-key``). Valid: one line saying what was
+  checked, exit 0. Invalid: one line per problem, exit 1.
+- ``countersign DIR --key OPERATOR_KEY --operator NAME [--seq N] [--statement TEXT]``: add an
+  operator's countersignature to a package (of its last TRANSFERRED entry by default).
+
+A ledger's entries are trusted only under the vehicle's public key (``--vehicle-key``: a
+public key PEM, or the signing key itself on the board). Exit status: 0 done, 1 refused or
+invalid (the reasons, one a line), 2 a usage error. ``docs/samples.md`` describes it all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from interface.custody import (
+    CustodyError,
+    PackageError,
+    Problem,
+    SampleRecord,
+    fold,
+    key_id,
+    load_public_key,
+    summary_markdown,
+    verify_package,
+)
+from interface.signing import KeyFileError
+from isru.samples_export import Refused, countersign_package, export_sample, read_ledger
+
+__all__ = ["main"]
+
+OK, REFUSED, USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="isru samples", description="Sample custody: ledgers, export packages, checks."
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="ACTION")
+
+    def ledger(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--ledger", type=Path, required=True, metavar="FILE", help="ledger")
+        sub.add_argument(
+            "--vehicle-key", type=Path, required=True, metavar="PEM", help="vehicle's key"
+        )
+
+    listing = verbs.add_parser("list", help="one line per sample in a ledger")
+    ledger(listing)
+    show = verbs.add_parser("show", help="one sample: its summary, or --json")
+    show.add_argument("sample", metavar="ID")
+    ledger(show)
+    show.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    export = verbs.add_parser("export", help="write a sample's package into DIR")
+    export.add_argument("sample", metavar="ID")
+    export.add_argument("directory", metavar="DIR", type=Path)
+    ledger(export)
+    export.add_argument("--images", type=Path, metavar="DIR", help="where the images are")
+    verify = verbs.add_parser("verify", help="check a package (DIR) or a ledger (FILE)")
+    verify.add_argument("path", metavar="PATH", type=Path)
+    verify.add_argument("--vehicle-key", type=Path, metavar="PEM", help="the key you trust")
+    verify.add_argument(
+        "--operator-key", type=Path, action="append", metavar="PEM", help="(repeatable)"
+    )
+    sign = verbs.add_parser("countersign", help="add an operator's countersignature")
+    sign.add_argument("directory", metavar="DIR", type=Path)
+    sign.add_argument("--key", type=Path, required=True, metavar="PEM", help="operator's key")
+    sign.add_argument("--operator", required=True, help="the operator's name")
+    sign.add_argument("--seq", type=int, help="the entry (default: the last TRANSFERRED)")
+    sign.add_argument("--statement", default="received and checked", help="what is vouched")
+    sign.add_argument("--vehicle-key", type=Path, metavar="PEM", help="the key you trust")
+    return parser
+
+
+def _problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        print(problem)
+
+
+def _records(options: argparse.Namespace) -> dict[str, SampleRecord]:
+    verified = read_ledger(options.ledger, load_public_key(options.vehicle_key))
+    for problem in verified.problems:
+        print(f"isru samples: {problem}", file=sys.stderr)
+    records = fold(signed for _, signed in sorted(verified.entries, key=lambda i: i[1].entry.seq))
+    if verified.problems:
+        raise Refused(f"ledger {options.ledger}: {len(verified.problems)} problems (above)")
+    return records
+
+
+def _list(options: argparse.Namespace) -> None:
+    records = _records(options)
+    print(f"{'sample':<20} {'where':<12} {'mass g':>14} {'dug (mission)':<28} owner")
+    for record in records.values():
+        m = record.measured
+        mass = f"{m.mass_g}+-{m.sigma_g}" if m else "-"
+        dug = record.collected.dig_start.mission if record.collected else "-"
+        print(
+            f"{record.sample:<20} {record.location or '-':<12} {mass:>14} {dug:<28} "
+            f"{record.owner or '-'}"
+        )
+
+
+def _show(options: argparse.Namespace) -> None:
+    records = _records(options)
+    record = records.get(options.sample)
+    if record is None:
+        known = ", ".join(records) or "none"
+        raise Refused(f"no sample {options.sample} in {options.ledger} (samples: {known})")
+    if not options.json:
+        key = key_id(load_public_key(options.vehicle_key))
+        sys.stdout.write(summary_markdown(record, key))
+        return
+    document: dict[str, Any] = {
+        "sample": record.sample,
+        "vehicle": record.vehicle,
+        "location": record.location,
+        "owner": record.owner,
+        "entries": [
+            {**signed.entry.model_dump(mode="json"), "hash": signed.hash}
+            for signed in record.entries
+        ],
+    }
+    print(json.dumps(document, indent=2))
+
+
+def _verify(options: argparse.Namespace) -> int:
+    pinned = load_public_key(options.vehicle_key) if options.vehicle_key else None
+    operators = [load_public_key(path) for path in options.operator_key or []]
+    if not options.path.is_dir():
+        if pinned is None:
+            print("isru samples: verifying a ledger file needs --vehicle-key", file=sys.stderr)
+            return USAGE
+        verified = read_ledger(options.path, pinned)
+        _problems(verified.problems)
+        if not verified.problems:
+            samples = len(fold(signed for _, signed in verified.entries))
+            print(
+                f"valid: ledger {options.path}: {len(verified.entries)} entries, "
+                f"{samples} samples, vehicle key {key_id(pinned)}"
+            )
+        return REFUSED if verified.problems else OK
+    report = verify_package(options.path, vehicle_key=pinned, operator_keys=operators or None)
+    _problems(report.problems)
+    if report.problems:
+        return REFUSED
+    assert report.manifest is not None and report.key is not None
+    trust = "the key you gave" if pinned else "not pinned: compare it with the vehicle's key"
+    print(
+        f"valid: sample {report.manifest.sample} of {report.manifest.vehicle}: "
+        f"{len(report.entries)} entries, {len(report.images)} images, "
+        f"{len(report.countersignatures)} countersignatures; vehicle key "
+        f"{key_id(report.key)} ({trust})"
+    )
+    return OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``isru samples``; return the exit status."""
+    try:
+        options = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else USAGE
+    try:
+        if options.verb == "list":
+            _list(options)
+        elif options.verb == "show":
+            _show(options)
+        elif options.verb == "export":
+            print(export_sample(options))
+        elif options.verb == "countersign":
+            print(countersign_package(options))
+        else:
+            return _verify(options)
+    except Refused as exc:
+        for line in exc.lines:
+            print(f"isru samples: {line}", file=sys.stderr)
+        return REFUSED
+    except (KeyFileError, PackageError, CustodyError) as exc:
+        print(f"isru samples: {exc}", file=sys.stderr)
+        return REFUSED
+    return OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
