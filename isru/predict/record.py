@@ -1,0 +1,156 @@
+"""What a dry run watches: the vehicle's telemetry and events, as the ground would see them.
+
+:class:`RunRecorder` listens to the flight software's channel store and event log (the same
+values and events ``isru sil --run`` hears over MQTT) and keeps, on mission time:
+
+* the energy of each board: the oven's heater (its own ``heater_energy_wh`` counter, as the
+  SIL report counts it), the cell (current x voltage, integrated like the SIL report) plus the
+  cell's heater, the scoop's two motors (current x :data:`SCOOP_BUS_V`: the board reports no
+  voltage, so this figure is an estimate),
+* the peak of their summed power,
+* the oven's water counters (``water_transferred_g``), the cell's charge,
+* every limit crossed, every interlock refusal, every command that failed, with its time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flight.events import Event
+from flight.vehicle import FlightApp
+
+#: The scoop motors' supply, volts: a nominal 28 V spacecraft bus (not in telemetry).
+SCOOP_BUS_V = 28.0
+#: Event kinds of the prediction's ``events`` list.
+LIMIT, INTERLOCK, FAILED = "LIMIT", "INTERLOCK", "FAILED"
+
+
+@dataclass(frozen=True)
+class Happening:
+    """A limit crossed, an interlock that refused, a command or sequence that failed."""
+
+    time_s: float
+    kind: str
+    what: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"time_s": round(self.time_s, 3), "kind": self.kind, "what": self.what}
+
+
+class _Counter:
+    """The change of a since-boot counter over the run, across board reboots."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._last: tuple[float, float] | None = None  # (boot count, value)
+
+    def take(self, boot: float, value: float) -> None:
+        if self._last is not None:
+            last_boot, last = self._last
+            self.total += value - last if boot == last_boot else value
+        self._last = (boot, value)
+
+
+class _Integral:
+    """The trapezoid integral of a power over mission time, in Wh."""
+
+    def __init__(self) -> None:
+        self.wh = 0.0
+        self._last: tuple[float, float] | None = None
+
+    def take(self, t: float, watts: float) -> None:
+        if self._last is not None:
+            then, before = self._last
+            self.wh += (watts + before) / 2 * max(0.0, t - then) / 3600
+        self._last = (t, watts)
+
+
+def _number(values: dict[str, Any], name: str) -> float:
+    value = values.get(name, 0.0)
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+class RunRecorder:
+    """Listens to a running :class:`FlightApp` from :meth:`start` on; time 0 is the start."""
+
+    def __init__(self, app: FlightApp) -> None:
+        self._app = app
+        self._t0 = app.clock.monotonic()
+        self.oven_heater = _Counter()
+        self.transferred = _Counter()
+        self.cell = _Integral()
+        self.cell_heater = _Integral()
+        self.scoop = _Integral()
+        self.charge_ah = 0.0
+        self.peak_power_w = 0.0
+        self.power_w: dict[str, float] = {"scoop": 0.0, "elec": 0.0, "oven": 0.0}
+        self._last_current: tuple[float, float] | None = None
+        self.happenings: list[Happening] = []
+        self._removers: list[Callable[[], None]] = []
+
+    def start(self) -> None:
+        self._t0 = self._app.clock.monotonic()
+        self._removers = [
+            self._app.channels.listen(self._on_packet),
+            self._app.events.subscribe(self._on_event),
+        ]
+
+    def close(self) -> None:
+        for remove in self._removers:
+            remove()
+        self._removers = []
+
+    @property
+    def now_s(self) -> float:
+        return self._app.clock.monotonic() - self._t0
+
+    def energy_wh(self) -> dict[str, float]:
+        return {
+            "scoop": self.scoop.wh,
+            "elec": self.cell.wh + self.cell_heater.wh,
+            "oven": self.oven_heater.total,
+        }
+
+    def _on_packet(self, packet: str, values: dict[str, Any]) -> None:
+        t = self.now_s
+        if packet == "oven":
+            boot = _number(values, "oven.boot_count")
+            self.oven_heater.take(boot, _number(values, "oven.heater_energy_wh"))
+            self.transferred.take(boot, _number(values, "oven.water_transferred_g"))
+            self.power_w["oven"] = _number(values, "oven.heater_power_w")
+        elif packet == "elec":
+            current = _number(values, "elec.cell_current_a")
+            cell_w = current * _number(values, "elec.cell_voltage_v")
+            heater_w = _number(values, "elec.heater_power_w")
+            if self._last_current is not None:
+                then, before = self._last_current
+                self.charge_ah += (current + before) / 2 * max(0.0, t - then) / 3600
+            self._last_current = (t, current)
+            self.cell.take(t, cell_w)
+            self.cell_heater.take(t, heater_w)
+            self.power_w["elec"] = cell_w + heater_w
+        elif packet == "scoop":
+            amps = abs(_number(values, "scoop.boom_current_a"))
+            amps += abs(_number(values, "scoop.scoop_current_a"))
+            self.scoop.take(t, amps * SCOOP_BUS_V)
+            self.power_w["scoop"] = amps * SCOOP_BUS_V
+        else:
+            return
+        self.peak_power_w = max(self.peak_power_w, sum(self.power_w.values()))
+
+    def _on_event(self, event: Event) -> None:
+        kind = _kind(event)
+        if kind is not None:
+            self.happenings.append(Happening(self.now_s, kind, event.text))
+
+
+def _kind(event: Event) -> str | None:
+    if event.id in ("LIMIT_YELLOW", "LIMIT_RED"):
+        return LIMIT
+    if event.id == "COMMAND_FAILED":
+        return INTERLOCK if event.args.get("reason") == "INTERLOCK" else FAILED
+    if event.id == "SEQ_ABORTED":
+        return FAILED
+    return None

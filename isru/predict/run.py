@@ -1,0 +1,164 @@
+"""One dry run: the flight software's core and the simulated boards in one process, on one
+virtual clock (:mod:`isru.predict.vtime`), the sequence run to its end.
+
+The flight side is :class:`flight.vehicle.FlightApp` itself (dispatcher, interlocks, limits,
+arming, safing, the sequencer and its timing, verification): only the MQTT uplink is left
+out. The boards are :class:`sim.launcher.SimBoards` (the SIL firmware and physics) on loopback
+TCP ports. Their figures are read as ``isru sil --run`` reads them: the vehicle's telemetry
+(:class:`~isru.predict.record.RunRecorder`) and, at the end, the simulator's truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flight.boards import BOARDS
+from flight.config import FlightConfig
+from flight.vehicle import FlightApp
+from interface.sequence import Sequence
+from isru.chain_report import ChainReport, chain_report
+from isru.predict.record import RunRecorder
+from isru.predict.vtime import AutojumpLoop, LoopFlightClock, LoopSimClock
+from sim.launcher import DEFAULT_ICE_WT_PCT, SimBoards
+from sim.pem_params import PemParams
+from sim.truth import elec_truth, oven_truth
+
+#: Mission seconds the boards have to come up before the sequence starts.
+LINK_UP_TIMEOUT_S = 30.0
+
+
+class PredictError(Exception):
+    """The dry run could not be made; the message says why."""
+
+
+@dataclass
+class Prediction:
+    """What a sequence would do: the ``--report-json`` report's names where they exist."""
+
+    sequence: str
+    outcome: str = "UNKNOWN"
+    reason: str = ""
+    cause: str = ""
+    duration_s: float = 0.0
+    energy_wh: dict[str, float] = field(default_factory=dict)
+    total_energy_wh: float = 0.0
+    peak_power_w: float = 0.0
+    sample_mass_g: float = 0.0
+    charge_ah: float = 0.0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    chain: ChainReport | None = None
+    #: Real seconds the dry run took (not a prediction: how long the machine needed).
+    wall_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The prediction; the chain's figures at the top level (``h2_g``...)."""
+        document: dict[str, Any] = {
+            "sequence": self.sequence,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "cause": self.cause,
+            "duration_s": round(self.duration_s, 3),
+            "energy_wh": {k: round(v, 4) for k, v in self.energy_wh.items()},
+            "total_energy_wh": round(self.total_energy_wh, 4),
+            "peak_power_w": round(self.peak_power_w, 3),
+            "sample_mass_g": self.sample_mass_g,
+            "charge_ah": self.charge_ah,
+            "events": self.events,
+            "wall_s": round(self.wall_s, 3),
+        }
+        if self.chain is not None:
+            figures = self.chain.figures.as_dict()
+            document.update({name: round(value, 4) for name, value in figures.items()})
+        return document
+
+
+@dataclass(frozen=True)
+class World:
+    """The simulated world a prediction runs in (the ``isru sil`` simulator's options)."""
+
+    ice_wt_pct: float = DEFAULT_ICE_WT_PCT
+    cell_params: PemParams | None = None
+    seed: int = 0
+    #: The speed-up of the SIL run this one stands for (``isru sil --time-scale``): the
+    #: physics tick (0.1 s at 100, 0.01 s up to 10) and the arm window follow it.
+    time_scale: float = 100.0
+    #: Limit overrides as in the flight config's ``[limits]`` table.
+    limits: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def predict(sequence: Sequence, *, world: World | None = None) -> Prediction:
+    """Run ``sequence`` on virtual time; blocks until it ends (in a fresh event loop)."""
+    started = time.perf_counter()
+    with asyncio.Runner(loop_factory=AutojumpLoop) as runner:
+        prediction = runner.run(_predict(sequence, world or World()))
+    prediction.wall_s = time.perf_counter() - started
+    return prediction
+
+
+async def _predict(sequence: Sequence, world: World) -> Prediction:
+    with tempfile.TemporaryDirectory(prefix="isru-predict-") as workdir:
+        sim = SimBoards(
+            tcp=True,
+            clock=LoopSimClock(scale=world.time_scale),
+            state_dir=Path(workdir) / "sim",
+            seed=world.seed,
+            ice_wt_pct=world.ice_wt_pct,
+            cell_params=world.cell_params,
+        )
+        (Path(workdir) / "sim").mkdir()
+        async with sim:
+            config = _config(sim.urls, state=Path(workdir) / "flight", limits=world.limits)
+            async with FlightApp(config=config, clock=LoopFlightClock(scale=world.time_scale)) as app:
+                return await _run(app, sim, sequence)
+
+
+def _config(urls: dict[str, str], *, state: Path, limits: dict[str, Any]) -> FlightConfig:
+    document = {
+        "vehicle": "predict",
+        "devices": {board: {"url": urls[board]} for board in BOARDS},
+        "state": {"dir": str(state)},
+        "limits": limits,
+    }
+    return FlightConfig.model_validate(document, context={"base_dir": state.parent})
+
+
+async def _run(app: FlightApp, sim: SimBoards, sequence: Sequence) -> Prediction:
+    def boards_up(values: dict[str, Any]) -> bool:
+        return all(values.get(f"{board}.link_up") is True for board in BOARDS)
+
+    try:
+        await app.channels.wait_until(boards_up, timeout_s=LINK_UP_TIMEOUT_S)
+    except TimeoutError:
+        raise PredictError("the simulated boards did not come up") from None
+    recorder = RunRecorder(app)
+    recorder.start()
+    app.sequencer.start(sequence)
+    status = await app.sequencer.wait_done()
+    recorder.close()
+    oven, elec = oven_truth(sim), elec_truth(sim)
+    energy = recorder.energy_wh()
+    seen = {
+        "water_transferred_g": recorder.transferred.total,
+        "oven_energy_wh": energy["oven"],
+        "cell_charge_ah": recorder.charge_ah,
+        "cell_energy_wh": recorder.cell.wh,
+    }
+    return Prediction(
+        sequence=sequence.name,
+        outcome=str(status.outcome or "UNKNOWN"),
+        reason=status.reason,
+        cause=str(status.cause or ""),
+        duration_s=status.elapsed_s,
+        energy_wh=energy,
+        total_energy_wh=sum(energy.values()),
+        peak_power_w=recorder.peak_power_w,
+        sample_mass_g=float(app.channels.values.get("scoop.sample_mass_g", 0.0)),
+        charge_ah=recorder.charge_ah,
+        events=[happening.as_dict() for happening in recorder.happenings],
+        chain=chain_report(oven=oven, elec=elec, seen=seen),
+    )

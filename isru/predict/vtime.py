@@ -1,0 +1,125 @@
+"""Virtual time for a dry run: an event loop whose clock jumps whenever it would wait.
+
+:class:`AutojumpLoop` is an ordinary selector event loop with one change: its ``time()`` is
+virtual. When the loop has nothing ready to run it would block in ``select`` until its next
+timer; instead it polls the sockets without waiting and, when none has anything to read,
+moves virtual time on to that timer (trio's ``MockClock(autojump_threshold=0)`` does the
+same). Everything that waits on the loop (``asyncio.sleep``, ``asyncio.timeout``,
+``call_later``) then runs on mission time, as fast as the machine allows.
+
+The flight and the simulator talk over loopback TCP (``socket://``): on Linux a loopback
+``send`` has put the bytes in the peer's receive queue by the time it returns, so "nothing
+readable" means the link is quiet, not that a frame is still on its way. (A pty hands its
+bytes over in a kernel worker a little later: polled at once, it can look idle while a frame
+is in flight, which would let a request time out in virtual time.) Threads are not waited
+for: nothing the dry run uses works in one.
+
+:class:`LoopFlightClock` and :class:`LoopSimClock` give the flight software and the
+simulator the loop's time, so both see the same mission clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sim.clock import RealClock
+
+#: Virtual seconds a quiet loop with no timer at all waits for I/O before giving up.
+IDLE_POLL_S = 0.05
+
+
+class _JumpingSelector(selectors.BaseSelector):
+    """A selector that never waits: it polls, and tells the loop to jump when idle."""
+
+    def __init__(self, inner: selectors.BaseSelector, jump: Callable[[float], None]) -> None:
+        self._inner = inner
+        self._jump = jump
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.modify(fileobj, events, data)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = self._inner.select(0)
+        if ready or timeout == 0:
+            return ready
+        if timeout is None:  # no timer at all: only I/O can wake it; wait for it for real
+            return self._inner.select(IDLE_POLL_S)
+        self._jump(timeout)
+        return ready
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def get_map(self) -> Any:
+        return self._inner.get_map()
+
+    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._inner.get_key(fileobj)
+
+
+class AutojumpLoop(asyncio.SelectorEventLoop):
+    """A selector event loop on virtual time that skips every wait with nothing to do."""
+
+    def __init__(self) -> None:
+        self._virtual = 0.0
+        super().__init__(_JumpingSelector(selectors.DefaultSelector(), self._advance))
+        self._clock_resolution = 1e-9
+
+    def _advance(self, seconds: float) -> None:
+        self._virtual += seconds
+
+    def time(self) -> float:
+        return self._virtual
+
+
+class LoopFlightClock:
+    """The flight software's :class:`flight.clock.Clock` on the running loop's time.
+
+    ``scale`` is the speed-up the flight believes it runs at (``isru sil --time-scale``): it
+    stretches what must hold in real time, such as an arm's window, as in SIL at that scale.
+    """
+
+    def __init__(self, *, scale: float = 1.0, start_utc: datetime | None = None) -> None:
+        self.scale = scale
+        self._t0 = asyncio.get_running_loop().time()
+        self._utc0 = start_utc or datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return asyncio.get_running_loop().time() - self._t0
+
+    def utc(self) -> datetime:
+        return self._utc0 + timedelta(seconds=self.monotonic())
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class LoopSimClock:
+    """The simulator's :class:`sim.clock.Clock` on the running loop's time.
+
+    ``scale`` is the speed-up of the ``RealClock`` it stands in for: the boards' physics tick
+    and timer coalescing follow it (:func:`sim.firmware.physics_tick_s`), so a dry run at
+    scale 100 steps the same physics as ``isru sil --time-scale 100``.
+    """
+
+    def __init__(self, *, scale: float = 1.0) -> None:
+        self.scale = scale
+        self.min_step_s = RealClock.REAL_GRANULARITY_S * scale
+        self._loop = asyncio.get_running_loop()
+        self._t0 = self._loop.time()
+
+    def now(self) -> float:
+        return self._loop.time() - self._t0
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        return self._loop.call_at(self._t0 + when, callback)
