@@ -5,6 +5,7 @@ So that anyone can check the simulator's physics against the literature::
     isru sim model thermal --ice-wt-pct 5.6 --from-k 100 --to-k 400 --json
     isru sim model sublimation --temperature-k 200 --json
     isru sim model pem --temperature-c 60 --current-density 0.1,1,2 --json
+    isru sim model dig --depth-m 0.03 --width-m 0.05 --json
 
 Each model is a ``Model``: its name, a line of help, ``configure(parser)`` that adds its
 flags and ``run(args)`` that returns its named outputs. A new model (its own module is fine)
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from sim import regolith_thermal as rt
+from sim.dig_cli import dig_flags, dig_run
 from sim.pem_cli import pem_flags, pem_run
 
 PROG = "isru sim model"
@@ -157,6 +159,12 @@ MODELS: tuple[Model, ...] = (
         pem_flags,
         pem_run,
     ),
+    Model(
+        "dig",
+        "scoop blade in regolith at depth D: cutting force (McKyes), boom torque and motor current",
+        dig_flags,
+        dig_run,
+    ),
 )
 
 
@@ -190,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return f"{value:.6g}" if isinstance(value, float | int) else str(value)
 
 

@@ -10,6 +10,7 @@ import pytest
 from flight.dispatcher import Reason, Stage
 from hal import ElecFlags
 from interface.dictionary import Mode
+from sim.scoop_arm import sample_mass_g
 from tests.flightstack import Stack, flight_stack
 
 
@@ -52,7 +53,8 @@ async def test_flight_app_scoop_cycle_completes_only_when_confirmed(stack: Stack
     await stack.ok("SCOOP.DIG", depth_mm=30)
     assert stack.sim.scoop.state.name == "IDLE"  # the device had finished when we said so
     await stack.ok("SCOOP.WEIGH")
-    assert stack.app.channels.values["scoop.sample_mass_g"] == pytest.approx(112.5, abs=2.0)
+    dug_g = stack.app.channels.values["scoop.sample_mass_g"]
+    assert dug_g == pytest.approx(sample_mass_g(30.0), abs=2.0)
     assert stack.app.state.scoop_cycles_total == 1
 
 

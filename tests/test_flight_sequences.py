@@ -9,6 +9,7 @@ import pytest
 
 from flight.sequencer import AbortCause, Outcome, SequencerBusy
 from interface.dictionary import Mode
+from sim.scoop_arm import sample_mass_g
 from tests.flightstack import WAIT_S, flight_stack
 
 SCENARIO = """\
@@ -23,8 +24,8 @@ WAIT elec.h2_pressure_kpa >= 150 TIMEOUT 00:10:00
 R00:00:00 ELEC.STOP
 """
 
-#: Bulk density 1.50 g/cm3 x footprint 25 cm2 x 3.0 cm, within the load cell's noise.
-EXPECTED_SAMPLE_G = 112.5
+#: What a 30 mm cut collects (92.3 g; sim.scoop_arm), within the load cell's noise.
+EXPECTED_SAMPLE_G = sample_mass_g(30.0)
 
 
 def run_cell_until(condition: str, *, timeout: str = "00:10:00", current_a: float = 2.0) -> str:

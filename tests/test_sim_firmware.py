@@ -48,6 +48,7 @@ from sim.clock import ManualClock
 from sim.elec_board import ElecFirmware
 from sim.firmware import Firmware
 from sim.oven_board import OvenFirmware
+from sim.scoop_arm import sample_mass_g
 from sim.scoop_board import ScoopFirmware
 from tests.firmware_requests import (
     Collector,
@@ -248,7 +249,7 @@ async def test_sim_firmware_duplicate_request_resends_the_cached_reply_without_e
     assert again == first
     assert scoop.duplicates == 1
     await clock.advance(20.0)
-    assert scoop.arm.sample_g == pytest.approx(112.5)  # dug once, not twice
+    assert scoop.arm.sample_g == pytest.approx(sample_mass_g(30.0))  # dug once, not twice
 
 
 def test_sim_firmware_duplicate_of_a_nack_is_the_same_nack_and_a_new_seq_is_executed(

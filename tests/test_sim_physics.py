@@ -107,9 +107,10 @@ def test_sim_physics_electrolysis_dry_reservoir_starves_the_cell() -> None:
 
 
 @pytest.mark.req("SIM-08")
-def test_sim_physics_sample_mass_is_density_times_area_times_depth() -> None:
-    assert sample_mass_g(30.0) == pytest.approx(112.5)  # 1.50 g/cm3 x 25 cm2 x 3 cm
-    assert sample_mass_g(100.0) == pytest.approx(375.0)
+def test_sim_physics_sample_mass_is_footprint_times_column_mass() -> None:
+    # 25 cm2 x (1800 d - 700 x 0.07 (1 - exp(-d / 0.07))) kg/m2, Hayne et al. 2017's profile
+    assert sample_mass_g(30.0) == pytest.approx(92.301, abs=1e-3)
+    assert sample_mass_g(100.0) == pytest.approx(356.857, abs=1e-3)
 
 
 @pytest.mark.req("SIM-08")
@@ -132,13 +133,14 @@ def test_sim_physics_scoop_arm_dig_takes_penetration_plus_curl_and_collects_the_
     arm.dig(30.0)
     run(arm, 30.0 / PENETRATION_MM_S - 0.05)
     assert arm.tool_depth_mm == pytest.approx(30.0, abs=0.5)
-    assert arm.boom.current_a > 0.7  # penetration resistance grows with depth
+    # no-load 0.15 A + 1.25 deg/s x 0.01 A + the cutting load near 30 mm (0.36 A at 30 mm)
+    assert arm.boom.current_a == pytest.approx(0.52, abs=0.01)
     run(arm, CURL_S)
     assert arm.activity is Activity.DIGGING
     run(arm, 0.2)
     assert not arm.busy
     assert arm.tool_depth_mm == 0.0
-    assert arm.sample_g == pytest.approx(112.5)
+    assert arm.sample_g == pytest.approx(sample_mass_g(30.0))
 
 
 def test_sim_physics_scoop_arm_sample_is_capped_at_capacity() -> None:
