@@ -18,10 +18,10 @@ from isru.children import ChildProcess
 from isru.cli import main as isru_main
 from isru.conform import RULES, rules_for, run
 from isru.conform.cli import main as conform_main
-from isru.conform.context import f32, f32_step
 from isru.conform.kit import PLANS
 from isru.conform.rules import render_rule_table
 from isru.conform.whole_run import WHOLE_RUN
+from isru.conform.wire_values import f32, f32_step
 from isru.sim_child import SimChild
 from sim import RealClock, SimBoards
 from tests import icd_tables

@@ -17,13 +17,9 @@ from hal.commands import BY_NAME, COMMANDS, CommandSpec, TelemetryRate
 from hal.framing import crc16, encode_frame
 from hal.layout import layout_of
 from interface.catalog import DICTIONARY
-from isru.conform.context import (
-    KIT_RATE_HZ,
-    Context,
-    StepFailed,
-    describe_nack,
-    since_ms,
-)
+from isru.conform.board_requests import StepFailed, describe_nack
+from isru.conform.context import KIT_RATE_HZ, Context
+from isru.conform.wire_values import since_ms
 
 NO_ARG = 0xFF
 #: Readings with an actuator off stay below this (A, V, W).

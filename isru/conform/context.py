@@ -9,75 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
-import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from hal.commands import BY_NAME, BoardInfo
-from hal.layout import layout_of
-from hal.message import NackCode
+from hal.commands import BoardInfo
+from isru.conform.board_requests import Requests
 from isru.conform.report import Outcome
 from isru.conform.rules import BY_ID, Rule
-from isru.conform.wire import BoardWire, Exchange, Packet
+from isru.conform.wire import BoardWire, Packet
+from isru.conform.wire_values import UPTIME_WRAP, since_ms
 
-UPTIME_WRAP = 1 << 32
 #: The flight software's heartbeat period: the kit feeds the watchdog as often.
 HEARTBEAT_S = 1.0
-#: How long "no reply" is waited for: more than the host's 200 ms reply timeout.
-SILENCE_S = 0.3
 #: The telemetry rate the kit streams at (board Hz): fine enough to time motions and trips.
 KIT_RATE_HZ = 20.0
 
 
-class StepFailed(Exception):
-    """A step cannot go on (the board stopped answering, or is not in the needed state)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    """A snapshot with the board time (ms) it was taken at."""
-
-    tm: Any
-    uptime_ms: int
-
-
-def f32(value: float) -> float:
-    """``value`` rounded to the nearest binary32, as it travels."""
-    rounded: float = struct.unpack("<f", struct.pack("<f", value))[0]
-    return rounded
-
-
-def f32_step(value: float, direction: int) -> float:
-    """The binary32 next to ``value`` toward +inf (``direction`` 1) or -inf (-1)."""
-    x = f32(value)
-    if x == 0:
-        bits = 1  # the smallest subnormal, with the sign of the direction
-        tiny: float = struct.unpack("<f", struct.pack("<I", bits))[0]
-        return tiny if direction > 0 else -tiny
-    bits = struct.unpack("<I", struct.pack("<f", x))[0]
-    bits += 1 if (x > 0) == (direction > 0) else -1  # away from zero, or toward it
-    stepped: float = struct.unpack("<f", struct.pack("<I", bits))[0]
-    return stepped
-
-
-def since_ms(later: int, earlier: int) -> int:
-    """Board milliseconds from ``earlier`` to ``later``, across the 2^32 ms wrap."""
-    return (later - earlier) % UPTIME_WRAP
-
-
-class Context:
-    """One run against one board."""
+class Context(Requests):
+    """One run against one board: its requests, rule verdicts, board time and telemetry."""
 
     def __init__(self, wire: BoardWire, board: str) -> None:
-        self.wire = wire
+        super().__init__(wire)
         self.board = board
         #: Board seconds per wall second (1.0 for real hardware).
         self.scale = 1.0
         self.info: BoardInfo | None = None
-        self._seq = random.randrange(256)
         self._verdicts: dict[str, Outcome] = {}
         self.notes: list[str] = []
         #: The oven: open the lid and wait for an operator to load a sample (``--load``).
@@ -115,83 +72,6 @@ class Context:
 
     async def sleep_board(self, board_s: float) -> None:
         await asyncio.sleep(board_s / self.scale)
-
-    # --- requests --------------------------------------------------------------------
-
-    def next_seq(self) -> int:
-        self._seq = (self._seq + 1) & 0xFF
-        return self._seq
-
-    async def send(
-        self,
-        name: str,
-        args: object | None = None,
-        *,
-        body: bytes | None = None,
-        msg_id: int | None = None,
-        seq: int | None = None,
-        version: int = 1,
-        attempts: int = 4,
-    ) -> Exchange:
-        """One request with the host's retry policy; ``body``/``msg_id`` override the
-        catalogue (for malformed requests). Raises :class:`StepFailed` without a reply."""
-        exchange = await self.ask(
-            name, args, body=body, msg_id=msg_id, seq=seq, version=version, attempts=attempts
-        )
-        if exchange.reply is None:
-            raise StepFailed(f"no reply to {name} after {exchange.attempts} attempt(s) of 200 ms")
-        return exchange
-
-    async def ask(
-        self,
-        name: str,
-        args: object | None = None,
-        *,
-        body: bytes | None = None,
-        msg_id: int | None = None,
-        seq: int | None = None,
-        version: int = 1,
-        attempts: int = 4,
-    ) -> Exchange:
-        """As :meth:`send`, but a missing reply is the rule's failure, not the step's."""
-        spec = BY_NAME.get(name)
-        if msg_id is None:
-            assert spec is not None, name
-            msg_id = spec.id
-        if body is None:
-            body = b"" if args is None else layout_of(type(args)).pack(args)  # type: ignore[type-var]
-        return await self.wire.request(
-            msg_id,
-            body,
-            seq=self.next_seq() if seq is None else seq,
-            version=version,
-            attempts=attempts,
-        )
-
-    async def ack(self, name: str, args: object | None = None) -> Exchange:
-        """A request that must be ACKed; :class:`StepFailed` naming the NACK otherwise."""
-        exchange = await self.send(name, args)
-        nack = exchange.nack
-        if nack is not None:
-            raise StepFailed(f"{name} refused with {nack_name(nack[0])}")
-        return exchange
-
-    async def get_info(self) -> BoardInfo:
-        exchange = await self.ack("GET_INFO")
-        info: BoardInfo = layout_of(BoardInfo).unpack(exchange.body)
-        return info
-
-    async def status(self) -> Status:
-        exchange = await self.ack("GET_STATUS")
-        tm = layout_of(self.wire.telemetry_class).unpack(exchange.body)
-        return Status(tm, tm.uptime_ms)
-
-    async def expect_no_reply(self, data: bytes, *, settle_s: float = SILENCE_S) -> list[str]:
-        """Write ``data`` and return the replies that came within ``settle_s`` (wall)."""
-        mark = self.wire.expect_silence()
-        self.wire.write(data)
-        await asyncio.sleep(settle_s)
-        return [describe_reply(r.message) for r in self.wire.replies_since(mark)]
 
     # --- telemetry -------------------------------------------------------------------
 
@@ -280,25 +160,3 @@ class Context:
 
 def _more_than(packets: list[Packet], count: int) -> Callable[[], bool | None]:
     return lambda: True if len(packets) > count else None
-
-
-def nack_name(code: int) -> str:
-    try:
-        return NackCode(code).name
-    except ValueError:
-        return f"code {code}"
-
-
-def describe_reply(message: Any) -> str:
-    text = f"{message.type.name} seq={message.seq} id=0x{message.msg_id:02X}"
-    if message.type.name == "NACK" and message.body:
-        text += f" {nack_name(message.body[0])}"
-    return text
-
-
-def describe_nack(exchange: Exchange) -> str:
-    nack = exchange.nack
-    if nack is None:
-        return "ACK" if exchange.acked else "no reply"
-    code, arg = nack
-    return nack_name(code) + ("" if arg == 0xFF else f" arg {arg}")

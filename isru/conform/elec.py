@@ -10,8 +10,9 @@ from flight.handlers import CELL_CURRENT_TOLERANCE_A, cell_current_tolerance
 from hal.commands import CellCurrent, HeaterCommand, TelemetryRate, Valve, ValveCommand
 from hal.layout import layout_of
 from hal.telemetry import ElecFlags, ElecState, ElecTelemetry, PacketId
+from isru.conform.board_requests import StepFailed, describe_nack
 from isru.conform.common import OFF_BELOW, Board, completion_s
-from isru.conform.context import KIT_RATE_HZ, Context, StepFailed, describe_nack
+from isru.conform.context import KIT_RATE_HZ, Context
 
 WATER_LOW_G = 20.0
 THERMOSTAT_BAND_C = 0.5

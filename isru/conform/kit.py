@@ -24,8 +24,9 @@ from isru.conform import (
     watchdog,
     whole_run,
 )
+from isru.conform.board_requests import StepFailed
 from isru.conform.common import Board, Step
-from isru.conform.context import Context, StepFailed
+from isru.conform.context import Context
 from isru.conform.report import Outcome, Report
 from isru.conform.rules import rules_for
 from isru.conform.wire import BoardWire

@@ -22,15 +22,10 @@ from hal.commands import (
 from hal.layout import layout_of
 from hal.message import NackCode
 from hal.telemetry import OvenFlags, OvenState, OvenTelemetry, PacketId
+from isru.conform.board_requests import StepFailed, describe_nack
 from isru.conform.common import NO_ARG, OFF_BELOW, Board, completion_s
-from isru.conform.context import (
-    KIT_RATE_HZ,
-    UPTIME_WRAP,
-    Context,
-    StepFailed,
-    describe_nack,
-    since_ms,
-)
+from isru.conform.context import KIT_RATE_HZ, Context
+from isru.conform.wire_values import UPTIME_WRAP, since_ms
 
 HEAT_SETPOINT_C = 40.0
 HEAT_RAMP_C_PER_MIN = 30.0

@@ -9,8 +9,9 @@ from typing import Any
 from hal.commands import TransferCommand, TrapCommand
 from hal.message import NackCode
 from hal.telemetry import OvenFlags, OvenState
+from isru.conform.board_requests import StepFailed, describe_nack
 from isru.conform.common import NO_ARG, OFF_BELOW, Board, completion_s
-from isru.conform.context import Context, StepFailed, describe_nack, since_ms
+from isru.conform.context import Context
 from isru.conform.oven import (
     HEAT,
     HEAT_LIMIT_W,
@@ -28,6 +29,7 @@ from isru.conform.oven import (
     watch,
 )
 from isru.conform.rules import BY_ID
+from isru.conform.wire_values import since_ms
 
 HEAT_WATCH_S = 3.0
 HOLD_WATCH_S = 2.0

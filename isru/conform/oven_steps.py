@@ -10,15 +10,9 @@ from hal.commands import LidCommand, TelemetryRate
 from hal.message import NackCode
 from hal.telemetry import OvenFlags, OvenState
 from isru.conform import protocol
+from isru.conform.board_requests import Status, StepFailed, describe_nack
 from isru.conform.common import DEFAULT_RATE_HZ, Board, completion_s
-from isru.conform.context import (
-    KIT_RATE_HZ,
-    Context,
-    Status,
-    StepFailed,
-    describe_nack,
-    since_ms,
-)
+from isru.conform.context import KIT_RATE_HZ, Context
 from isru.conform.oven import (
     HEAT,
     NO_SAMPLE,
@@ -29,6 +23,7 @@ from isru.conform.oven import (
     refused,
     watch,
 )
+from isru.conform.wire_values import since_ms
 
 #: How long ``--load`` waits for an operator to tip a sample in (board s).
 LOAD_WAIT_S = 600.0

@@ -15,8 +15,10 @@ from hal.commands import BY_NAME, TelemetryRate
 from hal.framing import crc16
 from hal.layout import layout_of
 from hal.message import MsgType, NackCode
+from isru.conform.board_requests import StepFailed, describe_nack
 from isru.conform.common import NO_ARG, Board, bad_crc_frame, commands_of, frame_of
-from isru.conform.context import KIT_RATE_HZ, Context, StepFailed, describe_nack, f32_step
+from isru.conform.context import KIT_RATE_HZ, Context
+from isru.conform.wire_values import f32_step
 
 
 def raw_frame(payload: bytes) -> bytes:

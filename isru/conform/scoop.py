@@ -18,17 +18,14 @@ from hal.commands import (
 from hal.layout import layout_of
 from hal.message import NackCode
 from hal.telemetry import PacketId, ScoopFlags, ScoopState, ScoopTelemetry
+from isru.conform.board_requests import describe_nack
 from isru.conform.common import (
     NO_ARG,
     OFF_BELOW,
     Board,
 )
-from isru.conform.context import (
-    KIT_RATE_HZ,
-    Context,
-    describe_nack,
-    f32_step,
-)
+from isru.conform.context import KIT_RATE_HZ, Context
+from isru.conform.wire_values import f32_step
 
 HOME_SWITCH_DEG = 0.5
 #: Flags near an edge (a joint angle at the switch window) may go either way.

@@ -10,16 +10,13 @@ from hal.commands import Dig, DumpCommand, DumpTarget, Joint, MoveJoint, WeighRe
 from hal.layout import layout_of
 from hal.message import NackCode
 from hal.telemetry import ScoopFlags, ScoopState
+from isru.conform.board_requests import StepFailed, describe_nack
 from isru.conform.common import (
     NO_ARG,
     Board,
     completion_s,
 )
-from isru.conform.context import (
-    Context,
-    StepFailed,
-    describe_nack,
-)
+from isru.conform.context import Context
 from isru.conform.scoop import (
     DIG_DEPTH_MM,
     DIG_DEPTH_TOLERANCE_MM,

@@ -10,6 +10,7 @@ from typing import Any
 from hal.commands import BY_NAME, BoardInfo, TelemetryRate
 from hal.layout import layout_of
 from hal.message import MsgType, NackCode
+from isru.conform.board_requests import StepFailed, describe_nack
 from isru.conform.common import (
     DEFAULT_RATE_HZ,
     NO_ARG,
@@ -19,14 +20,9 @@ from isru.conform.common import (
     bad_crc_frame,
     frame_of,
 )
-from isru.conform.context import (
-    KIT_RATE_HZ,
-    Context,
-    StepFailed,
-    describe_nack,
-    since_ms,
-)
+from isru.conform.context import KIT_RATE_HZ, Context
 from isru.conform.wire import Exchange, Packet
+from isru.conform.wire_values import since_ms
 
 
 async def _silence_until_trip(

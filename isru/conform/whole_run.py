@@ -13,9 +13,7 @@ from isru.conform.common import (
     commands_of,
     telemetry_size,
 )
-from isru.conform.context import (
-    Context,
-)
+from isru.conform.context import Context
 from isru.conform.wire import Packet
 
 #: Rules judged on everything the board sent during the run, after the last step.
