@@ -18,6 +18,10 @@ from hal.receiver import MessageListener, Receiver
 
 __all__ = ["LinkState", "LinkStats", "MessageListener", "SerialLink"]
 
+#: The longest ``read_hold_s``: what a board sends meanwhile must fit in the kernel's buffer
+#: (4 KiB for a tty: 0.36 s of a line at 115200 baud kept full).
+MAX_READ_HOLD_S = 0.25
+
 
 class SerialLink:
     """One board on one port, opened by URL with ``serial.serial_for_url``.
@@ -27,6 +31,13 @@ class SerialLink:
     sequence number so the device can answer a duplicate from its cache. When the port
     vanishes the link fails what is pending with :class:`LinkDown` and reopens the same URL
     every ``reconnect_s`` until it is back.
+
+    ``read_hold_s`` (0: off) trades telemetry latency for CPU: after each read the link reads
+    nothing for that long, so that a fast telemetry stream is read several frames per wake
+    instead of one; replies are not held (a request ends the pause, and none starts while a
+    reply is awaited). A frame waits at most ``read_hold_s`` (what it says is that much late,
+    and its reception time with it); at telemetry rates below ``1 / read_hold_s`` almost
+    nothing waits.
     """
 
     def __init__(
@@ -37,6 +48,7 @@ class SerialLink:
         timeout_s: float = 0.2,
         retries: int = 3,
         reconnect_s: float = 0.25,
+        read_hold_s: float = 0.0,
         wait_open: bool = True,
     ) -> None:
         if not url:
@@ -49,11 +61,14 @@ class SerialLink:
             raise ValueError(f"retries: must be 0 or more, got {retries}")
         if reconnect_s <= 0:
             raise ValueError(f"reconnect_s: must be positive, got {reconnect_s}")
+        if not 0 <= read_hold_s <= MAX_READ_HOLD_S:
+            raise ValueError(f"read_hold_s: must be 0 to {MAX_READ_HOLD_S} s, got {read_hold_s}")
         self.url = url
         self.baudrate = baudrate
         self.timeout_s = timeout_s
         self.retries = retries
         self.reconnect_s = reconnect_s
+        self.read_hold_s = read_hold_s
         self._wait_open = wait_open
         self.stats = LinkStats()
         self._rx = Receiver(self.stats)
@@ -195,6 +210,8 @@ class SerialLink:
             raise LinkDown(self.url)
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._rx.pending = (seq, command_id, future)
+        if self._protocol is not None:
+            self._protocol.read_now()  # the reply is read as soon as it comes
         try:
             transport.write(frame)  # type: ignore[attr-defined]
             self.stats.frames_out += 1
@@ -210,7 +227,12 @@ class SerialLink:
 
     async def _open(self) -> None:
         self._set_state(LinkState.OPENING)
-        protocol = WireProtocol(self._rx.feed, self._on_connection_lost)
+        protocol = WireProtocol(
+            self._rx.feed,
+            self._on_connection_lost,
+            hold_s=self.read_hold_s,
+            urgent=lambda: self._rx.pending is not None,
+        )
         try:
             transport = await open_port(self.url, self.baudrate, protocol)
         except PortError as exc:

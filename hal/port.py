@@ -27,6 +27,8 @@ class LinkStats:
 
     bytes_in: int = 0
     bytes_out: int = 0
+    #: Reads from the port: one per wake, which may bring several frames.
+    reads: int = 0
     frames_in: int = 0
     frames_out: int = 0
     crc_errors: int = 0
@@ -47,19 +49,64 @@ class LinkStats:
         return asdict(self)
 
 
+#: serial_asyncio_fast reads at most this many bytes at a wake: a read this long may have left
+#: more waiting, so no hold follows it.
+FULL_READ = 1024
+
+
 class WireProtocol(asyncio.Protocol):
-    """Hands received bytes to ``on_bytes``; calls ``on_lost(self)`` when the port goes."""
+    """Hands received bytes to ``on_bytes``; calls ``on_lost(self)`` when the port goes.
+
+    With ``hold_s`` above 0, each read is followed by a pause of ``hold_s`` without reading
+    (unless ``urgent()`` says a reply is awaited, or the read filled its buffer): whatever the
+    board sends meanwhile waits in the kernel's buffer and is read in one wake when the pause
+    ends, or at once when :meth:`read_now` is called (a request is sent)."""
 
     def __init__(
-        self, on_bytes: Callable[[bytes], None], on_lost: Callable[[WireProtocol], None]
+        self,
+        on_bytes: Callable[[bytes], None],
+        on_lost: Callable[[WireProtocol], None],
+        *,
+        hold_s: float = 0.0,
+        urgent: Callable[[], bool] = lambda: False,
     ) -> None:
         self._on_bytes = on_bytes
         self._on_lost = on_lost
+        self._hold_s = hold_s
+        self._urgent = urgent
+        self._transport: asyncio.ReadTransport | None = None
+        self._hold: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         self._on_bytes(data)
+        transport = self._transport
+        if (
+            self._hold_s > 0
+            and self._hold is None
+            and len(data) < FULL_READ
+            and transport is not None
+            and not transport.is_closing()
+            and not self._urgent()
+        ):
+            transport.pause_reading()
+            self._hold = asyncio.get_running_loop().call_later(self._hold_s, self.read_now)
+
+    def read_now(self) -> None:
+        """End the pause, if there is one: what waits is read at the next wake."""
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.cancel()
+            transport = self._transport
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._hold is not None:
+            self._hold.cancel()
+            self._hold = None
         self._on_lost(self)
 
 

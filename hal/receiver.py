@@ -32,6 +32,7 @@ class Receiver:
 
     def feed(self, data: bytes) -> None:
         self.stats.bytes_in += len(data)
+        self.stats.reads += 1
         for payload in self._decoder.feed(data):
             self.stats.frames_in += 1
             try:

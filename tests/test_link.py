@@ -185,3 +185,76 @@ def test_link_rejects_bad_parameters() -> None:
         SerialLink(url="/dev/null", timeout_s=0)
     with pytest.raises(ValueError, match="url"):
         SerialLink(url="")
+
+
+def test_link_rejects_a_read_hold_out_of_range() -> None:
+    with pytest.raises(ValueError, match=r"read_hold_s: must be 0 to 0\.25 s, got -0\.1"):
+        SerialLink(url="/dev/null", read_hold_s=-0.1)
+    with pytest.raises(ValueError, match=r"read_hold_s: must be 0 to 0\.25 s, got 1\.0"):
+        SerialLink(url="/dev/null", read_hold_s=1.0)
+
+
+class Arrivals:
+    """The telemetry sequence numbers a link delivers; :meth:`wait` for a count of them."""
+
+    def __init__(self, link: SerialLink) -> None:
+        self.seqs: list[int] = []
+        self._changed = asyncio.Event()
+        link.add_listener(self._arrived)
+
+    def _arrived(self, message: Message) -> None:
+        self.seqs.append(message.seq)
+        self._changed.set()
+
+    async def wait(self, count: int) -> None:
+        async with asyncio.timeout(5):
+            while len(self.seqs) < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+async def _first_telemetry(link: SerialLink, device: PtyDevice) -> Arrivals:
+    """Start the link's telemetry with one frame: its read starts a hold."""
+    arrivals = Arrivals(link)
+    device.send(Message(MsgType.TELEMETRY, 1, 0x01, b"\x01"))
+    await arrivals.wait(1)
+    return arrivals
+
+
+async def test_link_with_a_read_hold_reads_what_came_meanwhile_in_one_read(
+    device: PtyDevice,
+) -> None:
+    async with SerialLink(url=device.path, read_hold_s=0.25) as link:
+        arrivals = await _first_telemetry(link, device)
+        reads = link.stats.reads
+        for seq in range(2, 6):  # during the hold that the first frame's read began
+            device.send(Message(MsgType.TELEMETRY, seq, 0x01, bytes([seq])))
+            for _ in range(3):  # turns in which a link without a hold would read it
+                await asyncio.sleep(0)
+        await arrivals.wait(5)
+    assert arrivals.seqs == [1, 2, 3, 4, 5]
+    assert link.stats.reads - reads == 1
+    assert link.stats.telemetry == 5 and link.stats.telemetry_gaps == 0
+
+
+async def test_link_with_a_read_hold_does_not_hold_a_reply(device: PtyDevice) -> None:
+    # The hold is longer than the request's timeout: a held reply would time out and be
+    # asked for again.
+    async with SerialLink(url=device.path, read_hold_s=0.25, timeout_s=0.2) as link:
+        await _first_telemetry(link, device)
+        body = await link.request(BY_NAME["GET_INFO"])
+        device.send(Message(MsgType.TELEMETRY, 2, 0x01, b"\x02"))  # a hold after the reply
+        body_again = await link.request(BY_NAME["GET_INFO"])
+    assert layout_of(BoardInfo).unpack(body) == INFO == layout_of(BoardInfo).unpack(body_again)
+    assert (link.stats.retries, link.stats.timeouts) == (0, 0)
+
+
+async def test_link_with_a_read_hold_notices_the_port_going(tmp_path: Path) -> None:
+    device = PtyDevice(answer_info, link_path=tmp_path / "scoop")
+    device.open()
+    async with SerialLink(url=str(tmp_path / "scoop"), read_hold_s=0.25) as link:
+        await _first_telemetry(link, device)
+        device.close()  # during the hold
+        await link.wait_state(LinkState.LOST, timeout_s=5)
+        with pytest.raises(LinkDown, match="is down"):
+            await link.request(BY_NAME["GET_INFO"])
