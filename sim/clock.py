@@ -24,6 +24,19 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+#: The boards' physics tick on a clock up to 10x real time, in virtual seconds.
+PHYSICS_TICK_S = 0.01
+#: On a clock sped up beyond 10x, a physics tick is what 1 ms of real time is (0.1 s of
+#: virtual time at a scale of 100), so that the work per real second stays that of 1000
+#: ticks a board; never more than ``MAX_PHYSICS_TICK_S`` (every model is stable there).
+TICKS_PER_REAL_S = 1000.0
+MAX_PHYSICS_TICK_S = 0.25
+
+
+def physics_tick_s(scale: float) -> float:
+    """The physics tick on a clock of ``scale``: ``PHYSICS_TICK_S`` up to a scale of 10."""
+    return min(MAX_PHYSICS_TICK_S, max(PHYSICS_TICK_S, scale / TICKS_PER_REAL_S))
+
 
 class TimerHandle(Protocol):
     def cancel(self) -> None: ...

@@ -34,7 +34,7 @@ from hal.layout import layout_of
 from hal.message import PROTOCOL_VERSION, Message, MsgType, NackCode, nack_body
 from hal.telemetry import PacketId
 from sim.boot_store import BootStore
-from sim.clock import Clock, TimerHandle
+from sim.clock import Clock, TimerHandle, physics_tick_s
 from sim.requests import BoardThermal, Refused, bad_version_reply, parse_request
 
 __all__ = [
@@ -48,12 +48,6 @@ __all__ = [
 ]
 
 FW_MAJOR, FW_MINOR = 1, 0
-PHYSICS_TICK_S = 0.01
-#: On a clock sped up beyond 10x, a physics tick is what 1 ms of real time is (0.1 s of
-#: virtual time at a scale of 100), so that the work per real second stays that of 1000
-#: ticks a board; never more than ``MAX_PHYSICS_TICK_S`` (every model is stable there).
-TICKS_PER_REAL_S = 1000.0
-MAX_PHYSICS_TICK_S = 0.25
 DEFAULT_TM_RATE_HZ = 10.0
 DEFAULT_HOST_TIMEOUT_S = 3.0
 #: In FAULT a board still does these: the common ones, and what takes gas out (the elec
@@ -64,11 +58,6 @@ ALLOWED_IN_FAULT = frozenset(
 
 #: Called with each telemetry message; returns False when the line cannot take it now.
 Emit = Callable[[Message], bool]
-
-
-def physics_tick_s(scale: float) -> float:
-    """The physics tick on a clock of ``scale``: ``PHYSICS_TICK_S`` up to a scale of 10."""
-    return min(MAX_PHYSICS_TICK_S, max(PHYSICS_TICK_S, scale / TICKS_PER_REAL_S))
 
 
 class Firmware(abc.ABC):

@@ -9,8 +9,7 @@ import pytest
 
 from hal.commands import HeatCommand, TrapCommand
 from sim.boot_store import BootStore
-from sim.clock import ManualClock
-from sim.firmware import MAX_PHYSICS_TICK_S, PHYSICS_TICK_S, physics_tick_s
+from sim.clock import MAX_PHYSICS_TICK_S, PHYSICS_TICK_S, ManualClock, physics_tick_s
 from sim.oven_board import OvenFirmware
 
 
