@@ -88,6 +88,8 @@ def mean_density(top_m: float, bottom_m: float) -> float:
     """Mean bulk density between two depths, kg/m3."""
     if not bottom_m > top_m:
         raise ValueError(f"bottom ({bottom_m!r} m) must be below top ({top_m!r} m)")
+    if bottom_m - top_m < 1e-6:  # the difference would lose its digits: the midpoint's
+        return density((top_m + bottom_m) / 2)
     return (column_mass(bottom_m) - column_mass(top_m)) / (bottom_m - top_m)
 
 
