@@ -246,6 +246,7 @@ def _links(config: FlightConfig) -> dict[str, SerialLink]:
             timeout_s=device.timeout_s,
             retries=device.retries,
             reconnect_s=device.reconnect_s,
+            read_hold_s=device.read_hold_s,
             wait_open=False,
         )
         for board, device in config.devices  # (name, DeviceConfig): one per board

@@ -82,6 +82,7 @@ class DeviceConfig(_Section):
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 0.2
     retries: Annotated[int, Field(ge=0, le=20)] = 3
     reconnect_s: Annotated[float, Field(gt=0, le=60)] = 0.25
+    read_hold_s: Annotated[float, Field(ge=0, le=0.25)] = 0.0
 
 
 class DevicesConfig(_Section):
