@@ -1,5 +1,7 @@
 """``isru seq``: check sequence files offline against this build's dictionary.
 
+``isru seq predict FILE.seq [--json]`` dry-runs one on the simulator (:mod:`isru.predict`).
+
 ``isru seq check FILE...`` prints ``FILE: ok (N steps)`` or each problem as
 ``FILE:LINE: message`` (compiler style) on stdout. Exit status: 0 all clean, 1 a file has
 problems, 2 a usage error or an unreadable file (the reason on stderr, no traceback).
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from interface.catalog import DICTIONARY
 from interface.sequence import MAX_BYTES, Problem, SequenceError, parse_sequence
+from isru.predict import cli as predict_cli
 
 __all__ = ["check_file", "main"]
 
@@ -21,13 +24,14 @@ OK, PROBLEMS, USAGE = 0, 1, 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="isru seq", description="Sequence files: check them against the dictionary."
+        prog="isru seq", description="Sequence files: check them against the dictionary, predict what one does."
     )
     commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     check = commands.add_parser(
         "check", help="check sequence files offline", description="Check sequence files."
     )
     check.add_argument("files", nargs="+", metavar="FILE", type=Path, help="sequence file")
+    predict_cli.add_parser(commands)
     return parser
 
 
@@ -62,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else USAGE
+    if args.action == "predict":
+        return predict_cli.run(args)
     status = OK
     for path in args.files:
         result, lines = check_file(path)

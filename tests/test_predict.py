@@ -1,0 +1,150 @@
+"""``isru seq predict``: a sequence's dry run on the simulator, on virtual time.
+
+The prediction runs the flight software's own core (interlocks, limits, the sequencer) and
+the SIL firmware in one process; it must agree with a real SIL run of the same sequence.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interface.catalog import DICTIONARY
+from interface.sequence import parse_sequence
+from isru.chain_report import CHAIN_FIELDS
+from isru.predict.run import Prediction, World, predict
+from isru.sequence_cli import main as seq_main
+from tests.test_sil_water import ICE_WT_PCT, _shorter_water_seq, water_run
+
+__all__ = ["water_run"]  # the SIL run of the shortened water.seq, compared with below
+
+DEMO_SEQ = Path(__file__).parents[1] / "sequences" / "demo.seq"
+#: Relative agreement asked of a prediction with the SIL run of the same sequence.
+AGREEMENT = 0.02
+
+
+def _predict(text: str, name: str = "test", **world: Any) -> Prediction:
+    return predict(parse_sequence(text, name=name, dictionary=DICTIONARY), world=World(**world))
+
+
+def _seq(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "probe.seq"
+    path.write_text(text)
+    return path
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = seq_main(["predict", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_predict_demo_seq_prints_every_figure_of_the_report(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = _cli(capsys, str(DEMO_SEQ), "--json")
+    assert status == 0 and err == ""
+    p = json.loads(out)
+    assert p["outcome"] == "COMPLETED" and p["events"] == []
+    assert 100 < p["duration_s"] < 600  # home, dig, dump, then H2 to 150 kPa at 2 A
+    for name, *_ in CHAIN_FIELDS:
+        assert isinstance(p[name], float), name
+    assert set(p["energy_wh"]) == {"scoop", "elec", "oven"}
+    assert p["total_energy_wh"] == pytest.approx(sum(p["energy_wh"].values()), abs=1e-3)
+    assert p["energy_wh"]["scoop"] > 0 and p["energy_wh"]["elec"] > 0
+    assert p["energy_wh"]["oven"] == 0.0  # the demo never heats the oven
+    assert p["peak_power_w"] > 0
+    assert p["sample_mass_g"] > 50 and p["regolith_g"] == 0.0  # dumped on the ground
+    assert p["h2_g"] > 0 and p["o2_g"] == pytest.approx(p["h2_g"] * 7.94, rel=0.01)
+
+
+def test_predict_text_says_how_the_sequence_would_end(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = _cli(capsys, str(DEMO_SEQ))
+    assert status == 0
+    assert "sequence   demo: would end COMPLETED" in out and "duration" in out and "peak" in out
+
+
+def test_predict_interlock_refusal_is_reported_with_its_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _seq(tmp_path, "MODE.IDLE\nR00:00:05 SCOOP.DIG depth_mm=30\n")  # never homed
+    status, out, _ = _cli(capsys, str(path), "--json")
+    p = json.loads(out)
+    assert status == 1 and p["outcome"] == "ABORTED" and p["cause"] == "step"
+    interlock, aborted = p["events"]
+    assert interlock["kind"] == "INTERLOCK" and "SCOOP_NOT_HOMED" in interlock["what"]
+    assert 5.0 <= interlock["time_s"] < 6.0
+    assert aborted["kind"] == "FAILED" and aborted["time_s"] >= interlock["time_s"]
+    assert p["duration_s"] == pytest.approx(interlock["time_s"], abs=0.5)
+
+
+def test_predict_limit_trips_are_reported_with_their_times(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "MODE.IDLE\nELEC.START current_a=2.0\n"
+        "WAIT elec.h2_pressure_kpa >= 150 TIMEOUT 00:10:00\nELEC.STOP\n"
+    )
+    path = _seq(tmp_path, text)
+    limits = ("elec.h2_pressure_kpa.yellow_high=115", "elec.h2_pressure_kpa.red_high=125")
+    status, out, _ = _cli(capsys, str(path), "--json", "--limit", limits[0], "--limit", limits[1])
+    p = json.loads(out)
+    assert status == 1 and p["outcome"] == "ABORTED" and p["cause"] == "limit"
+    yellow, red, aborted = p["events"]
+    assert (yellow["kind"], red["kind"], aborted["kind"]) == ("LIMIT", "LIMIT", "FAILED")
+    assert "115" in yellow["what"] and "125" in red["what"]
+    assert 0 < yellow["time_s"] < red["time_s"] <= aborted["time_s"]
+    assert p["duration_s"] == pytest.approx(red["time_s"], abs=1.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["nosuch.seq"], "cannot read nosuch.seq"),
+        ([str(DEMO_SEQ), "--limit", "nosuch.chan.red_high=1"], "not a channel of the dictionary"),
+        ([str(DEMO_SEQ), "--limit", "elec.h2_pressure_kpa=1"], "must be CHANNEL.FIELD=VALUE"),
+        ([str(DEMO_SEQ), "--ice-wt-pct", "100"], "from 0 to under 100"),
+        ([str(DEMO_SEQ), "--cell-params", "nosuch"], "no such file"),
+    ],
+)
+def test_predict_bad_input_is_one_clear_line(args: list[str], error: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "isru.cli", "seq", "predict", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 2 and error in run.stderr and "Traceback" not in run.stderr
+
+
+def test_predict_sequence_with_problems_names_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = _cli(capsys, str(_seq(tmp_path, "SCOOP.FLY\n")))
+    assert status == 1 and "line 1" in err and "SCOOP.FLY" in err
+
+
+@pytest.mark.req("GND-18")
+def test_predict_water_chain_agrees_with_its_sil_run(water_run: dict[str, Any]) -> None:
+    sil = water_run["report"]
+    p = _predict(_shorter_water_seq(), name="water", ice_wt_pct=ICE_WT_PCT).as_dict()
+    assert p["outcome"] == sil["outcome"] == "COMPLETED"
+    assert p["events"] == []
+    assert p["duration_s"] == pytest.approx(sil["duration_s"], rel=AGREEMENT)
+    for name in (
+        "regolith_g", "water_in_g", "water_extracted_g", "water_transferred_g",
+        "water_electrolysed_g", "h2_g", "o2_g", "oven_energy_wh", "cell_energy_wh",
+    ):  # fmt: skip
+        assert p[name] == pytest.approx(sil[name], rel=AGREEMENT), name
+    assert p["energy_wh"]["oven"] + p["cell_energy_wh"] == pytest.approx(
+        sil["energy_balance"]["total_wh"], rel=AGREEMENT
+    )
+    assert p["charge_ah"] == pytest.approx(sil["charge_ah"], rel=AGREEMENT)
