@@ -13,6 +13,7 @@ import os
 import stat
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -51,7 +52,7 @@ def public_key_from_pem(data: bytes, where: Path) -> Ed25519PublicKey:
     """The Ed25519 public key in PEM ``data`` (from ``where``, named in errors)."""
     try:
         key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise KeyFileError(where, "is not a PEM public key") from None
     if not isinstance(key, Ed25519PublicKey):
         raise KeyFileError(where, "is not an Ed25519 public key")
@@ -128,7 +129,7 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
     data = _read(path, private=True)
     try:
         key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise KeyFileError(path, "is not an unencrypted PEM private key") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileError(path, "is not an Ed25519 private key")

@@ -21,6 +21,7 @@ from interface.custody.package import (
     KEYS,
     MANIFEST,
     PUBLIC_KEY,
+    SUMMARY,
     Manifest,
     file_ref,
 )
@@ -48,82 +49,90 @@ class PackageReport:
 
 
 def check_manifest(
-    manifest: Manifest, files: dict[str, bytes], report: PackageReport
+    manifest: Manifest, files: dict[str, bytes], report: PackageReport, checked: set[str]
 ) -> list[Problem]:
+    """The manifest against the files. A file that differs from its listing is named when
+    it has no problem of its own yet; when its own check (``checked``) passed, the manifest
+    is named instead: it is the one that changed."""
     problems = []
-    try:
-        own = key_id(public_key_from_pem(files.get(PUBLIC_KEY, b""), Path(PUBLIC_KEY)))
-    except KeyFileError:
-        own = None
-    if own is not None and manifest.vehicle_key != own:
-        problems.append(
-            Problem(
-                MANIFEST,
-                0,
-                "manifest",
-                f"names vehicle key {manifest.vehicle_key}, {PUBLIC_KEY} is key {own}",
-            )
-        )
-    lines, _ = split_lines(files.get(ENTRIES, b""))
-    if len(lines) != manifest.entries:
-        problems.append(
-            Problem(
-                MANIFEST,
-                0,
-                "manifest",
-                f"says {manifest.entries} entries, {ENTRIES} holds {len(lines)}",
-            )
-        )
-    head = manifest.head
-    by_seq = {signed.entry.seq: signed for signed in report.entries}
-    last = max(by_seq, default=-1)
-    if head.seq in by_seq and by_seq[head.seq].hash != head.hash:
-        problems.append(
-            Problem(
-                MANIFEST,
-                0,
-                "manifest",
-                f"its last entry, seq {head.seq}, has hash "
-                f"{head.hash[:16]}..., {ENTRIES}'s has {by_seq[head.seq].hash[:16]}...",
-            )
-        )
-    elif last < head.seq and report.entries:
-        problems.append(
-            Problem(
-                ENTRIES,
-                0,
-                "missing",
-                f"ends at seq {last}, the manifest's last entry is "
-                f"seq {head.seq}: entries were removed from its end",
-            )
-        )
-    elif last > head.seq:
-        problems.append(
-            Problem(
-                ENTRIES,
-                0,
-                "manifest",
-                f"goes on past the manifest's last entry "
-                f"(seq {head.seq}) to seq {last}: entries were added after export",
-            )
-        )
+    own = {problem.file for problem in report.problems}
+
+    def wrong(message: str) -> None:
+        problems.append(Problem(MANIFEST, 0, "manifest", message))
+
+    if files[MANIFEST] != manifest.text():
+        wrong("is not as an export writes it: edited")
+    if report.key is not None and manifest.vehicle_key != key_id(report.key):
+        wrong(f"names vehicle key {manifest.vehicle_key}, the entries' key is {key_id(report.key)}")
+    samples = {signed.entry.sample for signed in report.entries}
+    vehicles = {signed.entry.vehicle for signed in report.entries}
+    if len(samples) == 1 and manifest.sample not in samples:
+        wrong(f"names sample {manifest.sample}, its entries are of {samples.pop()}")
+    if len(vehicles) == 1 and manifest.vehicle not in vehicles:
+        wrong(f"names vehicle {manifest.vehicle}, its entries are of {vehicles.pop()}")
+    if ENTRIES not in own and report.entries:
+        problems += _head(manifest, files, report)
     for path, ref in manifest.files.items():
-        if path not in files:
-            problems.append(Problem(path, 0, "manifest", "missing (the manifest lists it)"))
-        elif file_ref(files[path]) != ref:
-            problems.append(
-                Problem(
-                    path,
-                    0,
-                    "manifest",
-                    "is not the file the manifest lists "
-                    f"(sha256 {ref.sha256[:16]}..., {ref.bytes} bytes): changed after export",
-                )
+        if path not in files and _member(path):
+            problems.append(Problem(path, 0, "missing", "missing (the manifest lists it)"))
+        elif path not in files:
+            wrong(f"lists {path!r}, which is no file of a package")
+        elif file_ref(files[path]) == ref or path in own:
+            continue
+        elif path in checked:
+            wrong(
+                f"lists {path} with sha256 {ref.sha256[:16]}... ({ref.bytes} bytes), but the "
+                "file checks out by itself: the manifest was edited"
             )
+        else:
+            message = (
+                f"is not the file the manifest lists (sha256 {ref.sha256[:16]}..., "
+                f"{ref.bytes} bytes): changed after export"
+            )
+            problems.append(Problem(path, 0, "manifest", message))
     for path in files:
-        if path != MANIFEST and path not in manifest.files:
+        if path == MANIFEST or path in manifest.files or path in own:
+            continue
+        if path in checked:
+            wrong(f"does not list {path}, which checks out by itself: the manifest was edited")
+        else:
             problems.append(Problem(path, 0, "manifest", "is not listed in the manifest"))
     return problems
+
+
+def _member(path: str) -> bool:
+    """Whether ``path`` is a file a package may hold."""
+    if path in (ENTRIES, SUMMARY, PUBLIC_KEY, COUNTERSIGNATURES):
+        return True
+    folder, _, name = path.partition("/")
+    return folder in (IMAGES, KEYS) and "/" not in name and bool(name)
+
+
+def _head(manifest: Manifest, files: dict[str, bytes], report: PackageReport) -> list[Problem]:
+    """The manifest's last entry and count against entries that verify by themselves."""
+    head = manifest.head
+    by_seq = {signed.entry.seq: signed for signed in report.entries}
+    last = max(by_seq)
+    if head.seq in by_seq and by_seq[head.seq].hash != head.hash:
+        message = f"its last entry, seq {head.seq}, has hash {head.hash[:16]}..., not the entry's"
+        return [Problem(MANIFEST, 0, "manifest", message)]
+    if last < head.seq:
+        message = (
+            f"ends at seq {last}, the manifest's last entry is seq {head.seq}: entries were "
+            "removed from its end"
+        )
+        return [Problem(ENTRIES, 0, "missing", message)]
+    if last > head.seq:
+        message = (
+            f"goes on past the manifest's last entry (seq {head.seq}) to seq {last}: entries "
+            "were added after export"
+        )
+        return [Problem(ENTRIES, 0, "manifest", message)]
+    lines, _ = split_lines(files.get(ENTRIES, b""))
+    if len(lines) != manifest.entries:
+        message = f"says {manifest.entries} entries, {ENTRIES} holds {len(lines)}"
+        return [Problem(MANIFEST, 0, "manifest", message)]
+    return []
 
 
 def check_images(files: dict[str, bytes], report: PackageReport) -> list[Problem]:

@@ -3,7 +3,8 @@ countersignatures, the manifest and the summary, each problem named (:class:`Pro
 
 It needs nothing but the directory: the vehicle's public key is in it. That key is only as
 good as the way it reached you: pass the vehicle key you trust (``vehicle_key``), and the
-operators' (``operator_keys``), and a package signed by anyone else is named as such.
+operators' (``operator_keys``), and a package signed by anyone else is named as such (a
+package whose own key is not the one you trust is reported as that alone).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from interface.custody.chain import first_error
-from interface.custody.keys import key_id, public_key_from_pem
+from interface.custody.keys import key_id, public_key_from_pem, public_pem
 from interface.custody.package import (
     COUNTERSIGNATURES,
     ENTRIES,
+    IMAGES,
+    KEYS,
     MANIFEST,
     PUBLIC_KEY,
     SUMMARY,
@@ -68,44 +71,47 @@ def verify_package(
     report.key = _vehicle_key(files, vehicle_key, problems)
     if report.key is None:
         return report
-    manifest = report.manifest
-    verified = verify_ledger(
-        files.get(ENTRIES, b""),
-        report.key,
-        file=ENTRIES,
-        complete=False,
-        vehicle=manifest.vehicle if manifest else None,
-    )
+    verified = verify_ledger(files.get(ENTRIES, b""), report.key, file=ENTRIES, complete=False)
     problems += verified.problems
     if not verified.entries and ENTRIES in files:
         problems.append(Problem(ENTRIES, 0, "missing", "holds no entry that verifies"))
     report.entries = [s for _, s in sorted(verified.entries, key=lambda i: i[1].entry.seq)]
+    sample = report.entries[0].entry.sample if report.entries else ""
     for line, signed in verified.entries:
-        if manifest and signed.entry.sample != manifest.sample:
-            problems.append(
-                Problem(
-                    ENTRIES,
-                    line,
-                    "rule",
-                    f"seq {signed.entry.seq} is of sample "
-                    f"{signed.entry.sample}, not the package's {manifest.sample}",
-                )
-            )
-    if manifest is not None:
-        problems += check_manifest(manifest, files, report)
+        if signed.entry.sample != sample:
+            message = f"seq {signed.entry.seq} is of sample {signed.entry.sample}, not {sample}"
+            problems.append(Problem(ENTRIES, line, "rule", message))
     problems += check_images(files, report)
     problems += check_countersignatures(files, report, operator_keys)
-    entry_problems = [p for p in problems if p.file in (ENTRIES, COUNTERSIGNATURES)]
-    if report.entries and not entry_problems and len(fold(report.entries)) == 1:
+    checked = _checked(files, report)
+    if report.manifest is not None:
+        problems += check_manifest(report.manifest, files, report, checked)
+    return report
+
+
+def _checked(files: dict[str, bytes], report: PackageReport) -> set[str]:
+    """The files whose own check passed (and the summary, checked here against the entries)."""
+    own = {problem.file for problem in report.problems}
+    checked = {f"{IMAGES}/{name}" for name in report.images}
+    for signer, key in report.operator_keys.items():
+        if files.get(f"{KEYS}/{signer}.pem") == public_pem(key):  # as an export writes it
+            checked.add(f"{KEYS}/{signer}.pem")
+    if COUNTERSIGNATURES in files and COUNTERSIGNATURES not in own:
+        checked.add(COUNTERSIGNATURES)
+    if ENTRIES in own or not report.entries or report.key is None:
+        return checked
+    checked.add(ENTRIES)
+    if files.get(PUBLIC_KEY) == public_pem(report.key):
+        checked.add(PUBLIC_KEY)
+    if COUNTERSIGNATURES not in own and len(fold(report.entries)) == 1:
         (record,) = fold(report.entries).values()
         summary = summary_markdown(record, key_id(report.key), report.countersignatures)
-        if files.get(SUMMARY) != summary.encode("utf-8"):
-            problems.append(
-                Problem(
-                    SUMMARY, 0, "summary", "does not match the entries: it was edited after export"
-                )
-            )
-    return report
+        if files.get(SUMMARY) == summary.encode("utf-8"):
+            checked.add(SUMMARY)
+        else:
+            message = "does not match the entries: it was edited after export"
+            report.problems.append(Problem(SUMMARY, 0, "summary", message))
+    return checked
 
 
 def _manifest(files: dict[str, bytes], problems: list[Problem]) -> Manifest | None:
@@ -143,4 +149,5 @@ def _vehicle_key(
                 f"{key_id(pinned)} you trust: the package was signed by someone else",
             )
         )
+        return None  # nothing in it is the vehicle's: the one problem says it all
     return pinned

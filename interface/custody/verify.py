@@ -153,11 +153,13 @@ def _order(file: str, trusted: list[tuple[int, SignedEntry]]) -> Iterator[Proble
             )
 
 
-def _span(prefix: str, first: int, last: int) -> str:
-    """``seq 3 is`` or ``seq 3 to 5 are``."""
-    if first == last:
-        return f"{prefix}{first} is"
-    return f"{prefix}{first} to {prefix}{last} are"
+def _span(first: int, last: int, sample: str = "") -> str:
+    """``seq 3 is missing``, ``seq 3 to 5 are missing``, ``entry #2 of S is missing``..."""
+    if sample:
+        if first == last:
+            return f"entry #{first} of {sample} is missing"
+        return f"entries #{first} to #{last} of {sample} are missing"
+    return f"seq {first} is missing" if first == last else f"seq {first} to {last} are missing"
 
 
 def _gap(seqs: list[int], a: int, b: int) -> bool:
@@ -185,7 +187,7 @@ def _links(
                 file,
                 number,
                 "missing",
-                f"{_span('seq ', 0, first.entry.seq - 1)} missing before {_label(first)}",
+                f"{_span(0, first.entry.seq - 1)} before {_label(first)}",
             )
         elif first.entry.seq == 0 and first.entry.prev != ZERO_HASH:
             yield Problem(
@@ -208,7 +210,7 @@ def _links(
                 file,
                 line_b,
                 "missing",
-                f"{_span('seq ', a.entry.seq + 1, b.entry.seq - 1)} missing before {_label(b)}",
+                f"{_span(a.entry.seq + 1, b.entry.seq - 1)} before {_label(b)}",
             )
     yield from _sample_links(file, ordered, untrusted, complete=complete)
 
@@ -229,8 +231,7 @@ def _sample_links(
                 file,
                 number,
                 "missing",
-                f"{_span('#', 0, first.entry.sample_seq - 1)} of {name} missing before "
-                f"{_label(first)}",
+                f"{_span(0, first.entry.sample_seq - 1, name)} before {_label(first)}",
             )
         for line, signed in items:
             entry = signed.entry
@@ -258,10 +259,8 @@ def _sample_links(
                     f"(line {line_a}): the sample's chain forks here",
                 )
             elif step > 1 and not (complete and _gap(seqs, a.entry.seq, b.entry.seq)):
-                span = _span("#", a.entry.sample_seq + 1, b.entry.sample_seq - 1)
-                yield Problem(
-                    file, line_b, "missing", f"{span} of {name} missing before {_label(b)}"
-                )
+                span = _span(a.entry.sample_seq + 1, b.entry.sample_seq - 1, name)
+                yield Problem(file, line_b, "missing", f"{span} before {_label(b)}")
             elif step < 1:
                 yield Problem(
                     file,
