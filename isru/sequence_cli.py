@@ -24,7 +24,8 @@ OK, PROBLEMS, USAGE = 0, 1, 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="isru seq", description="Sequence files: check them against the dictionary, predict what one does."
+        prog="isru seq",
+        description="Sequence files: check them against the dictionary, predict what one does.",
     )
     commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     check = commands.add_parser(

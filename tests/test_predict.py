@@ -171,6 +171,7 @@ def test_predict_water_chain_agrees_with_its_sil_run(tmp_path: Path) -> None:
         sil["energy_balance"]["total_wh"], rel=AGREEMENT
     )
 
+
 #: The demo is short and many of its steps are commands: in SIL each command's round trip
 #: takes real milliseconds, which a time scale of 100 turns into seconds of mission time
 #: (11 s of its 236 s). At a scale of 10 they are a tenth of that, as on the vehicle, and

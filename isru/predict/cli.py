@@ -101,8 +101,7 @@ def _limit(text: str) -> tuple[str, str, str]:
     channel, _, name = key.rpartition(".")
     if not equals or not channel or name not in LIMIT_FIELDS:
         raise argparse.ArgumentTypeError(
-            f"must be CHANNEL.FIELD=VALUE with FIELD one of {', '.join(LIMIT_FIELDS)}, "
-            f"got {text!r}"
+            f"must be CHANNEL.FIELD=VALUE with FIELD one of {', '.join(LIMIT_FIELDS)}, got {text!r}"
         )
     return channel, name, value
 

@@ -14,6 +14,7 @@ import asyncio
 import gc
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,9 @@ async def _predict(sequence: Sequence, world: World) -> Prediction:
         (Path(workdir) / "sim").mkdir()
         async with sim:
             config = _config(sim.urls, state=Path(workdir) / "flight", limits=world.limits)
-            async with FlightApp(config=config, clock=LoopFlightClock(scale=world.time_scale)) as app:
+            async with FlightApp(
+                config=config, clock=LoopFlightClock(scale=world.time_scale)
+            ) as app:
                 return await _run(app, sim, sequence)
 
 
@@ -146,7 +149,7 @@ def _config(urls: dict[str, str], *, state: Path, limits: dict[str, Any]) -> Fli
 
 
 async def _run(app: FlightApp, sim: SimBoards, sequence: Sequence) -> Prediction:
-    def boards_up(values: dict[str, Any]) -> bool:  # linked, and a packet from each heard
+    def boards_up(values: Mapping[str, Any]) -> bool:  # linked, and a packet from each heard
         return all(
             values.get(f"{board}.link_up") is True and f"{board}.state" in values
             for board in BOARDS
