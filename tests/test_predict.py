@@ -6,6 +6,7 @@ the SIL firmware in one process; it must agree with a real SIL run of the same s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from interface.catalog import DICTIONARY
 from interface.sequence import parse_sequence
 from isru.chain_report import CHAIN_FIELDS
 from isru.predict.run import Prediction, World, predict
+from isru.predict.vtime import AutojumpLoop
 from isru.sequence_cli import main as seq_main
 from tests.test_sil_water import ICE_WT_PCT, _shorter_water_seq
 
@@ -184,3 +186,49 @@ def test_predict_demo_agrees_with_its_sil_run(tmp_path: Path) -> None:
     p = _predict(DEMO_SEQ.read_text(), name="demo", time_scale=DEMO_SIL_SCALE).as_dict()
     assert p["outcome"] == "COMPLETED"
     _agree(p, sil, ("sample_mass_g", "charge_ah", "cell_energy_wh", "h2_g", "o2_g"))
+
+
+def test_predict_virtual_loop_jumps_over_idle_waits_in_order() -> None:
+    woke: list[tuple[str, float]] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        woke.append((name, asyncio.get_running_loop().time()))
+
+    async def main() -> float:
+        start = asyncio.get_running_loop().time()
+        await asyncio.gather(sleeper("hour", 3600.0), sleeper("minute", 60.0))
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await asyncio.Event().wait()  # nothing will ever set it
+        return asyncio.get_running_loop().time() - start
+
+    with asyncio.Runner(loop_factory=AutojumpLoop) as runner:
+        elapsed = runner.run(main())
+    assert [name for name, _ in woke] == ["minute", "hour"]
+    assert [t for _, t in woke] == pytest.approx([60.0, 3600.0])
+    assert elapsed == pytest.approx(3600.2)
+
+
+def test_predict_virtual_loop_waits_for_loopback_replies_without_time_passing() -> None:
+    async def main() -> tuple[bytes, float]:
+        async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(await reader.readexactly(5))
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        start = asyncio.get_running_loop().time()
+        writer.write(b"hello")
+        async with asyncio.timeout(0.2):  # would expire if the loop jumped while bytes flew
+            reply = await reader.readexactly(5)
+        took = asyncio.get_running_loop().time() - start
+        writer.close()
+        server.close()
+        return reply, took
+
+    with asyncio.Runner(loop_factory=AutojumpLoop) as runner:
+        reply, took = runner.run(main())
+    assert reply == b"hello" and took == 0.0
