@@ -207,10 +207,13 @@ class ChainWriter:
                 body=checked.model_dump(mode="json"),
                 signer=self.signer,
             )
-            return sign_entry(self._key, entry)
+            signed = sign_entry(self._key, entry)
         except ValidationError as exc:
             raise CustodyError(f"sample {sample}: {kind} entry: {first_error(exc)}") from None
         except (TypeError, ValueError) as exc:
+            raise CustodyError(f"sample {sample}: {kind} entry: {exc}") from None
+        if len(signed.line) > MAX_LINE_BYTES:
             raise CustodyError(
-                f"sample {sample}: {kind} entry has no canonical form: {exc}"
-            ) from None
+                f"sample {sample}: {kind} entry is {len(signed.line)} bytes, over {MAX_LINE_BYTES}"
+            )
+        return signed
