@@ -137,6 +137,8 @@ def _show(options: argparse.Namespace) -> None:
 def _verify(options: argparse.Namespace) -> int:
     pinned = load_public_key(options.vehicle_key) if options.vehicle_key else None
     operators = [load_public_key(path) for path in options.operator_key or []]
+    if not options.path.exists():
+        raise Refused(f"{options.path}: does not exist (a package directory or a ledger file)")
     if not options.path.is_dir():
         if pinned is None:
             print("isru samples: verifying a ledger file needs --vehicle-key", file=sys.stderr)

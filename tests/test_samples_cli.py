@@ -168,6 +168,12 @@ def test_samples_cli_verify_ledger_file(ground: Path, capsys: pytest.CaptureFixt
     )
     code, _, err = run(capsys, "verify", ledger)
     assert (code, err) == (2, "isru samples: verifying a ledger file needs --vehicle-key\n")
+    code, _, err = run(capsys, "verify", ground / "nowhere")
+    assert (code, err) == (
+        1,
+        f"isru samples: {ground / 'nowhere'}: does not exist (a package directory or a ledger "
+        "file)\n",
+    )
 
 
 @pytest.mark.parametrize(
