@@ -2,10 +2,16 @@
 processes; prints one JSON object.
 
 noop_rtt_p50_ms / noop_rtt_p99_ms: CORE.NOOP published to its COMPLETED ack received.
-echo_rtt_p50_ms: a raw QoS 1 echo between two plain clients (TCP_NODELAY): the floor.
+echo_rtt_p50_ms: a raw QoS 1 echo between two plain clients (TCP_NODELAY): the floor. Echoes
+and NOOPs take turns, one each, while the flight runs: both under the same load.
 noop_vs_echo: their p50 ratio.
-flight_cpu_pct / flight_rss_mb: the flight process with 50 Hz science and 1 Hz housekeeping.
+flight_cpu_pct / flight_rss_mb: the flight process with every board's telemetry at 50 Hz (three
+boards: 150 packets a second) and 1 Hz housekeeping.
+flight_cpu_pct_read_hold: the same with each board's link holding its reads for --read-hold
+seconds (``devices.<board>.read_hold_s``).
 replay_per_s: outbox replay of 100,000 stored samples once the broker is reachable.
+loadavg_1m: the machine's 1-minute load average when the bench started (figures from a busy
+machine are not comparable with a quiet one's).
 The bench's own client subscribes to status, events and acks only, not to telemetry.
 """
 
@@ -21,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +44,16 @@ VEHICLE = "bench"
 PREFIX = f"isru/{VEHICLE}"
 
 
-def write_config(path: Path, urls: dict[str, str], broker: str, state: Path, hz: float) -> None:
+def write_config(
+    path: Path, urls: dict[str, str], broker: str, state: Path, hz: float, read_hold_s: float = 0
+) -> None:
+    hold = f"read_hold_s = {read_hold_s}\n" if read_hold_s else ""
+    devices = "".join(
+        f'[devices.{board}]\nurl = "{urls[board]}"\n{hold}' for board in ("scoop", "elec", "oven")
+    )
     path.write_text(
         f"""vehicle = "{VEHICLE}"
-[devices.scoop]
-url = "{urls["scoop"]}"
-[devices.elec]
-url = "{urls["elec"]}"
-[devices.oven]
-url = "{urls["oven"]}"
-[telemetry]
+{devices}[telemetry]
 scoop_hz = {hz}
 elec_hz = {hz}
 oven_hz = {hz}
@@ -113,32 +119,50 @@ class Ground:
         return (await asyncio.wait_for(arrived, 10)) - sent
 
 
-async def echo_rtt(broker: Mosquitto, count: int) -> float:
-    """p50 of a QoS 1 publish -> other client -> QoS 1 publish back -> received."""
-    async with (
-        aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY) as a,
-        aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY) as b,
-    ):
-        await a.subscribe("echo/back", qos=1)
-        await b.subscribe("echo/out", qos=1)
+class Echo:
+    """Two plain clients: a QoS 1 publish -> the other client -> QoS 1 publish back ->
+    received, timed by :meth:`once` (``async with``: exactly ``count`` echoes)."""
 
-        async def echo() -> None:
-            # Exactly ``count`` echoes, then it returns: cancelling it instead could be lost
-            # while it awaits a PUBACK, and it would wait for a message forever (stop_task).
-            messages = b.messages
-            for _ in range(count):
-                await b.publish("echo/back", (await anext(messages)).payload, qos=1)
+    def __init__(self, broker: Mosquitto, count: int) -> None:
+        self.count = count
+        self.a = aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY)
+        self.b = aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY)
+        self._echoer: asyncio.Task[None] | None = None
 
-        echoer = asyncio.create_task(echo())
-        samples = []
-        replies = a.messages
-        for number in range(count):
-            sent = time.perf_counter()
-            await a.publish("echo/out", str(number), qos=1)
-            await anext(replies)
-            samples.append((time.perf_counter() - sent) * 1000)
-        await echoer
-    return statistics.median(samples[10:])
+    async def __aenter__(self) -> Echo:
+        await self.a.__aenter__()
+        await self.b.__aenter__()
+        await self.a.subscribe("echo/back", qos=1)
+        await self.b.subscribe("echo/out", qos=1)
+        self._echoer = asyncio.create_task(self._echo())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._echoer is not None:
+            await self._echoer
+        await self.b.__aexit__(None, None, None)
+        await self.a.__aexit__(None, None, None)
+
+    async def _echo(self) -> None:
+        # Exactly ``count`` echoes, then it returns: cancelling it instead could be lost
+        # while it awaits a PUBACK, and it would wait for a message forever (stop_task).
+        messages = self.b.messages
+        for _ in range(self.count):
+            await self.b.publish("echo/back", (await anext(messages)).payload, qos=1)
+
+    async def once(self, number: int) -> float:
+        sent = time.perf_counter()
+        await self.a.publish("echo/out", str(number), qos=1)
+        await anext(self.a.messages)
+        return time.perf_counter() - sent
+
+
+async def cpu_pct(pid: int, seconds: float) -> float:
+    """The process's CPU use over the next ``seconds``, in % of one core."""
+    start_cpu, start = cpu_seconds(pid), time.perf_counter()
+    await asyncio.sleep(seconds)  # the measurement window
+    used = cpu_seconds(pid) - start_cpu
+    return round(100 * used / (time.perf_counter() - start), 1)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -158,8 +182,9 @@ async def main() -> None:
     parser.add_argument("--noops", type=int, default=500)
     parser.add_argument("--cpu-seconds", type=float, default=10.0)
     parser.add_argument("--replay", type=int, default=100_000)
+    parser.add_argument("--read-hold", type=float, default=0.1)
     options = parser.parse_args()
-    result: dict[str, object] = {}
+    result: dict[str, object] = {"loadavg_1m": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="isru-bench-") as tmp:
         work = Path(tmp)
         async with (
@@ -173,32 +198,40 @@ async def main() -> None:
             for topic in ("status", "evr", "cmd/ack"):
                 await client.subscribe(f"{PREFIX}/{topic}", qos=1)
             listener = asyncio.create_task(ground.listen())
-            result["echo_rtt_p50_ms"] = round(await echo_rtt(broker, options.noops), 3)
 
             state = work / "state"
             config = work / "flight.toml"
             write_config(config, sim.urls, broker.url, state, hz=50)
             async with flight_process(config) as flight_pid:
                 await asyncio.wait_for(ground.online.wait(), 30)
-                samples = [await ground.noop(n) * 1000 for n in range(options.noops)]
-                cuts = statistics.quantiles(samples[20:], n=100)
-                result["noop_rtt_p50_ms"] = round(statistics.median(samples[20:]), 3)
+                noops, echoes = [], []
+                async with Echo(broker, options.noops) as echo:
+                    for n in range(options.noops):
+                        noops.append(await ground.noop(n) * 1000)
+                        echoes.append(await echo.once(n) * 1000)
+                cuts = statistics.quantiles(noops[20:], n=100)
+                result["echo_rtt_p50_ms"] = round(statistics.median(echoes[20:]), 3)
+                result["noop_rtt_p50_ms"] = round(statistics.median(noops[20:]), 3)
                 result["noop_rtt_p99_ms"] = round(cuts[98], 3)
-                start_cpu, start = cpu_seconds(flight_pid), time.perf_counter()
-                await asyncio.sleep(options.cpu_seconds)  # the measurement window
-                used = cpu_seconds(flight_pid) - start_cpu
-                result["flight_cpu_pct"] = round(100 * used / (time.perf_counter() - start), 1)
+                result["flight_cpu_pct"] = await cpu_pct(flight_pid, options.cpu_seconds)
                 result["flight_rss_mb"] = round(rss_mb(flight_pid), 1)
             noop_p50, echo_p50 = result["noop_rtt_p50_ms"], result["echo_rtt_p50_ms"]
             assert isinstance(noop_p50, float) and isinstance(echo_p50, float)
             result["noop_vs_echo"] = round(noop_p50 / echo_p50, 2)
+
+            ground.online.clear()
+            write_config(config, sim.urls, broker.url, state, 50, options.read_hold)
+            async with flight_process(config) as flight_pid:
+                await asyncio.wait_for(ground.online.wait(), 30)
+                result["flight_cpu_pct_read_hold"] = await cpu_pct(flight_pid, options.cpu_seconds)
 
             # Replay: fill the flight's outbox as an outage would, then start it.
             ground.events.clear()
             replay_state = work / "replay-state"
             write_config(config, sim.urls, broker.url, replay_state, hz=1)
             with Outbox(replay_state / "outbox.db") as outbox:
-                stamp = TelemetryMessage(time="2026-11-21T00:00:00Z", seq=0, values={"x": 1.0})
+                made = datetime(2026, 11, 21, tzinfo=UTC)
+                stamp = TelemetryMessage(time=made, seq=0, values={"x": 1.0})
                 payload = stamp.model_copy(update={"replayed": True}).to_json()
                 outbox.put_many(
                     (f"{PREFIX}/tm/bench", payload, Priority.LOW) for _ in range(options.replay)
