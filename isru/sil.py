@@ -43,7 +43,9 @@ def parser() -> argparse.ArgumentParser:
     )
     result.add_argument("--key", type=Path, help="command key file: commands must be signed")
     result.add_argument("--time-scale", type=float, default=1.0, help="simulated speed-up")
-    result.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
+    result.add_argument(
+        "--seconds", type=float, default=0.0, help="stop this long after the flight is online"
+    )
     result.add_argument(
         "--run", type=Path, metavar="FILE.seq", help="with --headless: run this sequence, report"
     )

@@ -62,8 +62,6 @@ async def run(options: argparse.Namespace, sequence: Sequence | None = None) -> 
     stop = Stop(task)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went
         loop.add_signal_handler(signum, stop.request, signum)
-    if options.seconds:
-        loop.call_later(options.seconds, stop.request)
     try:
         async with sil_stack(
             broker=options.broker,
@@ -76,6 +74,8 @@ async def run(options: argparse.Namespace, sequence: Sequence | None = None) -> 
         ) as stack:
             try:
                 print("flight  online; Ctrl-C stops everything", flush=True)
+                if options.seconds:  # counted from here: a slow start does not eat the run
+                    loop.call_later(options.seconds, stop.request)
                 code = await _session(stack, options, sequence, stop)
             finally:
                 stop.hold()

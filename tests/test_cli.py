@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from isru.children import ChildProcess
 from isru.cli import main
 
 
@@ -32,12 +33,25 @@ def test_cli_unknown_command_is_named(capsys: pytest.CaptureFixture[str]) -> Non
     assert "unknown command 'fly'" in capsys.readouterr().err
 
 
-def test_cli_sil_shows_the_live_view_and_stops_cleanly() -> None:
-    result = run_isru("sil", "--seconds", "2", "--time-scale", "10")
+async def test_cli_sil_shows_the_live_view_and_stops_cleanly() -> None:
+    sil = ChildProcess([sys.executable, "-m", "isru.cli", "sil", "--time-scale", "10"], name="sil")
+    async with sil:
+        # The live view shows telemetry from the vehicle.
+        await sil.wait_for_line(lambda line: line.startswith("mode SAFE"), timeout_s=60)
+        code = await sil.stop(timeout_s=30)
+    assert code == 0, sil.output()
+    assert any(line.startswith("broker  mqtt://127.0.0.1:") for line in sil.stdout_lines)
+    assert "stopped: flight, simulator and broker closed" in sil.stdout_lines
+    assert not any("Traceback" in line for line in sil.stderr_lines)
+
+
+def test_cli_sil_seconds_counts_from_online_and_exits_0() -> None:
+    result = run_isru("sil", "--seconds", "1", "--time-scale", "10")
     assert result.returncode == 0, result.stderr
-    assert "broker  mqtt://127.0.0.1:" in result.stdout
-    assert "mode SAFE" in result.stdout  # the live view shows telemetry from the vehicle
-    assert "stopped: flight, simulator and broker closed" in result.stdout
+    lines = result.stdout.splitlines()
+    online = lines.index("flight  online; Ctrl-C stops everything")
+    assert lines[online + 1 :], "no status line between online and the stop"
+    assert lines[-1] == "stopped: flight, simulator and broker closed"
     assert "Traceback" not in result.stderr
 
 
