@@ -10,6 +10,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,30 @@ def test_predict_virtual_loop_waits_for_loopback_replies_without_time_passing() 
     with asyncio.Runner(loop_factory=AutojumpLoop) as runner:
         reply, took = runner.run(main())
     assert reply == b"hello" and took == 0.0
+
+
+def test_predict_virtual_loop_stands_still_while_a_thread_works() -> None:
+    """pyserial-asyncio opens its ports in a thread: the boards' clocks must not race ahead."""
+    release = threading.Event()
+
+    def blocking_open() -> str:  # stands for serial_for_url: blocks until the "port" answers
+        assert release.wait(timeout=10.0)
+        return "open"
+
+    async def main() -> tuple[str, float, list[float]]:
+        loop = asyncio.get_running_loop()
+        ticks: list[float] = []
+
+        def tick() -> None:  # a board's timer every virtual second
+            ticks.append(loop.time())
+            loop.call_later(1.0, tick)
+
+        loop.call_later(1.0, tick)
+        opening = loop.run_in_executor(None, blocking_open)
+        loop.call_soon(lambda: threading.Timer(0.05, release.set).start())
+        result = await opening
+        return result, loop.time(), list(ticks)
+
+    with asyncio.Runner(loop_factory=AutojumpLoop) as runner:
+        result, when, ticks = runner.run(main())
+    assert result == "open" and when == 0.0 and ticks == []

@@ -11,8 +11,10 @@ The flight and the simulator talk over loopback TCP (``socket://``): on Linux a 
 ``send`` has put the bytes in the peer's receive queue by the time it returns, so "nothing
 readable" means the link is quiet, not that a frame is still on its way. (A pty hands its
 bytes over in a kernel worker a little later: polled at once, it can look idle while a frame
-is in flight, which would let a request time out in virtual time.) Threads are not waited
-for: nothing the dry run uses works in one.
+is in flight, which would let a request time out in virtual time.) Work handed to a thread
+(``run_in_executor``: pyserial-asyncio opens and closes its ports in one) is waited for in
+real time, virtual time standing still, so the boards' clocks do not race ahead while a
+link opens.
 
 :class:`LoopFlightClock` and :class:`LoopSimClock` give the flight software and the
 simulator the loop's time, so both see the same mission clock.
@@ -23,21 +25,31 @@ from __future__ import annotations
 import asyncio
 import selectors
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple, Unpack
 
 from sim.clock import RealClock
 
-#: Virtual seconds a quiet loop with no timer at all waits for I/O before giving up.
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
+
+#: Real seconds a loop with no timer, or waiting for a thread, waits for I/O at a time.
 IDLE_POLL_S = 0.05
 
 
 class _JumpingSelector(selectors.BaseSelector):
     """A selector that never waits: it polls, and tells the loop to jump when idle."""
 
-    def __init__(self, inner: selectors.BaseSelector, jump: Callable[[float], None]) -> None:
+    def __init__(
+        self,
+        inner: selectors.BaseSelector,
+        jump: Callable[[float], None],
+        busy: Callable[[], bool],
+    ) -> None:
         self._inner = inner
         self._jump = jump
+        self._busy = busy
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.register(fileobj, events, data)
@@ -52,7 +64,9 @@ class _JumpingSelector(selectors.BaseSelector):
         ready = self._inner.select(0)
         if ready or timeout == 0:
             return ready
-        if timeout is None:  # no timer at all: only I/O can wake it; wait for it for real
+        if timeout is None or self._busy():
+            # No timer at all, or a thread at work (its end wakes the loop through its
+            # self-pipe): wait for real, and let no virtual time pass meanwhile.
             return self._inner.select(IDLE_POLL_S)
         self._jump(timeout)
         return ready
@@ -72,11 +86,28 @@ class AutojumpLoop(asyncio.SelectorEventLoop):
 
     def __init__(self) -> None:
         self._virtual = 0.0
-        super().__init__(_JumpingSelector(selectors.DefaultSelector(), self._advance))
+        self._in_threads = 0
+        selector = _JumpingSelector(selectors.DefaultSelector(), self._advance, self._busy)
+        super().__init__(selector)
         self._clock_resolution = 1e-9
 
     def _advance(self, seconds: float) -> None:
         self._virtual += seconds
+
+    def _busy(self) -> bool:
+        return self._in_threads > 0
+
+    def run_in_executor(
+        self, executor: Executor | None, func: Callable[[Unpack[_Ts]], _T], *args: *_Ts
+    ) -> asyncio.Future[_T]:
+        """As the base loop's; virtual time stands still until the thread is done."""
+        future = super().run_in_executor(executor, func, *args)
+        self._in_threads += 1
+        future.add_done_callback(self._thread_done)
+        return future
+
+    def _thread_done(self, _: asyncio.Future[Any]) -> None:
+        self._in_threads -= 1
 
     def time(self) -> float:
         return self._virtual
