@@ -20,9 +20,9 @@ from sim.scoop_arm import sample_mass_g
 WATER_SEQ = Path(__file__).parents[1] / "sequences" / "water.seq"
 #: water.seq shortened for the suite: (text, replacement, times it is in the file).
 SHORTER = (
-    ("SCOOP.DIG depth_mm=60", "SCOOP.DIG depth_mm=30", 2),  # 2 x 92.3 g of regolith
+    ("SCOOP.DIG depth_mm=60", "SCOOP.DIG depth_mm=40", 2),  # 2 x 126.9 g of regolith
     ("R00:15:00 OVEN.HEATER_OFF", "R00:02:00 OVEN.HEATER_OFF", 1),
-    ("OVEN.TRANSFER water_g=20", "OVEN.TRANSFER water_g=8", 1),  # 8 + 3 g of about 11.5
+    ("OVEN.TRANSFER water_g=17.2", "OVEN.TRANSFER water_g=8", 1),  # 8 + 3 g of about 13.3
     ("R01:00:00 ELEC.STOP", "R00:10:00 ELEC.STOP", 1),
 )
 ICE_WT_PCT = 6.0
@@ -81,7 +81,7 @@ def test_sil_water_chain_completes_with_every_figure_of_the_report(
     for name, _unit, _what, source in CHAIN_FIELDS:
         assert isinstance(report[name], float), name
         assert report["sources"][name] == source
-    assert report["regolith_g"] == pytest.approx(2 * sample_mass_g(30.0))
+    assert report["regolith_g"] == pytest.approx(2 * sample_mass_g(40.0))
     assert report["ice_wt_pct"] == ICE_WT_PCT  # --ice-wt-pct reached the simulator
     for line in ("regolith_g", "water_extracted_g", "h2_g", "mass balance:", "cell energy:"):
         assert line in water_run["text"]
