@@ -25,9 +25,10 @@ from hal import (
 )
 from isru.sim_child import SimChild
 from sim import ManualClock, SimBoards, StartFaults
+from sim.scoop_arm import sample_mass_g
 
-# Regolith bulk density (g/cm^3) x scoop footprint (cm^2) x depth (cm): see sim/scoop_arm.py.
-GRAMS_PER_MM = 1.50 * 25.0 / 10.0
+#: What a 30 mm cut collects (sim/scoop_arm.py: the bowl's 25 cm2 x the regolith above 30 mm).
+DUG_30_MM_G = sample_mass_g(30.0)
 TM_TIMEOUT_S = 5.0
 
 
@@ -92,7 +93,7 @@ async def test_drivers_sim_scoop_driver_every_command_against_sim(bench: Bench) 
     info = await bench.scoop.info()
     assert info.protocol_version == 1
     mass = await scoop_cycle(bench)
-    assert mass == pytest.approx(30 * GRAMS_PER_MM, abs=2.0)
+    assert mass == pytest.approx(DUG_30_MM_G, abs=2.0)
     await bench.scoop.move_joint(Joint.SCOOP, angle_deg=45.0, speed_dps=5.0)
     await bench.scoop.stop()
     assert (await bench.scoop.get_status()).state is ScoopState.IDLE
@@ -165,7 +166,7 @@ async def test_drivers_sim_complete_every_command_with_one_percent_corruption() 
     async for bench in open_bench(faults=StartFaults(corrupt=0.01), seed=7):
         await bench.scoop.set_telemetry_rate(20)
         mass = await scoop_cycle(bench)
-        assert mass == pytest.approx(30 * GRAMS_PER_MM, abs=2.0)
+        assert mass == pytest.approx(DUG_30_MM_G, abs=2.0)
         await bench.elec.set_current(current_a=1.0)
         await bench.elec.start()
         await bench.elec.stop()
