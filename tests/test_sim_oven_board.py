@@ -583,7 +583,7 @@ async def test_sim_oven_board_heat_cycle_turns_dug_regolith_into_cell_water(
     acked(request(oven, "SET_TRAP", TrapCommand(1, -60.0)))
     await open_lid(sim)
     await homed(sim.scoop, clock)
-    acked(request(sim.scoop, "DIG", Dig(10.0)))  # 37.5 g
+    acked(request(sim.scoop, "DIG", Dig(13.0)))  # 37.7 g
     await clock.advance(10.0)
     acked(request(sim.scoop, "DUMP", DumpCommand(DumpTarget.OVEN)))
     while not oven_tm(oven).flags & OvenFlags.SAMPLE_LOADED:
