@@ -27,7 +27,7 @@ PROMPT = "the oven's lid is open"
 
 
 async def _dig_and_dump_into_the_oven(url: str, kit: ChildProcess) -> None:
-    """The operator's part of ``--load``: HOME and DIG 10 mm (37.5 g), then, once the kit
+    """The operator's part of ``--load``: HOME and DIG 10 mm (28.7 g), then, once the kit
     says the lid is open, DUMP into the oven."""
     async with SerialLink(url=url) as link:
         scoop = ScoopDriver(link)
