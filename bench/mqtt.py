@@ -34,7 +34,7 @@ from typing import Any
 import aiomqtt
 
 from flight.mqtt import Outbox, Priority
-from interface.broker import NODELAY
+from interface.broker import NODELAY, parse_broker
 from interface.messages import TelemetryMessage
 from isru.broker import Mosquitto
 from isru.children import ChildProcess
@@ -120,41 +120,44 @@ class Ground:
 
 
 class Echo:
-    """Two plain clients: a QoS 1 publish -> the other client -> QoS 1 publish back ->
-    received, timed by :meth:`once` (``async with``: exactly ``count`` echoes)."""
+    """A raw QoS 1 echo, timed by :meth:`once`: a publish from here -> the echoer, a plain
+    client in a process of its own (as the flight is) -> its QoS 1 publish back -> received
+    here (``async with``: exactly ``count`` echoes)."""
 
     def __init__(self, broker: Mosquitto, count: int) -> None:
         self.count = count
-        self.a = aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY)
-        self.b = aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY)
-        self._echoer: asyncio.Task[None] | None = None
+        self.client = aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY)
+        argv = [sys.executable, __file__, "--echoer", broker.url, "--noops", str(count)]
+        self.echoer = ChildProcess(argv, name="echoer", ready=lambda line: line == "ready")
 
     async def __aenter__(self) -> Echo:
-        await self.a.__aenter__()
-        await self.b.__aenter__()
-        await self.a.subscribe("echo/back", qos=1)
-        await self.b.subscribe("echo/out", qos=1)
-        self._echoer = asyncio.create_task(self._echo())
+        await self.client.__aenter__()
+        await self.client.subscribe("echo/back", qos=1)
+        await self.echoer.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._echoer is not None:
-            await self._echoer
-        await self.b.__aexit__(None, None, None)
-        await self.a.__aexit__(None, None, None)
-
-    async def _echo(self) -> None:
-        # Exactly ``count`` echoes, then it returns: cancelling it instead could be lost
-        # while it awaits a PUBACK, and it would wait for a message forever (stop_task).
-        messages = self.b.messages
-        for _ in range(self.count):
-            await self.b.publish("echo/back", (await anext(messages)).payload, qos=1)
+        await self.echoer.wait()  # it exits after exactly ``count`` echoes
+        await self.client.__aexit__(None, None, None)
 
     async def once(self, number: int) -> float:
         sent = time.perf_counter()
-        await self.a.publish("echo/out", str(number), qos=1)
-        await anext(self.a.messages)
+        await self.client.publish("echo/out", str(number), qos=1)
+        await anext(self.client.messages)
         return time.perf_counter() - sent
+
+
+async def echoer(broker: str, count: int) -> None:
+    """The echo's other end: ``count`` QoS 1 messages from ``echo/out`` back to ``echo/back``.
+    Exactly ``count``, then it returns: cancelling it instead could be lost while it awaits a
+    PUBACK, and it would wait for a message forever (stop_task)."""
+    host, port = parse_broker(broker)
+    async with aiomqtt.Client(host, port, socket_options=NODELAY) as client:
+        await client.subscribe("echo/out", qos=1)
+        print("ready", flush=True)
+        messages = client.messages
+        for _ in range(count):
+            await client.publish("echo/back", (await anext(messages)).payload, qos=1)
 
 
 async def cpu_pct(pid: int, seconds: float) -> float:
@@ -183,7 +186,11 @@ async def main() -> None:
     parser.add_argument("--cpu-seconds", type=float, default=10.0)
     parser.add_argument("--replay", type=int, default=100_000)
     parser.add_argument("--read-hold", type=float, default=0.1)
+    parser.add_argument("--echoer", metavar="BROKER", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.echoer:
+        await echoer(options.echoer, options.noops)
+        return
     result: dict[str, object] = {"loadavg_1m": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="isru-bench-") as tmp:
         work = Path(tmp)

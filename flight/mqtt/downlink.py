@@ -17,7 +17,7 @@ from typing import Any
 import aiomqtt
 from pydantic import BaseModel
 
-from flight.dispatcher import Ack
+from flight.dispatcher import Ack, Stage
 from flight.events import Event
 from flight.mqtt.auth import Authenticator
 from flight.mqtt.outbox import Outbox, Priority
@@ -35,6 +35,8 @@ from interface.messages import (
 )
 from interface.topics import Topics
 
+#: A command's last ack has one of these stages: it leaves at once, with those before it.
+FINAL_STAGES = frozenset({Stage.COMPLETED, Stage.FAILED})
 #: The start-up backlog (messages made before the run's first session) is sent live, not
 #: marked ``replayed``, up to this many messages; a longer one is replayed from the outbox.
 STARTUP_BACKLOG_MAX = 10_000
@@ -146,9 +148,17 @@ class Downlink:
     # --- sending -------------------------------------------------------------------
 
     def send(
-        self, topic: str, message: BaseModel, *, priority: Priority, retain: bool = False
+        self,
+        topic: str,
+        message: BaseModel,
+        *,
+        priority: Priority,
+        retain: bool = False,
+        last: bool = False,
     ) -> None:
-        """Publish now if connected, else store; a failed publish is stored too."""
+        """Publish now if connected, else store; a failed publish is stored too. What is
+        published leaves once the event loop is idle, or at once if it is the ``last`` of a
+        series (a command's final ack: the stages before it go with it)."""
         publisher = self._publisher
         if publisher is None:
             self._store(topic, message, priority, retain)
@@ -156,7 +166,10 @@ class Downlink:
         # No timeout and no task per publish: a broker that stops answering ends the
         # session, and end_session stores what it did not confirm.
         try:
-            mid = publisher.publish(topic, _json(message), retain=retain, confirmed=self._published)
+            payload = _json(message)
+            mid = publisher.publish(
+                topic, payload, retain=retain, confirmed=self._published, now=last
+            )
         except aiomqtt.MqttError:
             self._store(topic, message, priority, retain)  # not sent: kept for the replay
             return
@@ -250,7 +263,8 @@ class Downlink:
             reason=None if ack.reason is None else ack.reason.value,
             detail=ack.detail or None,
         )
-        self.send(self.topics.ack, message, priority=Priority.HIGH)
+        final = ack.stage in FINAL_STAGES
+        self.send(self.topics.ack, message, priority=Priority.HIGH, last=final)
         return message
 
     def refuse(self, command_id: str, name: str, reason: str, detail: str) -> None:
@@ -263,7 +277,7 @@ class Downlink:
             reason=reason,  # type: ignore[arg-type]
             detail=detail,
         )
-        self.send(self.topics.ack, message, priority=Priority.HIGH)
+        self.send(self.topics.ack, message, priority=Priority.HIGH, last=True)
 
 
 async def _quietly(publishing: Awaitable[None]) -> None:

@@ -59,6 +59,10 @@ _MAX_REMAINING = 268_435_455
 _TOPIC_CACHE = 256
 #: Turns a send may wait for the event loop to have nothing else ready, at most.
 IDLE_TURNS = 8
+#: Packets after which paho does something once they are written: a DISCONNECT (it closes
+#: the socket) and a QoS 0 PUBLISH (its ``on_publish``). Any other packet is plain bytes.
+_DISCONNECT = 0xE0
+_PUBLISH = 0x30
 
 
 class Publisher:
@@ -77,7 +81,8 @@ class Publisher:
         self._topics: dict[str, bytes] = {}
         #: The pending packets: their entry in paho's outgoing queue, until it is written.
         self._batch: Any = None  # a paho ``_OutPacket``
-        self._flush_soon = False
+        #: The write waiting for the loop to be idle, if one is.
+        self._scheduled: asyncio.Handle | None = None
         self._flushing = False
         #: Turns the pending send has waited for the loop to be idle.
         self._waited = 0
@@ -102,15 +107,27 @@ class Publisher:
     # --- sending ---------------------------------------------------------------------
 
     def publish(
-        self, topic: str, payload: bytes, *, retain: bool, confirmed: Confirmed, qos: int = 1
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        retain: bool,
+        confirmed: Confirmed,
+        qos: int = 1,
+        now: bool = False,
     ) -> int:
         """Send one message (QoS 1 unless told) and return its id; ``confirmed(id)`` is called
-        once the broker has it. Raises :class:`aiomqtt.MqttCodeError` if it cannot be sent (no
-        connection), :class:`aiomqtt.MqttError` if its id is still waiting for a PUBACK (65,535
-        messages in flight), ValueError for a topic that cannot be published to."""
+        once the broker has it. It leaves with whatever else is made until the event loop is
+        idle, or (``now``: the last of a series, such as a command's final ack) at once, with
+        whatever waits before it. Raises :class:`aiomqtt.MqttCodeError` if it cannot be sent
+        (no connection), :class:`aiomqtt.MqttError` if its id is still waiting for a PUBACK
+        (65,535 messages in flight), ValueError for a topic that cannot be published to."""
         paho_client = self._paho
         if qos != 1:
-            return self._publish_by_paho(topic, payload, qos, retain, confirmed)
+            mid = self._publish_by_paho(topic, payload, qos, retain, confirmed)
+            if now:
+                self._flush(idle=False)
+            return mid
         if paho_client._sock is None:
             raise aiomqtt.MqttCodeError(paho.MQTT_ERR_NO_CONN, "Could not publish message")
         name = self._topics.get(topic) or self._topic(topic)
@@ -130,6 +147,8 @@ class Publisher:
         packet += payload
         self._queue(packet)
         self._waiting[mid] = confirmed
+        if now:
+            self._flush(idle=False)
         return mid
 
     def _topic(self, topic: str) -> bytes:
@@ -150,19 +169,9 @@ class Publisher:
             batch["packet"] += packet
             batch["to_process"] += len(packet)
         else:
-            self._batch = batch = {
-                "command": _PUBLISH_QOS1,
-                "mid": 0,
-                "qos": 1,
-                "pos": 0,
-                "to_process": len(packet),
-                "packet": packet,
-                "info": None,
-            }
+            self._batch = batch = _entry(packet)
             out.append(batch)
-        if not self._flush_soon:
-            self._flush_soon = True
-            self._loop.call_soon(self._flush)
+        self._schedule()
 
     def _publish_by_paho(
         self, topic: str, payload: bytes, qos: int, retain: bool, confirmed: Confirmed
@@ -189,19 +198,29 @@ class Publisher:
         thread: aiomqtt's way)."""
         if threading.get_ident() != self._thread:
             self._their_register_write(client, userdata, sock)
-        elif not (self._flush_soon or self._flushing):
-            self._flush_soon = True
-            self._loop.call_soon(self._flush)
+        else:
+            self._schedule()
 
-    def _flush(self) -> None:
-        if getattr(self._loop, "_ready", None) and self._waited < IDLE_TURNS:
+    def _schedule(self) -> None:
+        if self._scheduled is None and not self._flushing:
+            self._scheduled = self._loop.call_soon(self._flush)
+
+    def _flush(self, *, idle: bool = True) -> None:
+        """Write what waits; while ``idle`` is asked for, first wait (a turn at a time, at most
+        IDLE_TURNS) until the event loop has nothing else ready to run."""
+        if self._flushing:
+            return  # called back from inside paho's write: it is writing already
+        if idle and getattr(self._loop, "_ready", None) and self._waited < IDLE_TURNS:
             self._waited += 1  # more is ready to run this turn: it may publish too
-            self._loop.call_soon(self._flush)
+            self._scheduled = self._loop.call_soon(self._flush)
             return
+        if self._scheduled is not None:
+            self._scheduled.cancel()  # (itself, if it is the one running)
+            self._scheduled = None
         self._waited = 0
-        self._flush_soon = False
         self._batch = None  # what was queued is written (or being written) now
         paho_client = self._paho
+        _coalesce(paho_client._out_packet)
         self._flushing = True
         try:
             paho_client.loop_write()
@@ -274,3 +293,43 @@ class Publisher:
                 self._waiting.pop(mid)(mid)
                 return paho.MQTT_ERR_SUCCESS
         return self._their_packet_handle()
+
+
+def _coalesce(out: Any) -> None:
+    """Join the runs of plain packets in paho's outgoing queue (our batches, paho's PUBACKs,
+    aiomqtt's QoS 1 publishes) into one entry each, which paho writes with one ``send``
+    instead of one per packet. Order is kept; what is left of a packet partly written is
+    joined from where it was cut."""
+    if len(out) < 2:
+        return
+    entries = list(out)
+    out.clear()
+    run: bytearray | None = None
+    for entry in entries:
+        kind = entry["command"] & 0xF0
+        if kind == _DISCONNECT or (kind == _PUBLISH and entry["qos"] == 0):
+            if run is not None:
+                out.append(_entry(run))
+                run = None
+            out.append(entry)
+            continue
+        rest = entry["packet"][entry["pos"] :]
+        if run is None:
+            run = bytearray(rest)
+        else:
+            run += rest
+    if run is not None:
+        out.append(_entry(run))
+
+
+def _entry(packet: bytearray) -> dict[str, Any]:
+    """One entry of paho's outgoing queue (an ``_OutPacket``) for plain bytes."""
+    return {
+        "command": _PUBLISH_QOS1,
+        "mid": 0,
+        "qos": 1,
+        "pos": 0,
+        "to_process": len(packet),
+        "packet": packet,
+        "info": None,
+    }
