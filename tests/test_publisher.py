@@ -195,3 +195,48 @@ async def test_publisher_refuses_a_topic_with_a_wildcard(mosquitto: Mosquitto) -
         with pytest.raises(ValueError, match="cannot be published to"):
             publisher.publish("t/+/x", b"x", retain=False, confirmed=lambda _: None)
         assert len(publisher) == 0
+
+
+async def test_publisher_sends_while_the_event_loop_is_never_idle(mosquitto: Mosquitto) -> None:
+    # A send waits for the loop to have nothing else ready, but only for a few turns: a task
+    # that is ready at every turn must not hold the flight's messages back.
+    async with (
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as ground,
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as flight,
+    ):
+        await ground.subscribe("t/busy", qos=1)
+        publisher = Publisher(flight)
+        stop = asyncio.Event()
+
+        async def busy() -> None:
+            while not stop.is_set():  # noqa: ASYNC110 - the point: ready at every turn
+                await asyncio.sleep(0)
+
+        spinner = asyncio.create_task(busy())
+        try:
+            landed = asyncio.Event()
+            publisher.publish("t/busy", b"waits", retain=False, confirmed=lambda _: landed.set())
+            async with asyncio.timeout(10):
+                received = await _receive(ground, 1)
+                await landed.wait()
+        finally:
+            stop.set()
+            await spinner
+        assert received == [b"waits"]
+
+
+async def test_publisher_now_writes_before_returning(mosquitto: Mosquitto) -> None:
+    # A command's final ack: it leaves in the same turn, with what waited before it.
+    async with (
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as ground,
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as flight,
+    ):
+        await ground.subscribe("t/ack", qos=1)
+        publisher = Publisher(flight)
+        publisher.publish("t/ack", b"ACCEPTED", retain=False, confirmed=lambda _: None)
+        assert flight._client.want_write()  # waits for the loop to be idle
+        publisher.publish("t/ack", b"COMPLETED", retain=False, confirmed=lambda _: None, now=True)
+        assert not flight._client.want_write()  # both written
+        async with asyncio.timeout(10):
+            received = await _receive(ground, 2)
+        assert received == [b"ACCEPTED", b"COMPLETED"]
