@@ -9,6 +9,7 @@ client's latest values, so a fast telemetry stream cannot flood the screen.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
@@ -28,6 +29,7 @@ from ground.console.history import CommandHistory
 from ground.console.palette import DictionaryCommands
 from ground.console.parse import CommandLineError
 from ground.console.plots import PlotPanel
+from ground.console.predict import PredictionFailed, run_prediction, summary
 from ground.console.sequence import SequencePanel
 from ground.console.status import StatusBar, dictionary_state
 from ground.console.telemetry import TelemetryTable, packets_of
@@ -284,6 +286,10 @@ class ConsoleApp(App[int]):
             self.action_help()
         elif verb == "quit":
             self.run_worker(self.action_quit(), group="quit", exit_on_error=False)
+        elif verb == "seq" and rest[:1] == ["predict"]:
+            if len(rest) != 2:
+                raise CommandLineError("usage: :seq predict FILE")
+            self.run_worker(self._predict(Path(rest[1])), group="predict", exit_on_error=False)
         elif verb == "seq":
             request = self.commander.sequence(rest)
             self.run_worker(
@@ -291,6 +297,17 @@ class ConsoleApp(App[int]):
             )
         else:
             raise CommandLineError(f":{verb}: not a local verb (F1 lists them)")
+
+    async def _predict(self, path: Path) -> None:
+        """``:seq predict FILE``: a dry run in its own process, shown beside the sequence."""
+        self.command_bar.show(f"predicting {path}...")
+        try:
+            line = summary(await run_prediction(path))
+        except PredictionFailed as exc:
+            self.command_bar.show(f"no prediction: {exc}", error=True)
+            return
+        self.sequence_panel.prediction = line
+        self.command_bar.show(line)
 
     def _toggle_plot(self, channel: str) -> None:
         plotted = self.plot_panel.toggle(channel)

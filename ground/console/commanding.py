@@ -133,7 +133,9 @@ class Commander:
         if words == ["abort"]:
             parsed = self._checked("SEQ.ABORT", {})
             return SequenceRequest(parsed, parsed.text())
-        raise CommandLineError("usage: :seq upload FILE [NAME] | :seq start NAME | :seq abort")
+        raise CommandLineError(
+            "usage: :seq predict FILE | :seq upload FILE [NAME] | :seq start NAME | :seq abort"
+        )
 
     def _checked(self, name: str, args: dict[str, Any]) -> Parsed:
         definition = self.dictionary.command_index[name]

@@ -32,6 +32,9 @@ class SequencePanel(Widget):
     #: The latest sequence this console uploaded and saw COMPLETED: (name, steps), until the
     #: vehicle runs it (or another upload replaces it).
     ready: reactive[tuple[str, int] | None] = reactive(None)
+    #: The last ``:seq predict`` of a file (``ground.console.predict.summary``), shown
+    #: under the uploaded sequences.
+    prediction: reactive[str] = reactive("")
 
     def render(self) -> Text:
         return self.text()
@@ -61,7 +64,13 @@ class SequencePanel(Widget):
         names = sorted({*(status.get("uploaded") or ()), *([ready[0]] if ready else [])})
         line.append("\n")
         line.append(f"uploaded: {', '.join(names)}" if names else "uploaded: none", "dim")
+        if self.prediction:
+            line.append(f"\n{self.prediction}", "italic")
         return line
+
+    def watch_prediction(self, prediction: str) -> None:
+        """A prediction takes the lines it needs under the three."""
+        self.styles.height = "auto" if prediction else 3
 
 
 def _head(name: str, rest: str) -> Text:
