@@ -351,7 +351,7 @@ async def test_uplink_replay_of_many_pages_keeps_order_and_loses_nothing(
     tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """More rows than the replay's window and read size: all arrive, in order, and leave."""
-    monkeypatch.setattr("flight.mqtt.replay.REPLAY_READ", 100)  # 9 reads; the window is 64
+    monkeypatch.setattr("flight.mqtt.replay.REPLAY_READ", 100)  # 9 reads, beyond the window
     rows = 900  # under mosquitto's default queue of 1000 for the probe
     with Outbox(tmp_path / "outbox.db") as outbox:
         outbox.put_many(
