@@ -44,7 +44,11 @@ async def until(
 
 
 async def enter(pilot: Pilot[int], line: str, *, typed: bool = True) -> None:
-    """Type ``line`` into the command line (key by key, or pasted) and press enter."""
+    """Type ``line`` into the command line (key by key, or pasted) and press enter.
+
+    Against a live SIL stack tests paste (``typed=False``): the pilot waits after every key
+    until the app is idle, which it hardly is while telemetry streams, so typing costs
+    seconds per key there; typing key by key is tested on apps without a stream."""
     app = pilot.app
     assert isinstance(app, ConsoleApp)
     app.command_bar.line.focus()
@@ -255,11 +259,11 @@ async def test_console_command_line_invalid_argument_shows_error_and_sends_nothi
 async def test_console_hazardous_command_confirmed_arms_and_fires(sil: Sil) -> None:
     app = ConsoleApp(client=sil.client)
     async with app.run_test(size=SIZE) as pilot:
-        await enter(pilot, "MODE.IDLE")
+        await enter(pilot, "MODE.IDLE", typed=False)
         await until(pilot, lambda: "COMPLETED" in stages(app, "MODE.IDLE"), "MODE.IDLE")
-        await enter(pilot, "SCOOP.HOME")
+        await enter(pilot, "SCOOP.HOME", typed=False)
         await until(pilot, lambda: "COMPLETED" in stages(app, "SCOOP.HOME"), "SCOOP.HOME", 30)
-        await enter(pilot, "SCOOP.DUMP target=GROUND")
+        await enter(pilot, "SCOOP.DUMP target=GROUND", typed=False)
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         assert isinstance(app.screen, ConfirmScreen)
         assert app.screen.question == "ARM and FIRE SCOOP.DUMP? y/n"
@@ -345,7 +349,7 @@ async def test_console_sequence_panel_follows_upload_start_and_completion(
         ready = flat(shown(app, panel))
         assert "seq twice uploaded, 2 steps" in ready and "READY" in ready
         assert "uploaded: twice" in ready
-        await enter(pilot, ":seq start twice")
+        await enter(pilot, ":seq start twice", typed=False)
         await until(pilot, lambda: panel.status.get("outcome") == "COMPLETED", "completion")
         text = panel.text().plain
         assert "twice" in text and "step 2/2" in text and "COMPLETED" in text
