@@ -16,21 +16,12 @@ from typing import Any
 
 import pytest
 
-from interface.catalog import DICTIONARY
-from interface.sequence import parse_sequence
 from isru.chain_report import CHAIN_FIELDS
-from isru.predict.run import Prediction, World, predict
 from isru.predict.vtime import AutojumpLoop
 from isru.sequence_cli import main as seq_main
-from tests.test_sil_water import ICE_WT_PCT, _shorter_water_seq
+from tests.prediction import agree, predict_text
 
 DEMO_SEQ = Path(__file__).parents[1] / "sequences" / "demo.seq"
-#: Relative agreement asked of a prediction with the SIL run of the same sequence.
-AGREEMENT = 0.02
-
-
-def _predict(text: str, name: str = "test", **world: Any) -> Prediction:
-    return predict(parse_sequence(text, name=name, dictionary=DICTIONARY), world=World(**world))
 
 
 def _seq(tmp_path: Path, text: str) -> Path:
@@ -148,33 +139,6 @@ def _sil_report(tmp_path: Path, seq: Path, *args: str) -> dict[str, Any]:
     return document
 
 
-def _agree(p: dict[str, Any], sil: dict[str, Any], names: tuple[str, ...]) -> None:
-    assert p["outcome"] == sil["outcome"]
-    assert p["cause"] == sil["cause"]
-    assert p["duration_s"] == pytest.approx(sil["duration_s"], rel=AGREEMENT)
-    for name in names:
-        assert p[name] == pytest.approx(sil[name], rel=AGREEMENT, abs=1e-6), name
-    # The same events: limits, interlocks and failures (SIL's are WARNING or worse).
-    assert len(p["events"]) == len(sil["events"])
-
-
-@pytest.mark.req("GND-18")
-def test_predict_water_chain_agrees_with_its_sil_run(tmp_path: Path) -> None:
-    """water.seq shortened as tests/test_sil_water.py runs it (about 30 s of SIL at 100)."""
-    seq = tmp_path / "water.seq"
-    seq.write_text(_shorter_water_seq())
-    sil = _sil_report(tmp_path, seq, "--time-scale", "100", "--ice-wt-pct", str(ICE_WT_PCT))
-    p = _predict(seq.read_text(), name="water", ice_wt_pct=ICE_WT_PCT).as_dict()
-    names = (
-        "regolith_g", "water_in_g", "water_extracted_g", "water_transferred_g",
-        "water_electrolysed_g", "h2_g", "o2_g", "oven_energy_wh", "cell_energy_wh", "charge_ah",
-    )  # fmt: skip
-    _agree(p, sil, names)
-    assert p["energy_wh"]["oven"] + p["cell_energy_wh"] == pytest.approx(
-        sil["energy_balance"]["total_wh"], rel=AGREEMENT
-    )
-
-
 #: The demo is short and many of its steps are commands: in SIL each command's round trip
 #: takes real milliseconds, which a time scale of 100 turns into seconds of mission time
 #: (11 s of its 236 s). At a scale of 10 they are a tenth of that, as on the vehicle, and
@@ -184,9 +148,9 @@ DEMO_SIL_SCALE = 10.0
 
 def test_predict_demo_agrees_with_its_sil_run(tmp_path: Path) -> None:
     sil = _sil_report(tmp_path, DEMO_SEQ, "--time-scale", str(DEMO_SIL_SCALE))
-    p = _predict(DEMO_SEQ.read_text(), name="demo", time_scale=DEMO_SIL_SCALE).as_dict()
+    p = predict_text(DEMO_SEQ.read_text(), name="demo", time_scale=DEMO_SIL_SCALE).as_dict()
     assert p["outcome"] == "COMPLETED"
-    _agree(p, sil, ("sample_mass_g", "charge_ah", "cell_energy_wh", "h2_g", "o2_g"))
+    agree(p, sil, ("sample_mass_g", "charge_ah", "cell_energy_wh", "h2_g", "o2_g"))
 
 
 def test_predict_virtual_loop_jumps_over_idle_waits_in_order() -> None:

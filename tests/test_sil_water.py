@@ -16,6 +16,7 @@ from interface.catalog import DICTIONARY
 from interface.sequence import parse_sequence
 from isru.chain_report import CHAIN_FIELDS, H2_G_PER_MOL, O2_G_PER_MOL, WATER_G_PER_MOL
 from sim.scoop_arm import sample_mass_g
+from tests.prediction import AGREEMENT, agree, predict_text
 
 WATER_SEQ = Path(__file__).parents[1] / "sequences" / "water.seq"
 #: water.seq shortened for the suite: (text, replacement, times it is in the file).
@@ -179,3 +180,18 @@ def test_sil_water_status_line_shows_the_oven() -> None:
     line = status_line(values)
     assert "oven HEATING" in line and "-35.2 degC" in line
     assert "0.042 kPa" in line and "water 12.35 g" in line
+
+
+@pytest.mark.req("GND-18")
+def test_sil_water_chain_agrees_with_its_prediction(water_run: dict[str, Any]) -> None:
+    """``isru seq predict`` of the same shortened chain agrees with this SIL run."""
+    sil = water_run["report"]
+    p = predict_text(_shorter_water_seq(), name="water", ice_wt_pct=ICE_WT_PCT).as_dict()
+    names = (
+        "regolith_g", "water_in_g", "water_extracted_g", "water_transferred_g",
+        "water_electrolysed_g", "h2_g", "o2_g", "oven_energy_wh", "cell_energy_wh", "charge_ah",
+    )  # fmt: skip
+    agree(p, sil, names)
+    assert p["energy_wh"]["oven"] + p["cell_energy_wh"] == pytest.approx(
+        sil["energy_balance"]["total_wh"], rel=AGREEMENT
+    )
