@@ -75,24 +75,27 @@ class WireProtocol(asyncio.Protocol):
         self._hold_s = hold_s
         self._urgent = urgent
         self._transport: asyncio.ReadTransport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._hold: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        self._loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         self._on_bytes(data)
-        transport = self._transport
+        transport, loop = self._transport, self._loop
         if (
             self._hold_s > 0
             and self._hold is None
             and len(data) < FULL_READ
             and transport is not None
+            and loop is not None
             and not transport.is_closing()
             and not self._urgent()
         ):
             transport.pause_reading()
-            self._hold = asyncio.get_running_loop().call_later(self._hold_s, self.read_now)
+            self._hold = loop.call_later(self._hold_s, self.read_now)
 
     def read_now(self) -> None:
         """End the pause, if there is one: what waits is read at the next wake."""
