@@ -15,8 +15,7 @@ value, as they would on a real board.
 
 from __future__ import annotations
 
-import random
-from typing import Any
+from typing import Any, Unpack
 
 from hal.commands import (
     BoardKind,
@@ -27,10 +26,8 @@ from hal.commands import (
 )
 from hal.message import NackCode
 from hal.telemetry import ElecFlags, ElecState, ElecTelemetry, PacketId
-from sim.boot_store import BootStore
-from sim.clock import Clock
 from sim.electrolysis import CellParams, ElectrolysisCell
-from sim.firmware import DEFAULT_HOST_TIMEOUT_S, Emit, Firmware, Refused
+from sim.firmware import Firmware, FirmwareArgs, Refused
 
 H2_TRIP_KPA = 400.0
 O2_TRIP_KPA = 400.0
@@ -58,12 +55,8 @@ class ElecFirmware(Firmware):
     def __init__(
         self,
         *,
-        clock: Clock,
-        boot_store: BootStore,
-        rng: random.Random,
-        emit: Emit | None = None,
-        host_timeout_s: float | None = DEFAULT_HOST_TIMEOUT_S,
         cell_params: CellParams | None = None,
+        **base: Unpack[FirmwareArgs],
     ) -> None:
         # The cell is the world: gas, water and heat outlive a reset of the board.
         self.cell = ElectrolysisCell(cell_params)
@@ -76,9 +69,7 @@ class ElecFirmware(Firmware):
         self.fault_flags = ElecFlags(0)
         self.drift_rate = dict.fromkeys(ELEC_SENSORS, 0.0)
         self.drift = dict.fromkeys(ELEC_SENSORS, 0.0)
-        super().__init__(
-            clock=clock, boot_store=boot_store, rng=rng, emit=emit, host_timeout_s=host_timeout_s
-        )
+        super().__init__(**base)
 
     # -- measured values ---------------------------------------------------------------
 

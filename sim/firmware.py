@@ -27,7 +27,7 @@ import abc
 import math
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from hal.commands import BoardInfo, BoardKind, CommandSpec, TelemetryRate
 from hal.layout import layout_of
@@ -44,6 +44,7 @@ __all__ = [
     "BoardThermal",
     "Emit",
     "Firmware",
+    "FirmwareArgs",
     "Refused",
 ]
 
@@ -58,6 +59,16 @@ ALLOWED_IN_FAULT = frozenset(
 
 #: Called with each telemetry message; returns False when the line cannot take it now.
 Emit = Callable[[Message], bool]
+
+
+class FirmwareArgs(TypedDict):
+    """What every board takes to be built (see :class:`Firmware`); a board adds its own."""
+
+    clock: Clock
+    boot_store: BootStore
+    rng: random.Random
+    emit: NotRequired[Emit | None]
+    host_timeout_s: NotRequired[float | None]
 
 
 class Firmware(abc.ABC):

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 from hal.commands import BoardKind, HeatCommand, LidCommand, TransferCommand, TrapCommand
 from hal.message import NackCode
 from hal.telemetry import OvenFlags, OvenState, OvenTelemetry, PacketId
-from sim.boot_store import BootStore
-from sim.clock import Clock
-from sim.firmware import DEFAULT_HOST_TIMEOUT_S, Emit, Firmware, Refused
+from sim.firmware import Firmware, FirmwareArgs, Refused
 from sim.oven_control import SUMP_WET_G, Heater, Lid, Pump, Trap
 from sim.oven_physics import OvenParams, OvenPhysics
 from sim.oven_sensors import OvenSensors
@@ -51,12 +49,8 @@ class OvenFirmware(Firmware):
     def __init__(
         self,
         *,
-        clock: Clock,
-        boot_store: BootStore,
-        rng: random.Random,
-        emit: Emit | None = None,
-        host_timeout_s: float | None = DEFAULT_HOST_TIMEOUT_S,
         params: OvenParams | None = None,
+        **base: Unpack[FirmwareArgs],
     ) -> None:
         # The chamber, its sample, vapour and trap, and the lid are the world: they outlive
         # a reset of the board.
@@ -67,15 +61,13 @@ class OvenFirmware(Firmware):
         self.pump = Pump()
         self.water_sink: WaterSink | None = None
         self.heater_stuck = False
-        self.sensors = OvenSensors(self.physics, random.Random(rng.random()))
+        self.sensors = OvenSensors(self.physics, random.Random(base["rng"].random()))
         self.fault_flags = OvenFlags(0)
         self.eject_left_s = 0.0
         self.power_limit_w = DEFAULT_POWER_LIMIT_W
         self._base = (0.0, 0.0, 0.0)
         self._controller_w = 0.0
-        super().__init__(
-            clock=clock, boot_store=boot_store, rng=rng, emit=emit, host_timeout_s=host_timeout_s
-        )
+        super().__init__(**base)
 
     # -- measured values ---------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 from hal.commands import (
     JOINT_LIMITS_DEG,
@@ -34,9 +34,7 @@ from hal.commands import (
 from hal.layout import layout_of
 from hal.message import NackCode
 from hal.telemetry import PacketId, ScoopFlags, ScoopState, ScoopTelemetry
-from sim.boot_store import BootStore
-from sim.clock import Clock
-from sim.firmware import DEFAULT_HOST_TIMEOUT_S, Emit, Firmware, Refused
+from sim.firmware import Firmware, FirmwareArgs, Refused
 from sim.scoop_arm import HOME_SWITCH_WINDOW_DEG, Activity, ScoopArm
 
 STALL_TRIP_A = 2.4
@@ -61,15 +59,10 @@ class ScoopFirmware(Firmware):
 
     def __init__(
         self,
-        *,
-        clock: Clock,
-        boot_store: BootStore,
-        rng: random.Random,
-        emit: Emit | None = None,
-        host_timeout_s: float | None = DEFAULT_HOST_TIMEOUT_S,
+        **base: Unpack[FirmwareArgs],
     ) -> None:
         # The arm is the world, not the firmware: it keeps its pose across resets.
-        self.arm = ScoopArm(random.Random(rng.random()))
+        self.arm = ScoopArm(random.Random(base["rng"].random()))
         self.homed = False
         self.fault_flags = ScoopFlags(0)
         self.tare_g = 0.0
@@ -78,9 +71,7 @@ class ScoopFirmware(Firmware):
         self.dump_target = DumpTarget.GROUND
         #: Called with the target and the grams tipped out when a DUMP empties the scoop.
         self.dumped: Callable[[DumpTarget, float], None] | None = None
-        super().__init__(
-            clock=clock, boot_store=boot_store, rng=rng, emit=emit, host_timeout_s=host_timeout_s
-        )
+        super().__init__(**base)
 
     @property
     def in_fault(self) -> bool:
