@@ -19,20 +19,15 @@ from pydantic import BaseModel
 
 from flight.dispatcher import Ack, Stage
 from flight.events import Event
+from flight.mqtt import compose
 from flight.mqtt.auth import Authenticator
+from flight.mqtt.compose import to_json
 from flight.mqtt.outbox import Outbox, Priority
 from flight.mqtt.port import Remover, VehiclePort
 from flight.mqtt.publisher import Publisher
 from flight.mqtt.replay import replay
 from flight.mqtt.support import Tasks, describe, log
-from interface.catalog import VERSION
-from interface.messages import (
-    AckMessage,
-    EventMessage,
-    SequenceStatusMessage,
-    StatusMessage,
-    TelemetryMessage,
-)
+from interface.messages import AckMessage, TelemetryMessage
 from interface.topics import Topics
 
 #: A command's last ack has one of these stages: it leaves at once, with those before it.
@@ -113,14 +108,7 @@ class Downlink:
             self._store(topic, message, priority, retain)
 
     def status(self, state: str) -> bytes:
-        return StatusMessage(
-            state=state,  # type: ignore[arg-type]
-            mode=self.vehicle.modes.mode.value,
-            version=VERSION,
-            dict_hash=self.vehicle.dictionary.hash,
-            time=self.vehicle.clock.utc(),
-            highest_counter=self._highest_counter(),
-        ).to_json()
+        return compose.status_json(self.vehicle, state, self._highest_counter())
 
     def _highest_counter(self) -> int | None:
         if self.authenticator is None:
@@ -166,7 +154,7 @@ class Downlink:
         # No timeout and no task per publish: a broker that stops answering ends the
         # session, and end_session stores what it did not confirm.
         try:
-            payload = _json(message)
+            payload = to_json(message)
             mid = publisher.publish(
                 topic, payload, retain=retain, confirmed=self._published, now=last
             )
@@ -180,11 +168,11 @@ class Downlink:
 
     def _store(self, topic: str, message: BaseModel, priority: Priority, retain: bool) -> None:
         replayed = message.model_copy(update={"replayed": True})
-        row = self.outbox.put(topic, _json(replayed), priority=priority, retain=retain)
+        row = self.outbox.put(topic, to_json(replayed), priority=priority, retain=retain)
         backlog = self._backlog
         if backlog is not None:
             if len(backlog) < STARTUP_BACKLOG_MAX:
-                backlog.append((row, topic, _json(message), retain))
+                backlog.append((row, topic, to_json(message), retain))
             else:
                 self._backlog = None  # too long to hold: it waits in the outbox, replayed
 
@@ -223,80 +211,25 @@ class Downlink:
         self.send(self.topics.tm(packet), message, priority=Priority.LOW)
 
     def _on_event(self, event: Event) -> None:
-        message = EventMessage(
-            time=event.time,
-            seq=event.seq,
-            severity=event.severity.value,
-            id=event.id,
-            text=event.text,
-            args=_jsonable(event.args),
-        )
-        self.send(self.topics.evr, message, priority=Priority.HIGH)
+        self.send(self.topics.evr, compose.event_message(event), priority=Priority.HIGH)
         if event.id.startswith("SEQ_"):
-            status = self.vehicle.sequencer.status
-            self.send(
-                self.topics.seq_status,
-                SequenceStatusMessage(
-                    time=event.time,
-                    state=status.state.value,
-                    name=status.name,
-                    line=status.line,
-                    step=status.step,
-                    steps=status.steps,
-                    elapsed_s=status.elapsed_s,
-                    next_step=status.next_step,
-                    outcome=None if status.outcome is None else status.outcome.value,
-                    reason=status.reason,
-                    uploaded=sorted(self.vehicle.uploaded),
-                ),
-                priority=Priority.HIGH,
-                retain=True,
-            )
+            message = compose.sequence_status_message(self.vehicle, event.time)
+            self.send(self.topics.seq_status, message, priority=Priority.HIGH, retain=True)
 
     def ack(self, ack: Ack) -> AckMessage:
         """Send one verification stage of a command; returns the message sent."""
-        message = AckMessage(
-            id=ack.id,
-            name=ack.name,
-            stage=ack.stage.value,
-            time=ack.time,
-            reason=None if ack.reason is None else ack.reason.value,
-            detail=ack.detail or None,
-        )
+        message = compose.ack_message(ack)
         final = ack.stage in FINAL_STAGES
         self.send(self.topics.ack, message, priority=Priority.HIGH, last=final)
         return message
 
     def refuse(self, command_id: str, name: str, reason: str, detail: str) -> None:
         """FAILED before execution (a refused message)."""
-        message = AckMessage(
-            id=command_id,
-            name=name,
-            stage="FAILED",
-            time=self.vehicle.clock.utc(),
-            reason=reason,  # type: ignore[arg-type]
-            detail=detail,
-        )
+        time = self.vehicle.clock.utc()
+        message = compose.refusal_message(command_id, name, reason, detail, time)
         self.send(self.topics.ack, message, priority=Priority.HIGH, last=True)
 
 
 async def _quietly(publishing: Awaitable[None]) -> None:
     with contextlib.suppress(aiomqtt.MqttError):
         await publishing
-
-
-def _json(message: BaseModel) -> bytes:
-    """The message as UTF-8 JSON. Never raises: text that UTF-8 cannot hold (a lone
-    surrogate that reached an event's arguments, say) is sent with ``?`` in its place."""
-    try:
-        return message.model_dump_json(by_alias=True, exclude_none=True).encode()
-    except ValueError:  # pydantic's PydanticSerializationError
-        document = message.model_dump(mode="json", by_alias=True, exclude_none=True)
-        text = json.dumps(document, ensure_ascii=False, default=str)
-        return text.encode("utf-8", "replace")
-
-
-def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: v if isinstance(v, str | int | float | bool | None) else str(v) for k, v in args.items()
-    }
