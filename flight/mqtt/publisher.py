@@ -45,24 +45,24 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.client as paho
 
+from flight.mqtt.packets import (
+    PUBACK,
+    coalesce,
+    publish_packet,
+    queue_entry,
+    remaining_length,
+    topic_name,
+)
+
 #: Called with the message id once the broker confirmed that message (its PUBACK).
 Confirmed = Callable[[int], None]
 
 #: Bytes read from the socket at a time.
 RECV_BYTES = 65536
-#: PUBLISH with QoS 1 (MQTT 3.1.1 section 3.3.1), and PUBACK, in the first byte of a packet.
-_PUBLISH_QOS1 = 0x32
-_PUBACK = 0x40
-#: The largest "remaining length" an MQTT packet can have (section 2.2.3).
-_MAX_REMAINING = 268_435_455
 #: Topics whose encoded form is kept, at most (the vehicle publishes to a few dozen).
 _TOPIC_CACHE = 256
 #: Turns a send may wait for the event loop to have nothing else ready, at most.
 IDLE_TURNS = 8
-#: Packets after which paho does something once they are written: a DISCONNECT (it closes
-#: the socket) and a QoS 0 PUBLISH (its ``on_publish``). Any other packet is plain bytes.
-_DISCONNECT = 0xE0
-_PUBLISH = 0x30
 
 
 class Publisher:
@@ -131,20 +131,11 @@ class Publisher:
         if paho_client._sock is None:
             raise aiomqtt.MqttCodeError(paho.MQTT_ERR_NO_CONN, "Could not publish message")
         name = self._topics.get(topic) or self._topic(topic)
-        length = len(name) + 2 + len(payload)
-        if length > _MAX_REMAINING:
-            raise ValueError(f"payload: {len(payload)} bytes is more than MQTT can carry")
+        length = remaining_length(name, payload)
         mid = paho_client._mid_generate()
         if mid in self._waiting or mid in paho_client._out_messages:
             raise aiomqtt.MqttError(f"message id {mid} is already waiting for its PUBACK")
-        packet = bytearray((_PUBLISH_QOS1 | bool(retain),))
-        while length > 0x7F:  # the remaining length, 7 bits a byte (section 2.2.3)
-            packet.append(length & 0x7F | 0x80)
-            length >>= 7
-        packet.append(length)
-        packet += name
-        packet += mid.to_bytes(2, "big")
-        packet += payload
+        packet = publish_packet(name, mid, payload, length, retain=retain)
         self._queue(packet)
         self._waiting[mid] = confirmed
         if now:
@@ -152,12 +143,10 @@ class Publisher:
         return mid
 
     def _topic(self, topic: str) -> bytes:
-        encoded = topic.encode("utf-8")
-        if not encoded or b"+" in encoded or b"#" in encoded or len(encoded) > 0xFFFF:
-            raise ValueError(f"topic: cannot be published to, got {topic!r}")
+        name = topic_name(topic)
         if len(self._topics) >= _TOPIC_CACHE:
             self._topics.clear()
-        name = self._topics[topic] = len(encoded).to_bytes(2, "big") + encoded
+        self._topics[topic] = name
         return name
 
     def _queue(self, packet: bytearray) -> None:
@@ -169,7 +158,7 @@ class Publisher:
             batch["packet"] += packet
             batch["to_process"] += len(packet)
         else:
-            self._batch = batch = _entry(packet)
+            self._batch = batch = queue_entry(packet)
             out.append(batch)
         self._schedule()
 
@@ -220,7 +209,7 @@ class Publisher:
         self._waited = 0
         self._batch = None  # what was queued is written (or being written) now
         paho_client = self._paho
-        _coalesce(paho_client._out_packet)
+        coalesce(paho_client._out_packet)
         self._flushing = True
         try:
             paho_client.loop_write()
@@ -262,7 +251,7 @@ class Publisher:
         end = len(buffer)
         waiting = self._waiting
         theirs = self._paho._out_messages
-        while start + 4 <= end and buffer[start] == _PUBACK and buffer[start + 1] == 2:
+        while start + 4 <= end and buffer[start] == PUBACK and buffer[start + 1] == 2:
             mid = buffer[start + 2] << 8 | buffer[start + 3]
             if mid not in waiting or mid in theirs:
                 break
@@ -285,7 +274,7 @@ class Publisher:
     def _packet_handle(self) -> Any:
         """A PUBACK of one of our messages calls its callback; paho handles the rest."""
         packet = self._paho._in_packet
-        if packet["command"] == _PUBACK and packet["remaining_length"] == 2:
+        if packet["command"] == PUBACK and packet["remaining_length"] == 2:
             body = packet["packet"]
             mid = body[0] << 8 | body[1]
             # (not one that paho sent for us: its own on_publish confirms that one)
@@ -293,43 +282,3 @@ class Publisher:
                 self._waiting.pop(mid)(mid)
                 return paho.MQTT_ERR_SUCCESS
         return self._their_packet_handle()
-
-
-def _coalesce(out: Any) -> None:
-    """Join the runs of plain packets in paho's outgoing queue (our batches, paho's PUBACKs,
-    aiomqtt's QoS 1 publishes) into one entry each, which paho writes with one ``send``
-    instead of one per packet. Order is kept; what is left of a packet partly written is
-    joined from where it was cut."""
-    if len(out) < 2:
-        return
-    entries = list(out)
-    out.clear()
-    run: bytearray | None = None
-    for entry in entries:
-        kind = entry["command"] & 0xF0
-        if kind == _DISCONNECT or (kind == _PUBLISH and entry["qos"] == 0):
-            if run is not None:
-                out.append(_entry(run))
-                run = None
-            out.append(entry)
-            continue
-        rest = entry["packet"][entry["pos"] :]
-        if run is None:
-            run = bytearray(rest)
-        else:
-            run += rest
-    if run is not None:
-        out.append(_entry(run))
-
-
-def _entry(packet: bytearray) -> dict[str, Any]:
-    """One entry of paho's outgoing queue (an ``_OutPacket``) for plain bytes."""
-    return {
-        "command": _PUBLISH_QOS1,
-        "mid": 0,
-        "qos": 1,
-        "pos": 0,
-        "to_process": len(packet),
-        "packet": packet,
-        "info": None,
-    }
