@@ -28,21 +28,24 @@ import asyncio
 import fcntl
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import BaseModel
 
 from interface.custody.chain import ChainWriter, SignedEntry
 from interface.custody.model import Collected, Kind
 from interface.custody.verify import Problem, split_lines, verify_ledger
 
 __all__ = ["CustodyStore", "CustodyStoreError", "LedgerCorrupt", "OpenReport", "TornTail"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_S = TypeVar("_S")
 
 
 class CustodyStoreError(Exception):
@@ -83,6 +86,30 @@ class LedgerCorrupt(CustodyStoreError):
         self.path = path
         self.problems = problems
         self.torn = torn
+
+
+def _appends_what(
+    make: Callable[Concatenate[ChainWriter, _P], SignedEntry],
+) -> Callable[Concatenate[CustodyStore, _P], SignedEntry]:
+    """A store method taking what the chain's ``make`` takes: the entry made and written."""
+
+    def append(store: CustodyStore, /, *args: _P.args, **kwargs: _P.kwargs) -> SignedEntry:
+        with store._lock:
+            store._check_open()
+            return store._write(make(store._writer, *args, **kwargs))
+
+    return append
+
+
+def _in_thread(
+    method: Callable[Concatenate[_S, _P], _R],
+) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]:
+    """``method`` run in a thread, for asyncio callers."""
+
+    async def run(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return await asyncio.to_thread(method, self, *args, **kwargs)
+
+    return run
 
 
 class CustodyStore:
@@ -168,48 +195,25 @@ class CustodyStore:
     def collect(self, body: Collected, *, mission: datetime, utc: datetime) -> SignedEntry:
         """Record a new sample (its id made here: ``<vehicle>-0001``...); its entry."""
         with self._lock:
+            self._check_open()
             sample = self._writer.new_sample_id()
-            return self._append(sample, Kind.COLLECTED, body, mission, utc)
+            made = self._writer.make(sample, Kind.COLLECTED, body, mission=mission, utc=utc)
+            return self._write(made)
 
-    def append(
-        self,
-        sample: str,
-        kind: Kind,
-        body: BaseModel | Mapping[str, Any],
-        *,
-        mission: datetime,
-        utc: datetime,
-    ) -> SignedEntry:
-        """Append one entry about ``sample``, durably; the entry as written.
+    #: ``append(sample, kind, body, *, mission, utc)``: append one entry about ``sample``,
+    #: durably; the entry as written. Raises :class:`interface.custody.CustodyError` when the
+    #: chain's rules refuse it and :class:`CustodyStoreError` when it could not be written
+    #: (nothing of it then stays).
+    append = _appends_what(ChainWriter.make)
+    #: :meth:`append` in a thread, for asyncio callers.
+    aappend = _in_thread(append)
 
-        Raises :class:`interface.custody.CustodyError` when the chain's rules refuse it and
-        :class:`CustodyStoreError` when it could not be written (nothing of it then stays)."""
-        with self._lock:
-            return self._append(sample, kind, body, mission, utc)
-
-    async def aappend(
-        self,
-        sample: str,
-        kind: Kind,
-        body: BaseModel | Mapping[str, Any],
-        *,
-        mission: datetime,
-        utc: datetime,
-    ) -> SignedEntry:
-        """:meth:`append` in a thread, for asyncio callers."""
-        return await asyncio.to_thread(self.append, sample, kind, body, mission=mission, utc=utc)
-
-    def _append(
-        self,
-        sample: str,
-        kind: Kind,
-        body: BaseModel | Mapping[str, Any],
-        mission: datetime,
-        utc: datetime,
-    ) -> SignedEntry:
+    def _check_open(self) -> None:
         if self._fd is None:
             raise CustodyStoreError(f"ledger {self.path}: closed")
-        signed = self._writer.make(sample, kind, body, mission=mission, utc=utc)
+
+    def _write(self, signed: SignedEntry) -> SignedEntry:
+        assert self._fd is not None
         line = signed.line
         try:
             _write_all(self._fd, line)
