@@ -36,6 +36,7 @@ __all__ = [
     "generate_key_file",
     "load_key",
     "sign",
+    "write_new_file",
 ]
 
 #: The smallest key accepted, and the size of a generated one.
@@ -150,10 +151,14 @@ def generate_key_file(path: Path) -> None:
     The file is created with mode 0600 in the same system call, so it is never readable by
     anyone else, not even briefly.
     """
+    write_new_file(Path(path), secrets.token_bytes(KEY_BYTES).hex().encode("ascii") + b"\n", 0o600)
+
+
+def write_new_file(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` with ``mode`` and ``data``, fsync'd; never over an existing file."""
     path = Path(path)
-    key = secrets.token_bytes(KEY_BYTES)
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     except FileExistsError:
         raise KeyFileError(path, "already exists; refusing to overwrite it") from None
     except FileNotFoundError:
@@ -162,8 +167,8 @@ def generate_key_file(path: Path) -> None:
         raise KeyFileError(path, f"cannot create: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as stream:
-            os.fchmod(fd, 0o600)  # exactly 0600 whatever the umask
-            stream.write(key.hex().encode("ascii") + b"\n")
+            os.fchmod(fd, mode)  # exactly ``mode`` whatever the umask
+            stream.write(data)
             stream.flush()
             os.fsync(fd)
     except OSError as exc:

@@ -17,7 +17,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from interface.signing import KeyFileError, access_problem, fingerprint
+from interface.signing import KeyFileError, access_problem, fingerprint, write_new_file
 
 __all__ = [
     "PEM_BEGIN",
@@ -57,28 +57,6 @@ def public_key_from_pem(data: bytes, where: Path) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise KeyFileError(where, "is not an Ed25519 public key")
     return key
-
-
-def write_new_file(path: Path, data: bytes, mode: int) -> None:
-    """Create ``path`` with ``mode`` and ``data``, fsync'd; never over an existing file."""
-    path = Path(path)
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
-    except FileExistsError:
-        raise KeyFileError(path, "already exists; refusing to overwrite it") from None
-    except FileNotFoundError:
-        raise KeyFileError(path, f"cannot create: directory {path.parent} does not exist") from None
-    except OSError as exc:
-        raise KeyFileError(path, f"cannot create: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            os.fchmod(fd, mode)  # exactly ``mode`` whatever the umask
-            stream.write(data)
-            stream.flush()
-            os.fsync(fd)
-    except OSError as exc:
-        path.unlink(missing_ok=True)
-        raise KeyFileError(path, f"cannot write: {exc.strerror or exc}") from None
 
 
 def generate_signing_key_file(path: Path) -> Ed25519PublicKey:
