@@ -4,24 +4,23 @@ serve until the session ends, then reconnect with backoff.
 :class:`Uplink` joins the parts: :class:`~flight.mqtt.downlink.Downlink` (what the vehicle
 sends, and the outbox while the broker is away) and :class:`~flight.mqtt.intake.Intake`
 (commands and sequences in). If the session ends for any reason, the uplink says so and
-reconnects, with exponential backoff between failed attempts (tenacity).
+reconnects, with exponential backoff between failed attempts; how it connects (the client,
+the backoff, the last "offline") is :mod:`flight.mqtt.connect`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 import aiomqtt
-from tenacity import AsyncRetrying, retry_if_result, wait_exponential
 
 from flight.mqtt import bounds
 from flight.mqtt.auth import Authenticator
-from flight.mqtt.bounds import IntakeQueue, TokenBucket
+from flight.mqtt.bounds import TokenBucket
+from flight.mqtt.connect import OFFLINE_TIMEOUT_S, make_client, reconnect, say_offline
 from flight.mqtt.downlink import Downlink
 from flight.mqtt.intake import Intake
 from flight.mqtt.outbox import Outbox
@@ -29,16 +28,9 @@ from flight.mqtt.port import Remover, VehiclePort
 from flight.mqtt.publisher import Publisher
 from flight.mqtt.support import MQTT_LOG, Tasks, describe, guard, log
 from flight.mqtt.wire import disconnected, from_mqtt_client, settle
-from interface.broker import NODELAY, parse_broker, stop_task
+from interface.broker import parse_broker, stop_task
 from interface.messages import MAX_PAYLOAD_BYTES
 from interface.topics import Topics
-
-#: How long a last "offline" status may take to be confirmed before the session ends: on a
-#: busy machine 2 s was not always enough, and a clean disconnect after an unconfirmed
-#: "offline" leaves the retained status "online" (the broker sends no will then). A session
-#: still starting when the uplink stops gets as long again to go live first (see
-#: :meth:`Uplink._say_offline`): both fit in the 15 s systemd and ``isru sil`` give a stop.
-OFFLINE_TIMEOUT_S = 5.0
 
 
 class Uplink:
@@ -178,25 +170,13 @@ class Uplink:
         client = self._connection
         if client is None or disconnected(client):
             return  # no connection: the last will said offline, or the last stop did
-        with contextlib.suppress(aiomqtt.MqttError):
-            offline = self.downlink.status("offline")
-            await client.publish(
-                self.topics.status, offline, qos=1, retain=True, timeout=OFFLINE_TIMEOUT_S
-            )
+        await say_offline(client, self.topics.status, self.downlink.status("offline"))
 
     async def _run(self) -> None:
         """Sessions, one after another, until cancelled: whatever ends one (the broker, the
-        network, or a bug here) is reported and followed by a reconnect. Failed attempts back
-        off exponentially from reconnect_min_s to reconnect_max_s; a session that got through
-        starts the backoff again."""
-        while True:
-            backoff = AsyncRetrying(
-                retry=retry_if_result(lambda linked: not linked),
-                wait=wait_exponential(multiplier=self.reconnect_min_s, max=self.reconnect_max_s),
-                sleep=asyncio.sleep,  # real time: the broker needs it to return
-            )
-            await backoff(self._attempt)
-            await asyncio.sleep(self.reconnect_min_s)
+        network, or a bug here) is reported and followed by a reconnect (see
+        :func:`~flight.mqtt.connect.reconnect`)."""
+        await reconnect(self._attempt, self.reconnect_min_s, self.reconnect_max_s)
 
     async def _attempt(self) -> bool:
         """One session, to its end; True if it got through (connected, then lost)."""
@@ -258,15 +238,7 @@ class Uplink:
                     # A bug, or a broker too slow to answer: the connection is still up, so the
                     # status must not stay "online" while no session serves (the clean
                     # disconnect that follows sends no will).
-                    with contextlib.suppress(aiomqtt.MqttError):
-                        offline = self.downlink.status("offline")
-                        await client.publish(
-                            self.topics.status,
-                            offline,
-                            qos=1,
-                            retain=True,
-                            timeout=OFFLINE_TIMEOUT_S,
-                        )
+                    await say_offline(client, self.topics.status, self.downlink.status("offline"))
                     raise
         finally:
             self._connection = None
@@ -274,23 +246,16 @@ class Uplink:
             settle(client)
 
     def _client_for(self, will: aiomqtt.Will) -> aiomqtt.Client:
-        intake = functools.partial(IntakeQueue, admit=self.intake.admit)
-        return aiomqtt.Client(
-            self.host,
-            self.port,
+        return make_client(
+            host=self.host,
+            port=self.port,
             identifier=f"isru-flight-{self.topics.prefix.split('/')[-1]}",
-            clean_session=False,
             will=will,
-            socket_options=NODELAY,
-            max_inflight_messages=0,  # no limit in paho: its limit rescans all pending per PUBACK
-            timeout=3,  # also bounds a clean disconnect from a broker that is gone
-            tls_params=self._tls,
-            logger=MQTT_LOG,
+            tls=self._tls,
             username=self._username,
             password=self._password,
-            # Bounded, and each message is seen (and may be dropped) before it is buffered.
-            queue_type=cast(type[asyncio.Queue[aiomqtt.Message]], intake),
-            max_queued_incoming_messages=self.queue_messages,
+            admit=self.intake.admit,
+            queue_messages=self.queue_messages,
         )
 
     async def _serve(self, client: aiomqtt.Client) -> None:
