@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ground import GroundClient
+from isru.boot_counter import BootCounter
 from isru.chain_report import ChainReport, chain_report
 from isru.sim_child import SimChild
 
@@ -32,25 +33,11 @@ COUNTERS = {
 }
 
 
-class _Counter:
-    """The change of a since-boot counter over the run, across board reboots."""
-
-    def __init__(self) -> None:
-        self.total = 0.0
-        self._last: tuple[float, float] | None = None  # (boot count, value)
-
-    def take(self, boot: float, value: float) -> None:
-        if self._last is not None:
-            last_boot, last = self._last
-            self.total += value - last if boot == last_boot else value
-        self._last = (boot, value)
-
-
 class ChainRecorder:
     """Listens to the oven's telemetry on a :class:`GroundClient` for the run's figures."""
 
     def __init__(self, client: GroundClient) -> None:
-        self.counters = {name: _Counter() for name in COUNTERS}
+        self.counters = {name: BootCounter() for name in COUNTERS}
         self.series: dict[str, list[float]] = {"t_s": [], **{name: [] for name in SERIES}}
         self.series["water_collected_g"] = []
         self._start: datetime | None = None

@@ -20,6 +20,7 @@ from typing import Any
 
 from flight.events import Event
 from flight.vehicle import FlightApp
+from isru.boot_counter import BootCounter
 
 #: The scoop motors' supply, volts: a nominal 28 V spacecraft bus (not in telemetry).
 SCOOP_BUS_V = 28.0
@@ -37,20 +38,6 @@ class Happening:
 
     def as_dict(self) -> dict[str, Any]:
         return {"time_s": round(self.time_s, 3), "kind": self.kind, "what": self.what}
-
-
-class _Counter:
-    """The change of a since-boot counter over the run, across board reboots."""
-
-    def __init__(self) -> None:
-        self.total = 0.0
-        self._last: tuple[float, float] | None = None  # (boot count, value)
-
-    def take(self, boot: float, value: float) -> None:
-        if self._last is not None:
-            last_boot, last = self._last
-            self.total += value - last if boot == last_boot else value
-        self._last = (boot, value)
 
 
 class _Integral:
@@ -78,8 +65,8 @@ class RunRecorder:
     def __init__(self, app: FlightApp) -> None:
         self._app = app
         self._t0 = app.clock.monotonic()
-        self.oven_heater = _Counter()
-        self.transferred = _Counter()
+        self.oven_heater = BootCounter()
+        self.transferred = BootCounter()
         self.cell = _Integral()
         self.cell_heater = _Integral()
         self.scoop = _Integral()
