@@ -27,18 +27,15 @@ from interface.custody.keys import (
     write_new_file,
 )
 from interface.signing import KeyFileError, fingerprint, generate_key_file, load_key
+from isru.verb_cli import run_verb, verb_parser
 
 __all__ = ["main"]
 
-OK, REFUSED, USAGE = 0, 1, 2
-
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="isru key",
-        description="Key files: command authentication (HMAC-SHA256) and signing (Ed25519).",
+    parser, verbs = verb_parser(
+        "isru key", "Key files: command authentication (HMAC-SHA256) and signing (Ed25519)."
     )
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="ACTION")
     generate = verbs.add_parser(
         "generate",
         help="write a new random key to FILE (mode 0600; never overwrites)",
@@ -102,16 +99,7 @@ def _run(options: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``isru key``; return the exit status."""
-    try:
-        options = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
-        return exc.code if isinstance(exc.code, int) else USAGE
-    try:
-        _run(options)
-    except KeyFileError as exc:
-        print(f"isru key: {exc}", file=sys.stderr)
-        return REFUSED
-    return OK
+    return run_verb(_parser(), argv, _run, (KeyFileError,))
 
 
 if __name__ == "__main__":

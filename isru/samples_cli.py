@@ -38,17 +38,13 @@ from interface.custody import (
 )
 from interface.signing import KeyFileError
 from isru.samples_export import Refused, countersign_package, export_sample, read_ledger
+from isru.verb_cli import OK, REFUSED, USAGE, run_verb, verb_parser
 
 __all__ = ["main"]
 
-OK, REFUSED, USAGE = 0, 1, 2
-
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="isru samples", description="Sample custody: ledgers, export packages, checks."
-    )
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="ACTION")
+    parser, verbs = verb_parser("isru samples", "Sample custody: ledgers, export packages, checks.")
 
     def ledger(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--ledger", type=Path, required=True, metavar="FILE", help="ledger")
@@ -169,10 +165,10 @@ def _verify(options: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``isru samples``; return the exit status."""
-    try:
-        options = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
-        return exc.code if isinstance(exc.code, int) else USAGE
+    return run_verb(_parser(), argv, _run, (KeyFileError, PackageError, CustodyError))
+
+
+def _run(options: argparse.Namespace) -> int | None:
     try:
         if options.verb == "list":
             _list(options)
@@ -188,10 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines:
             print(f"isru samples: {line}", file=sys.stderr)
         return REFUSED
-    except (KeyFileError, PackageError, CustodyError) as exc:
-        print(f"isru samples: {exc}", file=sys.stderr)
-        return REFUSED
-    return OK
+    return None
 
 
 if __name__ == "__main__":
