@@ -39,6 +39,8 @@ __all__ = [
     "first_error",
     "parse_line",
     "sign_entry",
+    "signature_holds",
+    "signed_line",
 ]
 
 #: A ledger line (without its newline): the signed bytes and the signature's hex.
@@ -63,6 +65,21 @@ def canonical(document: Mapping[str, Any]) -> bytes:
     return text.encode("utf-8")
 
 
+def signed_line(name: bytes, signed: bytes, sig: bytes) -> bytes:
+    """A file's line of signed bytes and their signature, newline included:
+    ``{"<name>":<signed bytes>,"sig":"<hex>"}``."""
+    return b'{"' + name + b'":' + signed + b',"sig":"' + sig.hex().encode() + b'"}\n'
+
+
+def signature_holds(key: Ed25519PublicKey, sig: bytes, signed: bytes) -> bool:
+    """Whether ``sig`` is ``key``'s signature over ``signed``."""
+    try:
+        key.verify(sig, signed)
+    except InvalidSignature:
+        return False
+    return True
+
+
 def first_error(error: ValidationError) -> str:
     """The first problem pydantic found, as ``field.path: message``."""
     item = error.errors()[0]
@@ -85,15 +102,11 @@ class SignedEntry:
     @property
     def line(self) -> bytes:
         """The entry's line in a ledger file, newline included."""
-        return b'{"entry":' + self.signed + b',"sig":"' + self.sig.hex().encode() + b'"}\n'
+        return signed_line(b"entry", self.signed, self.sig)
 
     def verifies(self, key: Ed25519PublicKey) -> bool:
         """Whether the signature is ``key``'s over the signed bytes."""
-        try:
-            key.verify(self.sig, self.signed)
-        except InvalidSignature:
-            return False
-        return True
+        return signature_holds(key, self.sig, self.signed)
 
 
 def parse_line(line: bytes) -> SignedEntry:

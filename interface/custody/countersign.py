@@ -20,11 +20,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from interface.custody.chain import MAX_LINE_BYTES, LineError, SignedEntry, canonical, first_error
+from interface.custody.chain import (
+    MAX_LINE_BYTES,
+    LineError,
+    SignedEntry,
+    canonical,
+    first_error,
+    signature_holds,
+    signed_line,
+)
 from interface.custody.keys import key_id
 from interface.custody.model import MAX_SEQ, utc_text
 
@@ -64,20 +71,14 @@ class SignedCountersignature:
 
     @property
     def line(self) -> bytes:
-        return (
-            b'{"countersignature":' + self.signed + b',"sig":"' + self.sig.hex().encode() + b'"}\n'
-        )
+        return signed_line(b"countersignature", self.signed, self.sig)
 
     @property
     def hash(self) -> str:
         return hashlib.sha256(self.signed).hexdigest()
 
     def verifies(self, key: Ed25519PublicKey) -> bool:
-        try:
-            key.verify(self.sig, self.signed)
-        except InvalidSignature:
-            return False
-        return True
+        return signature_holds(key, self.sig, self.signed)
 
 
 def countersign(
