@@ -202,7 +202,7 @@ async def test_broker_acl_vehicle_client_id_cannot_be_taken_by_ground(
 ) -> None:
     tls = deployed if over_tls else None
 
-    def flight() -> aiomqtt.Client:  # as flight/mqtt/session.py connects
+    def flight() -> aiomqtt.Client:  # as flight/mqtt/connect.py connects
         return client(broker, VEHICLE, identifier=FLIGHT_ID, clean_session=False)
 
     async with flight() as vehicle:
