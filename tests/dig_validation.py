@@ -15,6 +15,8 @@ from pathlib import Path
 from sim.regolith import SOURCEBOOK, Soil, mean_cohesion, mean_density, mean_friction_deg
 from sim.scoop_arm import BOOM_LEVER_M, PENETRATION_MM_S, ScoopArm, sample_mass_g
 from sim.soil_cutting import Blade, cutting_force, load_current_a
+from tests import doc_blocks
+from tests.doc_blocks import between, write_blocks
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "sim.md"
 REGENERATE = "python -m tests.dig_validation --write"
@@ -128,34 +130,19 @@ def markers(name: str) -> tuple[str, str]:
 
 def documented(text: str, name: str) -> str:
     """The block ``name`` of ``text``; ValueError when its markers are missing."""
-    begin, end = markers(name)
-    start, stop = text.find(begin), text.find(end)
-    if start < 0 or stop < start:
-        raise ValueError(f"markers {begin!r} ... {end!r} not found")
-    return text[start + len(begin) : stop].strip("\n") + "\n"
+    return between(text, *markers(name))
 
 
 def write(doc: Path = DOC) -> None:
-    text = doc.read_text(encoding="utf-8")
-    for name, render in BLOCKS.items():
-        documented(text, name)  # the markers must be there
-        begin, end = markers(name)
-        start, stop = text.find(begin), text.find(end)
-        text = f"{text[: start + len(begin)]}\n{render()}{text[stop:]}"
-    doc.write_text(text, encoding="utf-8")
+    write_blocks(doc, [(*markers(name), render()) for name, render in BLOCKS.items()])
+
+
+def _show() -> str:
+    return "".join(f"{name}:\n{render()}\n" for name, render in BLOCKS.items())
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["--write"]:
-        write()
-        print(f"updated {DOC}")
-    elif not argv:
-        for name, render in BLOCKS.items():
-            sys.stdout.write(f"{name}:\n{render()}\n")
-    else:
-        print(f"usage: {REGENERATE.removesuffix(' --write')} [--write]", file=sys.stderr)
-        return 2
-    return 0
+    return doc_blocks.main(argv, doc=DOC, regenerate=REGENERATE, write=write, show=_show)
 
 
 if __name__ == "__main__":

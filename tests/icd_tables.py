@@ -30,6 +30,8 @@ from hal.telemetry import (
     ScoopState,
 )
 from isru.conform.rules import render_rule_table
+from tests import doc_blocks
+from tests.doc_blocks import between, write_blocks
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "icd.md"
 BEGIN = "<!-- generated:begin -->"
@@ -194,36 +196,15 @@ def render() -> str:
 
 def generated_block(text: str, begin: str = BEGIN, end: str = END) -> str:
     """The text between the markers of ``text``; ValueError when they are missing."""
-    start, stop = text.find(begin), text.find(end)
-    if start < 0 or stop < start:
-        raise ValueError(f"markers {begin!r} ... {end!r} not found")
-    return text[start + len(begin) : stop].strip("\n") + "\n"
-
-
-def _replace(text: str, begin: str, end: str, block: str) -> str:
-    start, stop = text.find(begin), text.find(end)
-    if start < 0 or stop < start:
-        raise SystemExit(f"{DOC}: markers {begin!r} ... {end!r} not found")
-    return f"{text[: start + len(begin)]}\n{block}{text[stop:]}"
+    return between(text, begin, end)
 
 
 def write(doc: Path = DOC) -> None:
-    text = doc.read_text(encoding="utf-8")
-    text = _replace(text, BEGIN, END, render())
-    text = _replace(text, RULES_BEGIN, RULES_END, render_rule_table())
-    doc.write_text(text, encoding="utf-8")
+    write_blocks(doc, [(BEGIN, END, render()), (RULES_BEGIN, RULES_END, render_rule_table())])
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["--write"]:
-        write()
-        print(f"updated {DOC}")
-    elif not argv:
-        sys.stdout.write(render())
-    else:
-        print("usage: python -m tests.icd_tables [--write]", file=sys.stderr)
-        return 2
-    return 0
+    return doc_blocks.main(argv, doc=DOC, regenerate=REGENERATE, write=write, show=render)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from pathlib import Path
 from sim.pem_crossover import faradaic_efficiency
 from sim.pem_model import cell_voltage
 from sim.pem_params import shipped_params
+from tests import doc_blocks
+from tests.doc_blocks import between, write_blocks
 from tests.test_pem_model import reference_rows
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "sim.md"
@@ -67,29 +69,15 @@ def render() -> str:
 
 def documented(text: str) -> str:
     """The block between the markers of ``text``; ValueError when they are missing."""
-    start, stop = text.find(BEGIN), text.find(END)
-    if start < 0 or stop < start:
-        raise ValueError(f"markers {BEGIN!r} ... {END!r} not found")
-    return text[start + len(BEGIN) : stop].strip("\n") + "\n"
+    return between(text, BEGIN, END)
 
 
 def write(doc: Path = DOC) -> None:
-    text = doc.read_text(encoding="utf-8")
-    documented(text)  # the markers must be there
-    start, stop = text.find(BEGIN), text.find(END)
-    doc.write_text(f"{text[: start + len(BEGIN)]}\n{render()}{text[stop:]}", encoding="utf-8")
+    write_blocks(doc, [(BEGIN, END, render())])
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["--write"]:
-        write()
-        print(f"updated {DOC}")
-    elif not argv:
-        sys.stdout.write(render())
-    else:
-        print(f"usage: {REGENERATE.removesuffix(' --write')} [--write]", file=sys.stderr)
-        return 2
-    return 0
+    return doc_blocks.main(argv, doc=DOC, regenerate=REGENERATE, write=write, show=render)
 
 
 if __name__ == "__main__":
