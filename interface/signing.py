@@ -35,6 +35,7 @@ __all__ = [
     "fingerprint",
     "generate_key_file",
     "load_key",
+    "open_key_file",
     "sign",
     "write_new_file",
 ]
@@ -91,14 +92,7 @@ def load_key(path: Path) -> bytes:
     group or others, not hex, or too short.
     """
     path = Path(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise KeyFileError(path, "does not exist") from None
-    except PermissionError:
-        raise KeyFileError(path, "not readable: permission denied") from None
-    except OSError as exc:
-        raise KeyFileError(path, f"not readable: {exc.strerror or exc}") from None
+    fd = open_key_file(path)
     try:
         data = _read_private(path, fd)
     finally:
@@ -120,6 +114,20 @@ def load_key(path: Path) -> bytes:
             f"({2 * KEY_BYTES} hex digits) needed",
         )
     return bytes.fromhex(text)
+
+
+def open_key_file(path: Path) -> int:
+    """A descriptor of ``path`` open for reading (never blocking on a FIFO); KeyFileError
+    naming why it cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise KeyFileError(path, "does not exist") from None
+    except PermissionError:
+        raise KeyFileError(path, "not readable: permission denied") from None
+    except OSError as exc:
+        raise KeyFileError(path, f"not readable: {exc.strerror or exc}") from None
+    return fd
 
 
 def _read_private(path: Path, fd: int) -> bytes:

@@ -17,7 +17,13 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from interface.signing import KeyFileError, access_problem, fingerprint, write_new_file
+from interface.signing import (
+    KeyFileError,
+    access_problem,
+    fingerprint,
+    open_key_file,
+    write_new_file,
+)
 
 __all__ = [
     "PEM_BEGIN",
@@ -73,14 +79,7 @@ def generate_signing_key_file(path: Path) -> Ed25519PublicKey:
 
 
 def _read(path: Path, *, private: bool) -> bytes:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise KeyFileError(path, "does not exist") from None
-    except PermissionError:
-        raise KeyFileError(path, "not readable: permission denied") from None
-    except OSError as exc:
-        raise KeyFileError(path, f"not readable: {exc.strerror or exc}") from None
+    fd = open_key_file(path)
     with os.fdopen(fd, "rb") as stream:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
