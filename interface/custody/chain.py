@@ -41,6 +41,7 @@ __all__ = [
     "sign_entry",
     "signature_holds",
     "signed_line",
+    "split_line",
 ]
 
 #: A ledger line (without its newline): the signed bytes and the signature's hex.
@@ -109,14 +110,23 @@ class SignedEntry:
         return signature_holds(key, self.sig, self.signed)
 
 
-def parse_line(line: bytes) -> SignedEntry:
-    """The entry in one ledger line (without its newline); LineError says what is wrong."""
+def split_line(line: bytes, pattern: re.Pattern[bytes], shape: str) -> tuple[bytes, bytes]:
+    """The signed bytes and the signature of one line (without its newline) that ``pattern``
+    matches (signed bytes, then the signature's hex); LineError when the line is too long or
+    does not match (``shape`` is that message)."""
     if len(line) > MAX_LINE_BYTES:
         raise LineError(f"line is {len(line)} bytes, over {MAX_LINE_BYTES}")
-    match = LINE.fullmatch(line)
+    match = pattern.fullmatch(line)
     if match is None:
-        raise LineError('not an entry line {"entry":{...},"sig":"<128 hex digits>"}')
-    signed, sig = match.group(1), match.group(2)
+        raise LineError(shape)
+    return match.group(1), bytes.fromhex(match.group(2).decode("ascii"))
+
+
+def parse_line(line: bytes) -> SignedEntry:
+    """The entry in one ledger line (without its newline); LineError says what is wrong."""
+    signed, sig = split_line(
+        line, LINE, 'not an entry line {"entry":{...},"sig":"<128 hex digits>"}'
+    )
     try:
         document = json.loads(signed.decode("utf-8"))
     except UnicodeDecodeError:
@@ -129,7 +139,7 @@ def parse_line(line: bytes) -> SignedEntry:
         entry = Entry.model_validate(document)
     except ValidationError as exc:
         raise LineError(f"not a valid entry: {first_error(exc)}") from None
-    return SignedEntry(entry=entry, signed=signed, sig=bytes.fromhex(sig.decode("ascii")))
+    return SignedEntry(entry=entry, signed=signed, sig=sig)
 
 
 def sign_entry(key: Ed25519PrivateKey, entry: Entry) -> SignedEntry:

@@ -24,13 +24,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from interface.custody.chain import (
-    MAX_LINE_BYTES,
     LineError,
     SignedEntry,
     canonical,
     first_error,
     signature_holds,
     signed_line,
+    split_line,
 )
 from interface.custody.keys import key_id
 from interface.custody.model import MAX_SEQ, utc_text
@@ -110,12 +110,9 @@ def countersign(
 
 def parse_countersignature(line: bytes) -> SignedCountersignature:
     """The countersignature in one line (without its newline); LineError says what is wrong."""
-    if len(line) > MAX_LINE_BYTES:
-        raise LineError(f"line is {len(line)} bytes, over {MAX_LINE_BYTES}")
-    match = LINE.fullmatch(line)
-    if match is None:
-        raise LineError('not a countersignature line {"countersignature":{...},"sig":"<hex>"}')
-    signed = match.group(1)
+    signed, sig = split_line(
+        line, LINE, 'not a countersignature line {"countersignature":{...},"sig":"<hex>"}'
+    )
     try:
         document = json.loads(signed.decode("utf-8"))
         model = Countersignature.model_validate(document)
@@ -123,4 +120,4 @@ def parse_countersignature(line: bytes) -> SignedCountersignature:
         raise LineError("countersignature is not UTF-8 JSON") from None
     except ValidationError as exc:
         raise LineError(f"not a valid countersignature: {first_error(exc)}") from None
-    return SignedCountersignature(model, signed, bytes.fromhex(match.group(2).decode("ascii")))
+    return SignedCountersignature(model, signed, sig)
