@@ -15,10 +15,9 @@ board gives its host 3 s of real time; so does the simulated one, whatever the s
 
 An ACK means "accepted and started": motions progress afterwards, visible in telemetry.
 
-Telemetry frames go out unsolicited at the SET_TM_RATE rate (10 Hz after boot, 0 = off,
-up to 1000 Hz); their seq is the board's packet counter mod 256. A packet the line cannot
-take (the output queue is full when pacing at a baud rate) is not made, so at high rates
-the board streams back to back as fast as the line allows.
+Telemetry goes out unsolicited at the SET_TM_RATE rate (10 Hz after boot, 0 = off, up to
+1000 Hz), seq = packet counter mod 256. A packet the line cannot take (its output queue full
+when pacing at a baud rate) is not made: at high rates the board streams back to back.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from hal.message import PROTOCOL_VERSION, Message, MsgType, NackCode, nack_body
 from hal.telemetry import PacketId
 from sim.boot_store import BootStore
 from sim.clock import Clock, TimerHandle, physics_tick_s
-from sim.requests import BoardThermal, Refused, bad_version_reply, parse_request
+from sim.requests import ALLOWED_IN_FAULT, BoardThermal, Refused, bad_version_reply, parse_request
 
 __all__ = [
     "ALLOWED_IN_FAULT",
@@ -51,11 +50,6 @@ __all__ = [
 FW_MAJOR, FW_MINOR = 1, 0
 DEFAULT_TM_RATE_HZ = 10.0
 DEFAULT_HOST_TIMEOUT_S = 3.0
-#: In FAULT a board still does these: the common ones, and what takes gas out (the elec
-#: board's vent valves, the oven's cold trap).
-ALLOWED_IN_FAULT = frozenset(
-    {"STOP", "RESET", "GET_INFO", "GET_STATUS", "SET_TM_RATE", "SET_VALVE", "SET_TRAP"}
-)
 
 #: Called with each telemetry message; returns False when the line cannot take it now.
 Emit = Callable[[Message], bool]

@@ -30,6 +30,13 @@ from hal.message import Message, MsgType, NackCode, nack_body
 LimitCheck = Callable[[CommandSpec, Any], None]
 
 
+#: In FAULT a board still does these: the common ones, and what takes gas out (the elec
+#: board's vent valves, the oven's cold trap).
+ALLOWED_IN_FAULT = frozenset(
+    {"STOP", "RESET", "GET_INFO", "GET_STATUS", "SET_TM_RATE", "SET_VALVE", "SET_TRAP"}
+)
+
+
 class Refused(Exception):
     """A command the board NACKs: ``code`` and the offending argument's index."""
 
