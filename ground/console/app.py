@@ -9,7 +9,6 @@ client's latest values, so a fast telemetry stream cannot flood the screen.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
@@ -26,10 +25,10 @@ from ground.console.events import MAX_EVENTS, EventLog
 from ground.console.feed import Feed
 from ground.console.help import HelpScreen
 from ground.console.history import CommandHistory
+from ground.console.local_verbs import run_local_verb
 from ground.console.palette import DictionaryCommands
 from ground.console.parse import CommandLineError
 from ground.console.plots import PlotPanel
-from ground.console.predict import PredictionFailed, run_prediction, summary
 from ground.console.sequence import SequencePanel
 from ground.console.status import StatusBar, dictionary_state
 from ground.console.telemetry import TelemetryTable, packets_of
@@ -183,7 +182,7 @@ class ConsoleApp(App[int]):
     def on_command_bar_local(self, message: CommandBar.Local) -> None:
         verb, *rest = message.words or [""]
         try:
-            self._local(verb, rest)
+            run_local_verb(self, verb, rest)
         except (CommandLineError, OSError) as exc:
             self.command_bar.show(str(exc), error=True)
 
@@ -272,42 +271,6 @@ class ConsoleApp(App[int]):
             self.command_history.ack(self.feed.acks.popleft())
 
     # --- internals ---------------------------------------------------------------------
-
-    def _local(self, verb: str, rest: list[str]) -> None:
-        if verb in ("plot", "unplot"):
-            if len(rest) != 1 or rest[0] not in self.dictionary.channel_index:
-                raise CommandLineError(f"usage: :{verb} CHANNEL (a channel of the dictionary)")
-            if verb == "plot":
-                self.plot_panel.add(rest[0])
-                self.command_bar.show(f"plotting {rest[0]}")
-            elif self.plot_panel.remove_plot(rest[0]):
-                self.command_bar.show(f"{rest[0]} no longer plotted")
-        elif verb == "help":
-            self.action_help()
-        elif verb == "quit":
-            self.run_worker(self.action_quit(), group="quit", exit_on_error=False)
-        elif verb == "seq" and rest[:1] == ["predict"]:
-            if len(rest) != 2:
-                raise CommandLineError("usage: :seq predict FILE")
-            self.run_worker(self._predict(Path(rest[1])), group="predict", exit_on_error=False)
-        elif verb == "seq":
-            request = self.commander.sequence(rest)
-            self.run_worker(
-                self.commander.send_sequence(request), group="commands", exit_on_error=False
-            )
-        else:
-            raise CommandLineError(f":{verb}: not a local verb (F1 lists them)")
-
-    async def _predict(self, path: Path) -> None:
-        """``:seq predict FILE``: a dry run in its own process, shown beside the sequence."""
-        self.command_bar.show(f"predicting {path}...")
-        try:
-            line = summary(await run_prediction(path))
-        except PredictionFailed as exc:
-            self.command_bar.show(f"no prediction: {exc}", error=True)
-            return
-        self.sequence_panel.prediction = line
-        self.command_bar.show(line)
 
     def _toggle_plot(self, channel: str) -> None:
         plotted = self.plot_panel.toggle(channel)
