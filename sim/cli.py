@@ -24,7 +24,7 @@ from sim.faults import StartFaults, check_fraction, parse_joint
 from sim.firmware import DEFAULT_HOST_TIMEOUT_S
 from sim.launcher import DEFAULT_ICE_WT_PCT, SimBoards
 from sim.oven_sensors import OPEN_CIRCUIT_SENSORS
-from sim.pem_params import DEFAULT_SET, ParamsError, PemParams, resolve_params
+from sim.pem_params import DEFAULT_SET, params_argument
 from sim.truth import answer_query
 
 PROG = "isru sim"
@@ -108,13 +108,6 @@ def _open_sensor(text: str) -> str:
     return text
 
 
-def _cell_params(text: str) -> PemParams:
-    try:
-        return resolve_params(text)
-    except ParamsError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _add_oven_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--oven-port", type=_tcp_port, metavar="PORT", default=0, help="TCP port (0: free one)"
@@ -192,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_oven_arguments(p)
     p.add_argument(
         "--cell-params",
-        type=_cell_params,
+        type=params_argument,
         metavar="SET",
         help=f"elec board's PEM stack: a parameter file (TOML) or a shipped set ({DEFAULT_SET})",
     )

@@ -27,7 +27,12 @@ from typing import NoReturn
 import numpy as np
 import tomli_w
 
-from sim.pem_params import DEFAULT_SET, ParamsError, PemParams, resolve_params, shipped_params
+from sim.pem_params import (
+    DEFAULT_SET,
+    PemParams,
+    params_argument,
+    shipped_params,
+)
 
 PROG = "isru sim fit"
 REQUIRED = ("current_density_a_cm2", "cell_voltage_v")
@@ -36,13 +41,6 @@ REQUIRED = ("current_density_a_cm2", "cell_voltage_v")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{PROG}: error: {message}\n")
-
-
-def _params(text: str) -> PemParams:
-    try:
-        return resolve_params(text)
-    except ParamsError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _temperature(text: str) -> float:
@@ -59,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Fit a measured PEM polarization curve.")
     p.add_argument("--polarization", type=Path, required=True, metavar="FILE.csv")
     p.add_argument("--temperature-c", type=_temperature, metavar="T", help="when no column")
-    p.add_argument("--params", type=_params, metavar="SET", help=f"base set ({DEFAULT_SET})")
+    p.add_argument(
+        "--params", type=params_argument, metavar="SET", help=f"base set ({DEFAULT_SET})"
+    )
     p.add_argument("--out", type=Path, required=True, metavar="FILE.toml")
     p.add_argument("--name", help="name written in the file (default: its stem)")
     p.add_argument("--json", action="store_true", help="one JSON object")

@@ -17,16 +17,14 @@ import argparse
 
 from sim.pem_crossover import faradaic_efficiency
 from sim.pem_model import h2_mg_per_h, voltage_parts
-from sim.pem_params import DEFAULT_SET, ParamsError, PemParams, resolve_params, shipped_params
+from sim.pem_params import (
+    DEFAULT_SET,
+    PemParams,
+    params_argument,
+    shipped_params,
+)
 
 MAX_CURRENT_DENSITY = 10.0  # A/cm2, past any PEM cell's rating
-
-
-def _params(text: str) -> PemParams:
-    try:
-        return resolve_params(text)
-    except ParamsError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _densities(text: str) -> list[float]:
@@ -64,7 +62,7 @@ def pem_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--params",
-        type=_params,
+        type=params_argument,
         metavar="SET",
         help=f"parameter file (TOML) or shipped set (default {DEFAULT_SET})",
     )

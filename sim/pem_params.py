@@ -39,6 +39,7 @@ or ``--params FILE``. Every key, its unit and its meaning:
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 import tomllib
@@ -256,3 +257,11 @@ def resolve_params(spec: str) -> PemParams:
         names = ", ".join(shipped_sets())
         raise ParamsError(f"{spec}: no such file, nor a shipped parameter set ({names})")
     return load_params(spec)
+
+
+def params_argument(text: str) -> PemParams:
+    """An argparse type: :func:`resolve_params`, its error as the argument's error."""
+    try:
+        return resolve_params(text)
+    except ParamsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

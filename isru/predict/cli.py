@@ -20,7 +20,7 @@ from interface.catalog import DICTIONARY
 from interface.sequence import MAX_BYTES, SequenceError, format_problems, parse_sequence
 from isru.predict.run import PredictError, Prediction, World, predict
 from sim.launcher import DEFAULT_ICE_WT_PCT
-from sim.pem_params import DEFAULT_SET, ParamsError, PemParams, resolve_params
+from sim.pem_params import DEFAULT_SET, params_argument
 
 OK, ABORTS, USAGE = 0, 1, 2
 LIMIT_FIELDS = ("red_low", "yellow_low", "yellow_high", "red_high", "persistence", "response")
@@ -45,7 +45,7 @@ def add_parser(actions: Any) -> None:
     )
     p.add_argument(
         "--cell-params",
-        type=_cell_params,
+        type=params_argument,
         metavar="SET",
         help=f"the cell's PEM stack: a parameter file (TOML) or a shipped set ({DEFAULT_SET})",
     )
@@ -87,13 +87,6 @@ def _scale(text: str) -> float:
     if not (math.isfinite(value) and 0 < value <= 1000):
         raise argparse.ArgumentTypeError(f"must be above 0 and at most 1000, got {text}")
     return value
-
-
-def _cell_params(text: str) -> PemParams:
-    try:
-        return resolve_params(text)
-    except ParamsError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _limit(text: str) -> tuple[str, str, str]:
