@@ -7,6 +7,7 @@ catalogue, telemetry packets) is in the public modules :mod:`hal.framing`, :mod:
 :mod:`hal.driver` is public to whoever writes a driver. The other modules are internal.
 """
 
+from hal.camera import Camera, CameraError, CapturedImage, open_camera
 from hal.commands import BoardInfo, BoardKind, DumpTarget, Joint, Valve
 from hal.driver import BoardDriver, WrongBoard
 from hal.elec import ElecDriver
@@ -31,6 +32,9 @@ __all__ = [
     "BoardDriver",
     "BoardInfo",
     "BoardKind",
+    "Camera",
+    "CameraError",
+    "CapturedImage",
     "DeviceNack",
     "DeviceTimeout",
     "DumpTarget",
@@ -57,4 +61,5 @@ __all__ = [
     "SerialLink",
     "Valve",
     "WrongBoard",
+    "open_camera",
 ]
