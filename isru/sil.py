@@ -19,6 +19,7 @@ from isru.broker import BrokerError
 from isru.sil_session import EXIT_SIGNALLED, run
 from isru.sim_child import SimStartError
 from isru.stack import SilError, Stack, sil_stack
+from sim.ice_content import ice_wt_pct_argument
 
 __all__ = ["EXIT_SIGNALLED", "SilError", "Stack", "main", "parser", "sil_stack"]
 
@@ -58,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
     )
     result.add_argument(
         "--ice-wt-pct",
-        type=float,
+        type=ice_wt_pct_argument,
         metavar="PCT",
         help="water ice in the regolith the simulated scoop digs, wt%% (default: the "
         "simulator's 5.6)",
@@ -77,9 +78,6 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"isru sil: {exc}", file=sys.stderr)
             return 2
-    if options.ice_wt_pct is not None and not 0 <= options.ice_wt_pct < 100:
-        print("isru sil: --ice-wt-pct must be a percentage from 0 to under 100", file=sys.stderr)
-        return 2
     if options.report_plot is not None and (
         options.run is None or options.report_plot.suffix.lower() != ".png"
     ):

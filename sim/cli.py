@@ -22,7 +22,8 @@ from sim.clock import RealClock
 from sim.control import ControlServer
 from sim.faults import StartFaults, check_fraction, parse_joint
 from sim.firmware import DEFAULT_HOST_TIMEOUT_S
-from sim.launcher import DEFAULT_ICE_WT_PCT, SimBoards
+from sim.ice_content import DEFAULT_ICE_WT_PCT, ice_wt_pct_argument
+from sim.launcher import SimBoards
 from sim.oven_sensors import OPEN_CIRCUIT_SENSORS
 from sim.pem_params import DEFAULT_SET, params_argument
 from sim.truth import answer_query
@@ -91,16 +92,6 @@ def _joint(text: str) -> str:
     return text.lower()
 
 
-def _percent(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 <= value <= 100):
-        raise argparse.ArgumentTypeError(f"must be a percentage 0..100, got {text!r}")
-    return value
-
-
 def _open_sensor(text: str) -> str:
     if text not in OPEN_CIRCUIT_SENSORS:
         names = ", ".join(OPEN_CIRCUIT_SENSORS)
@@ -114,7 +105,7 @@ def _add_oven_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--ice-wt-pct",
-        type=_percent,
+        type=ice_wt_pct_argument,
         metavar="PCT",
         default=DEFAULT_ICE_WT_PCT,
         help="water ice in the regolith dug, wt%% (LCROSS: 5.6)",

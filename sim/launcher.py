@@ -19,7 +19,6 @@ Firmware behaviour (including the duplicate-request reply cache) is described in
 
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 from types import TracebackType
@@ -32,15 +31,12 @@ from sim.elec_board import ElecFirmware
 from sim.electrolysis import CellParams
 from sim.faults import BOARDS, LinkFaults, StartFaults
 from sim.firmware import DEFAULT_HOST_TIMEOUT_S, Firmware
+from sim.ice_content import DEFAULT_ICE_WT_PCT, check_ice_wt_pct
 from sim.oven_board import OvenFirmware
 from sim.pem_params import PemParams
 from sim.ports import Port, PtyPort, TcpPort
 from sim.scoop_board import ScoopFirmware
 from sim.uart import Uart
-
-#: Water ice in the regolith the scoop digs, wt%: LCROSS, Colaprete et al., Science 330
-#: (2010) 463: 5.6 +- 2.9 % by mass in the Cabeus ejecta.
-DEFAULT_ICE_WT_PCT = 5.6
 
 
 class SimBoards(BoardFaults):
@@ -73,10 +69,10 @@ class SimBoards(BoardFaults):
                 raise ValueError(f"{name}_port: must be a TCP port 0..65535, got {port!r}")
         if baud is not None and (isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0):
             raise ValueError(f"baud: must be a positive integer or None, got {baud!r}")
-        if isinstance(ice_wt_pct, bool) or not isinstance(ice_wt_pct, int | float):
-            raise ValueError(f"ice_wt_pct: must be a number 0..100, got {ice_wt_pct!r}")
-        if not (math.isfinite(ice_wt_pct) and 0.0 <= ice_wt_pct <= 100.0):
-            raise ValueError(f"ice_wt_pct: must be a number 0..100, got {ice_wt_pct!r}")
+        try:
+            ice_wt_pct = check_ice_wt_pct(ice_wt_pct)
+        except ValueError as exc:
+            raise ValueError(f"ice_wt_pct: {exc}") from None
         if not isinstance(seed, int):
             raise ValueError(f"seed: must be an integer, got {seed!r}")
         if faults is not None and not isinstance(faults, StartFaults):

@@ -159,7 +159,7 @@ def test_sil_water_chain_plots_the_oven_against_time(water_run: dict[str, Any]) 
 @pytest.mark.parametrize(
     ("args", "error"),
     [
-        (["--ice-wt-pct", "100"], "--ice-wt-pct must be a percentage from 0 to under 100"),
+        (["--ice-wt-pct", "100"], "--ice-wt-pct: must be a percentage from 0 to under 99.85"),
         (["--report-plot", "x.png"], "--report-plot needs --run and a FILE ending in .png"),
         (["--headless", "--run", "w.seq", "--report-plot", "x.svg"], "ending in .png"),
     ],

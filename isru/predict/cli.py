@@ -19,7 +19,7 @@ from typing import Any
 from interface.catalog import DICTIONARY
 from interface.sequence import MAX_BYTES, SequenceError, format_problems, parse_sequence
 from isru.predict.run import PredictError, Prediction, World, predict
-from sim.launcher import DEFAULT_ICE_WT_PCT
+from sim.ice_content import DEFAULT_ICE_WT_PCT, ice_wt_pct_argument
 from sim.pem_params import DEFAULT_SET, params_argument
 
 OK, ABORTS, USAGE = 0, 1, 2
@@ -38,7 +38,7 @@ def add_parser(actions: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the prediction as JSON")
     p.add_argument(
         "--ice-wt-pct",
-        type=_percent,
+        type=ice_wt_pct_argument,
         default=DEFAULT_ICE_WT_PCT,
         metavar="PCT",
         help=f"water ice in the regolith, wt%% (default {DEFAULT_ICE_WT_PCT})",
@@ -67,16 +67,6 @@ def add_parser(actions: Any) -> None:
         help="override a limit as the flight config's [limits] does, e.g. "
         "elec.h2_pressure_kpa.red_high=150 (repeatable)",
     )
-
-
-def _percent(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not (math.isfinite(value) and 0 <= value < 100):
-        raise argparse.ArgumentTypeError(f"must be a percentage from 0 to under 100, got {text}")
-    return value
 
 
 def _scale(text: str) -> float:

@@ -28,7 +28,8 @@ from interface.sequence import Sequence
 from isru.chain_report import ChainReport, chain_report
 from isru.predict.record import RunRecorder
 from isru.predict.vtime import AutojumpLoop, LoopFlightClock, LoopSimClock
-from sim.launcher import DEFAULT_ICE_WT_PCT, SimBoards
+from sim.ice_content import DEFAULT_ICE_WT_PCT
+from sim.launcher import SimBoards
 from sim.pem_params import PemParams
 from sim.truth import elec_truth, oven_truth
 
