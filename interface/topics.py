@@ -19,6 +19,8 @@ class Topics:
         self.seq_start = f"{self.prefix}/seq/start"
         self.seq_abort = f"{self.prefix}/seq/abort"
         self.seq_status = f"{self.prefix}/seq/status"
+        self.samples_entry = f"{self.prefix}/samples/entry"
+        self.samples_head = f"{self.prefix}/samples/head"
 
     def tm(self, packet: str) -> str:
         return f"{self.prefix}/tm/{packet}"
@@ -26,3 +28,13 @@ class Topics:
     @property
     def tm_all(self) -> str:
         return f"{self.prefix}/tm/+"
+
+    def image(self, name: str) -> str:
+        """The topic of one stored image's chunks: ``images/<name>``."""
+        if not name or any(c in name for c in "/+#"):
+            raise ValueError(f"image name: {name!r} cannot be a topic segment")
+        return f"{self.prefix}/images/{name}"
+
+    @property
+    def images_all(self) -> str:
+        return f"{self.prefix}/images/+"

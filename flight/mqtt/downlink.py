@@ -61,8 +61,10 @@ class Downlink:
         #: The session's fast publisher (telemetry, events, acks, replay) once it is live.
         self._publisher: Publisher | None = None
         #: Live publishes not yet confirmed by the broker, by message id, with what they carry.
-        self._publishing: dict[int, tuple[str, BaseModel, Priority, bool]] = {}
+        self._publishing: dict[int, tuple[str, BaseModel | bytes, Priority, bool]] = {}
         self._replayer: asyncio.Task[None] | None = None
+        #: Rows were put into the outbox while the replay ran: it goes round once more.
+        self._again = False
         #: The start-up backlog: what was made before the run's first session (outbox row id,
         #: topic, payload without ``replayed``, retain). None once that session has ended or
         #: sent it: from then on, what waits in the outbox waited for a broker.
@@ -87,13 +89,30 @@ class Downlink:
         """Replay the outbox while live messages keep flowing."""
         self._replayer = self._tasks.spawn(self._replay(publisher))
 
-    async def _replay(self, publisher: Publisher) -> None:
-        count = await replay(self.outbox, publisher)
-        if count is None:
+    def kick_replay(self) -> None:
+        """Rows were put into the outbox while live (image chunks): send them. A replay that
+        runs goes round once more; without a session the next session's replay sends them."""
+        publisher = self._publisher
+        if publisher is None:
             return
-        self.replayed += count
-        if count:
-            self.vehicle.events.emit("REPLAY_DONE", count=count)
+        if self._replayer is not None and not self._replayer.done():
+            self._again = True
+        else:
+            self.start_replay(publisher)
+
+    async def _replay(self, publisher: Publisher) -> None:
+        total = 0
+        while True:
+            self._again = False
+            count = await replay(self.outbox, publisher)
+            if count is None:
+                return
+            total += count
+            self.replayed += count
+            if not self._again:
+                break
+        if total:
+            self.vehicle.events.emit("REPLAY_DONE", count=total)
 
     def end_session(self) -> None:
         """The broker is gone: whatever it did not confirm goes to the outbox, in order."""
@@ -120,12 +139,15 @@ class Downlink:
             return None
 
     def publish_status(self) -> None:
+        if self._client is not None:
+            self.publish_retained(self.topics.status, self.status("online"))
+
+    def publish_retained(self, topic: str, payload: bytes) -> None:
+        """Publish a retained message (QoS 1) if a session is up; otherwise nothing: whoever
+        owns it publishes it again when the next session starts."""
         client = self._client
         if client is not None:
-            online = self.status("online")
-            self._tasks.spawn(
-                _quietly(client.publish(self.topics.status, online, qos=1, retain=True))
-            )
+            self._tasks.spawn(_quietly(client.publish(topic, payload, qos=1, retain=True)))
 
     async def announce(self, client: aiomqtt.Client) -> None:
         """Say online and publish the dictionary (both retained)."""
@@ -138,7 +160,7 @@ class Downlink:
     def send(
         self,
         topic: str,
-        message: BaseModel,
+        message: BaseModel | bytes,
         *,
         priority: Priority,
         retain: bool = False,
@@ -146,7 +168,8 @@ class Downlink:
     ) -> None:
         """Publish now if connected, else store; a failed publish is stored too. What is
         published leaves once the event loop is idle, or at once if it is the ``last`` of a
-        series (a command's final ack: the stages before it go with it)."""
+        series (a command's final ack: the stages before it go with it). A message given as
+        bytes (a ledger line) is sent and replayed as it is, without ``replayed``."""
         publisher = self._publisher
         if publisher is None:
             self._store(topic, message, priority, retain)
@@ -154,7 +177,7 @@ class Downlink:
         # No timeout and no task per publish: a broker that stops answering ends the
         # session, and end_session stores what it did not confirm.
         try:
-            payload = to_json(message)
+            payload = message if isinstance(message, bytes) else to_json(message)
             mid = publisher.publish(
                 topic, payload, retain=retain, confirmed=self._published, now=last
             )
@@ -166,13 +189,19 @@ class Downlink:
     def _published(self, mid: int) -> None:
         self._publishing.pop(mid, None)  # the broker has it
 
-    def _store(self, topic: str, message: BaseModel, priority: Priority, retain: bool) -> None:
-        replayed = message.model_copy(update={"replayed": True})
-        row = self.outbox.put(topic, to_json(replayed), priority=priority, retain=retain)
+    def _store(
+        self, topic: str, message: BaseModel | bytes, priority: Priority, retain: bool
+    ) -> None:
+        if isinstance(message, bytes):
+            replayed = message
+        else:
+            replayed = to_json(message.model_copy(update={"replayed": True}))
+        row = self.outbox.put(topic, replayed, priority=priority, retain=retain)
         backlog = self._backlog
         if backlog is not None:
             if len(backlog) < STARTUP_BACKLOG_MAX:
-                backlog.append((row, topic, to_json(message), retain))
+                live = message if isinstance(message, bytes) else to_json(message)
+                backlog.append((row, topic, live, retain))
             else:
                 self._backlog = None  # too long to hold: it waits in the outbox, replayed
 

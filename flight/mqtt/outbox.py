@@ -239,15 +239,26 @@ class Outbox:
 
     # --- reading --------------------------------------------------------------------
 
-    def peek(self, limit: int, *, after_id: int = 0) -> list[Row]:
-        """Up to ``limit`` rows with ids above ``after_id``, oldest first; nothing is removed."""
+    def peek(self, limit: int, *, after_id: int = 0, max_bytes: int | None = None) -> list[Row]:
+        """Up to ``limit`` rows with ids above ``after_id``, oldest first; nothing is removed.
+        With ``max_bytes``, only as many as keep their payloads within it (one at least)."""
         if limit < 1:
             raise ValueError(f"limit: must be 1 or more, got {limit}")
         if after_id < 0:
             raise ValueError(f"after_id: must be 0 or more, got {after_id}")
         sql = f"SELECT {COLUMNS} FROM outbox WHERE id > ? ORDER BY id LIMIT ?"
         with self._lock, errors(self.path):
-            found = self._open_db().execute(sql, (after_id, limit)).fetchall()
+            db = self._open_db()
+            if max_bytes is not None:  # payload sizes first: SQLite reads no payload for them
+                sizes = "SELECT id, length(payload) FROM outbox WHERE id > ? ORDER BY id LIMIT ?"
+                total, last = 0, after_id
+                for row_id, size in db.execute(sizes, (after_id, limit)):
+                    if last > after_id and total + size > max_bytes:
+                        break
+                    total, last = total + size, row_id
+                sql = f"SELECT {COLUMNS} FROM outbox WHERE id > ? AND id <= {last} ORDER BY id"
+                sql += " LIMIT ?"
+            found = db.execute(sql, (after_id, limit)).fetchall()
         return [Row(i, t, p, PRIORITIES[pr], q, bool(r), c) for i, t, p, pr, q, r, c in found]
 
     def __len__(self) -> int:

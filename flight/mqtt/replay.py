@@ -20,6 +20,9 @@ from flight.mqtt.publisher import Publisher
 #: in flight (sent, PUBACK awaited); what the broker confirmed is removed a read at a time.
 REPLAY_READ = 1000
 REPLAY_WINDOW = 256
+#: ...and at most this many payload bytes a read, and in flight (image chunks are 64 KiB).
+REPLAY_READ_BYTES = 2 * 1024 * 1024
+REPLAY_WINDOW_BYTES = 1024 * 1024
 
 
 async def replay(outbox: Outbox, publisher: Publisher) -> int | None:
@@ -29,7 +32,8 @@ async def replay(outbox: Outbox, publisher: Publisher) -> int | None:
     the session ends meanwhile (the task is cancelled). A row is removed only once the broker
     has confirmed it; whatever was confirmed is removed before the replay ends, however it
     ends (a crash or a power cut may leave the last ones in: they are sent again)."""
-    flying: dict[int, int] = {}  # message id -> outbox row id, until its PUBACK
+    flying: dict[int, tuple[int, int]] = {}  # message id -> (outbox row id, bytes)
+    in_flight = 0  # payload bytes sent and not yet confirmed
     confirmed: list[int] = []
     room = asyncio.Event()
     count = 0
@@ -37,8 +41,12 @@ async def replay(outbox: Outbox, publisher: Publisher) -> int | None:
     fetching: asyncio.Future[list[Row]] | None = None
 
     def landed(mid: int) -> None:
-        confirmed.append(flying.pop(mid))
-        if len(flying) <= REPLAY_WINDOW // 2:  # wake the sender for half a window at once
+        nonlocal in_flight
+        row_id, size = flying.pop(mid)
+        confirmed.append(row_id)
+        in_flight -= size
+        # wake the sender for half a window at once
+        if len(flying) <= REPLAY_WINDOW // 2 and in_flight <= REPLAY_WINDOW_BYTES // 2:
             room.set()
 
     async def remove() -> None:
@@ -53,14 +61,18 @@ async def replay(outbox: Outbox, publisher: Publisher) -> int | None:
         removing = asyncio.ensure_future(asyncio.to_thread(outbox.remove, batch))
         count += len(batch)
 
+    def full() -> bool:
+        return len(flying) >= REPLAY_WINDOW or (bool(flying) and in_flight >= REPLAY_WINDOW_BYTES)
+
+    def peek(after_id: int) -> list[Row]:
+        return outbox.peek(REPLAY_READ, after_id=after_id, max_bytes=REPLAY_READ_BYTES)
+
     try:
-        rows = await asyncio.to_thread(outbox.peek, REPLAY_READ)
+        rows = await asyncio.to_thread(peek, 0)
         while rows:
-            fetching = asyncio.ensure_future(
-                asyncio.to_thread(outbox.peek, REPLAY_READ, after_id=rows[-1].id)
-            )
+            fetching = asyncio.ensure_future(asyncio.to_thread(peek, rows[-1].id))
             for row in rows:
-                while len(flying) >= REPLAY_WINDOW:
+                while full():
                     room.clear()
                     await room.wait()
                 try:
@@ -69,7 +81,8 @@ async def replay(outbox: Outbox, publisher: Publisher) -> int | None:
                     )
                 except aiomqtt.MqttError:
                     return None  # not sent: it and the rest wait for the next session
-                flying[mid] = row.id
+                flying[mid] = (row.id, len(row.payload))
+                in_flight += len(row.payload)
             await remove()
             rows = await fetching
         while flying:

@@ -21,6 +21,7 @@ from flight.mqtt import bounds
 from flight.mqtt.auth import Authenticator
 from flight.mqtt.bounds import TokenBucket
 from flight.mqtt.connect import OFFLINE_TIMEOUT_S, make_client, reconnect, say_offline
+from flight.mqtt.custody_link import CustodyLink
 from flight.mqtt.downlink import Downlink
 from flight.mqtt.intake import Intake
 from flight.mqtt.outbox import Outbox
@@ -83,6 +84,8 @@ class Uplink:
             vehicle=app, topics=self.topics, outbox=outbox, authenticator=authenticator,
             tasks=self._tasks,
         )  # fmt: skip
+        #: Where the flight's samples send ledger entries, the head and images.
+        self.custody = CustodyLink(self.downlink, self._tasks)
         self.intake = Intake(
             vehicle=app,
             topics=self.topics,
@@ -267,6 +270,7 @@ class Uplink:
         await client.subscribe(f"{self.topics.prefix}/seq/+", qos=1)
         mode = self.app.modes.mode
         await self.downlink.announce(client)
+        await self.custody.announce(client)
         await self.downlink.send_backlog(client)
         self.downlink.go_live(client, publisher)
         if self.app.modes.mode is not mode:
