@@ -24,7 +24,8 @@ class SimChild(ChildProcess):
     """Runs the simulator in its own process, as ``isru sim`` would.
 
     ``urls`` maps board name to the URL the host opens; ``control`` is the run-time fault
-    control address when ``--control-port`` was given. ``stop()`` sends SIGTERM, then
+    control address when ``--control-port`` was given; ``camera`` the simulated camera's
+    ``socket://`` URL when ``--camera-port`` was given. ``stop()`` sends SIGTERM, then
     SIGKILL after ``timeout_s`` (10 s); ``kill()`` is a crashed board.
     """
 
@@ -38,6 +39,7 @@ class SimChild(ChildProcess):
         )
         self.urls: dict[str, str] = {}
         self.control: tuple[str, int] | None = None
+        self.camera: str | None = None
 
     async def start(self) -> None:
         """Start the process and wait for its ``ready`` line."""
@@ -49,13 +51,16 @@ class SimChild(ChildProcess):
             raise SimStartError(reason, "\n".join(self.stderr_lines)) from None
 
     def _banner_line(self, line: str) -> bool:
-        """One line of the banner (``scoop <url>``, ``control <host:port>``, ``ready``)."""
+        """One line of the banner (``scoop <url>``, ``control <host:port>``,
+        ``camera <url>``, ``ready``)."""
         word, _, rest = line.strip().partition(" ")
         if word == "ready":
             return True
         if word == "control":
             host, _, port = rest.rpartition(":")
             self.control = (host, int(port))
+        elif word == "camera":
+            self.camera = rest
         elif rest:
             self.urls[word] = rest
         return False

@@ -1,8 +1,9 @@
 """``isru sim``: run the three emulated boards until SIGINT or SIGTERM.
 
 On start it prints, one per line and flushed, ``scoop <url>``, ``elec <url>``, ``oven <url>``,
-``control 127.0.0.1:<port>`` (with ``--control-port``) and ``ready``; a parent process
-reads up to ``ready``. Bad arguments get one line on stderr naming the flag, exit 2.
+``control 127.0.0.1:<port>`` (with ``--control-port``), ``camera socket://127.0.0.1:<port>``
+(with ``--camera-port``) and ``ready``; a parent process reads up to ``ready``. Bad arguments
+get one line on stderr naming the flag, exit 2.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
+from sim.camera_server import add_camera_arguments, start_camera
 from sim.clock import RealClock
 from sim.control import ControlServer
 from sim.faults import StartFaults, check_fraction, parse_joint
@@ -174,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="virtual seconds without a request before a board safes itself (0: never)",
     )
     _add_oven_arguments(p)
+    add_camera_arguments(p)
     p.add_argument(
         "--cell-params",
         type=params_argument,
@@ -259,16 +262,21 @@ async def _run(args: argparse.Namespace, faults: StartFaults) -> int:
                 sim.apply_fault, port=args.control_port, query=partial(answer_query, sim)
             )
             await control.start()
+        camera = await start_camera(args, sim)
         try:
             for name, url in sim.urls.items():
                 print(f"{name} {url}")
             if control is not None:
                 print(f"control {control.address}")
+            if camera is not None:
+                print(f"camera {camera.url}")
             print("ready", flush=True)
             await stop.wait()
         finally:
             if control is not None:
                 await control.close()
+            if camera is not None:
+                await camera.close()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(Exception):
             loop.remove_signal_handler(signum)
