@@ -85,7 +85,7 @@ def parse_header(url: str, line: bytes) -> ImageHeader:
     or the server's own text when it is an error line."""
     try:
         header = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise CameraError(url, f"bad answer from the camera server: {_shown(line)}") from None
     if not isinstance(header, dict):
         raise CameraError(url, f"bad answer from the camera server: {_shown(line)}")
@@ -93,7 +93,7 @@ def parse_header(url: str, line: bytes) -> ImageHeader:
         text = header["error"]
         raise CameraError(url, f"camera server: {text if isinstance(text, str) else _shown(line)}")
     media_type = header.get("media_type")
-    if media_type not in MEDIA_TYPES:
+    if not isinstance(media_type, str) or media_type not in MEDIA_TYPES:
         raise CameraError(url, f"media_type: must be image/png or image/jpeg, got {media_type!r}")
     width = _count(url, header, "width", MAX_SIDE)
     height = _count(url, header, "height", MAX_SIDE)

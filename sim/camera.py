@@ -105,7 +105,7 @@ BOOM_BASE_DEG = 20.0
 #: Pixels per millimetre of tool depth below the ground line.
 DEPTH_PX_PER_MM = 0.5
 #: Where the purpose's frame goes: left, top, right, bottom.
-FRAMES = {
+FRAMES: dict[str, tuple[float, float, float, float]] = {
     "site": (230, GROUND_Y - 40, 420, 470),
     "hopper": (470, 230, 630, 320),
 }

@@ -72,7 +72,7 @@ class CameraServer:
         """The purpose a request line asks for; ValueError naming what is wrong."""
         try:
             request = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise ValueError('not JSON: send {"capture":"<purpose>"}') from None
         if not isinstance(request, dict) or "capture" not in request:
             raise ValueError('not a capture request: send {"capture":"<purpose>"}')
