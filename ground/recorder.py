@@ -24,6 +24,8 @@ from interface.broker import parse_broker
 from interface.messages import MAX_PAYLOAD_BYTES, VEHICLE_PATTERN
 
 FLUSH_INTERVAL_S = 0.2
+#: Topics kept byte for byte in the custody tables (besides ``images/<name>``).
+CUSTODY_TOPICS = ("samples/entry", "samples/head")
 
 
 def _quiet(_: str) -> None:
@@ -51,7 +53,9 @@ async def record(
     ``clean_session=False`` and QoS 1, and reconnects with backoff whenever the broker goes
     away. Commits every ``batch`` rows and every ``flush_interval_s``; ``on_commit(archive)``
     runs after each commit that stored rows. Returns :meth:`Archive.counts` at the end, plus
-    ``rejected``: the malformed messages of this run, ignored. ``username``, ``password`` and
+    ``rejected``: the malformed messages of this run, ignored, and ``custody_<count>``
+    (:attr:`ground.archive.custody.CustodyArchive.counts`). Ledger entries, the ledger's head
+    and image chunks go to :attr:`Archive.custody`; a fork or a bad image is logged. ``username``, ``password`` and
     ``ca_file`` are the login, as for GroundClient; a refused login raises LoginRefused (it is
     not retried: a wrong password does not come right by waiting).
     """
@@ -65,7 +69,7 @@ async def record(
     with Archive(archive_path, vehicle=vehicle, batch=batch) as archive:
         if on_commit is not None:
             archive.on_commit(lambda: on_commit(archive))
-        intake = _Intake(archive, prefix)
+        intake = _Intake(archive, prefix, vehicle, log)
         flusher = asyncio.create_task(_flush_every(intake, flush_interval_s))
 
         def retrying(error: BaseException, delay: float) -> None:
@@ -108,7 +112,8 @@ async def record(
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
             archive.flush()
-        return {**archive.counts(vehicle), "rejected": archive.rejected}
+        custody = {f"custody_{name}": n for name, n in archive.custody.counts.items()}
+        return {**archive.counts(vehicle), "rejected": archive.rejected, **custody}
 
 
 async def _flush_every(intake: _Intake, interval_s: float) -> None:
@@ -134,9 +139,13 @@ class _Intake:
     and sets ``failed``, never raised into paho's read loop.
     """
 
-    def __init__(self, archive: Archive, prefix: str) -> None:
+    def __init__(
+        self, archive: Archive, prefix: str, vehicle: str, log: Callable[[str], None]
+    ) -> None:
         self.archive = archive
         self.prefix = prefix
+        self.vehicle = vehicle
+        self.log = log
         self.error: Exception | None = None
         self.failed = asyncio.Event()
 
@@ -148,6 +157,10 @@ class _Intake:
         if len(payload) > MAX_PAYLOAD_BYTES:
             archive.rejected += 1
             return
+        suffix = topic[len(prefix) :]
+        if suffix in CUSTODY_TOPICS or suffix.startswith("images/"):
+            self._custody(suffix, bytes(payload))
+            return
         try:
             document = json.loads(payload)
         except ValueError:
@@ -156,10 +169,28 @@ class _Intake:
         if not isinstance(document, dict):
             return
         try:
-            archive.add(topic[len(prefix) :], document)
+            archive.add(suffix, document)
         except Exception as exc:
             self.error = exc
             self.failed.set()
+
+    def _custody(self, suffix: str, payload: bytes) -> None:
+        """A ledger entry, the ledger's head or an image chunk: kept byte for byte; a problem
+        (a fork, a bad image, a malformed message) is logged on one line."""
+        custody = self.archive.custody
+        try:
+            if suffix == "samples/entry":
+                problem = custody.add_entry(self.vehicle, payload)
+            elif suffix == "samples/head":
+                problem = custody.add_head(self.vehicle, payload)
+            else:
+                problem = custody.add_chunk(self.vehicle, suffix.removeprefix("images/"), payload)
+        except Exception as exc:
+            self.error = exc
+            self.failed.set()
+            return
+        if problem is not None:
+            self.log(problem)
 
     def queue_type(self) -> type[asyncio.Queue[aiomqtt.Message]]:
         take = self.take

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+#: Raw bytes of an image per ``images/<name>`` message (base64 in its ``data``): 64 KiB of
+#: text, far below the 256 KiB limit on a message.
+IMAGE_CHUNK_BYTES = 49152
+
 
 class Topics:
     """The topic tree of one vehicle: ``isru/<vehicle>/...``."""

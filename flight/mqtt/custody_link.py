@@ -30,6 +30,7 @@ import aiomqtt
 from flight.mqtt.downlink import Downlink
 from flight.mqtt.outbox import OutboxError, Priority
 from flight.mqtt.support import Tasks, describe, log
+from interface.topics import IMAGE_CHUNK_BYTES
 
 __all__ = [
     "CHUNK_BYTES",
@@ -41,8 +42,8 @@ __all__ = [
     "head_payload",
 ]
 
-#: Raw image bytes per chunk: its base64 (64 KiB) and fields stay far below the 256 KiB limit.
-CHUNK_BYTES = 49152
+#: Raw image bytes per chunk (its base64 and fields stay far below the 256 KiB limit).
+CHUNK_BYTES = IMAGE_CHUNK_BYTES
 #: The head's fields, in the order its payload has them.
 HEAD_FIELDS = ("vehicle", "entries", "seq", "hash", "samples", "signer", "public_key_pem")
 #: An image's fields (the ``meta`` of :meth:`CustodyLink.publish_image`), in payload order.

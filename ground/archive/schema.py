@@ -8,7 +8,9 @@ from pathlib import Path
 
 from ground.messages import GroundError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Archives of version 1 (before sample custody) get the custody tables when opened.
+OLDER_VERSIONS = (1,)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS telemetry (
@@ -54,6 +56,55 @@ CREATE TABLE IF NOT EXISTS acks (
 );
 """
 
+#: Sample custody (version 2): the ledger's entries byte for byte (a different line with a
+#: seq already stored is kept aside as a fork), the latest head, and the images: chunks until
+#: an image is complete, then the image (its file under the images directory, or a problem).
+CUSTODY = """
+CREATE TABLE IF NOT EXISTS custody_entries (
+    vehicle TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sample TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    line BLOB NOT NULL,
+    received REAL NOT NULL,
+    PRIMARY KEY (vehicle, seq)
+);
+CREATE TABLE IF NOT EXISTS custody_forks (
+    vehicle TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    line BLOB NOT NULL,
+    received REAL NOT NULL,
+    PRIMARY KEY (vehicle, seq, hash)
+);
+CREATE TABLE IF NOT EXISTS custody_heads (
+    vehicle TEXT PRIMARY KEY,
+    head TEXT NOT NULL,
+    received REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS image_chunks (
+    vehicle TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    chunk INTEGER NOT NULL,
+    chunks INTEGER NOT NULL,
+    meta TEXT NOT NULL,
+    data BLOB NOT NULL,
+    received REAL NOT NULL,
+    PRIMARY KEY (vehicle, name, sha256, chunk)
+);
+CREATE TABLE IF NOT EXISTS images (
+    vehicle TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    file TEXT,
+    problem TEXT,
+    received REAL NOT NULL,
+    PRIMARY KEY (vehicle, name, sha256)
+);
+"""
+
 INSERT_CHANNEL = "INSERT OR IGNORE INTO channels VALUES (?, ?, ?)"
 
 
@@ -83,12 +134,14 @@ def open_archive(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA busy_timeout = 5000")
         version = db.execute("PRAGMA user_version").fetchone()[0]
         tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION) or (version == 0 and tables):
+        known = version == SCHEMA_VERSION or version in OLDER_VERSIONS
+        if not (known or version == 0) or (version == 0 and tables):
             raise ArchiveError(f"archive: {path} is not an isru ground archive")
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
-        if version == 0:  # one transaction: another process never sees half a schema
-            db.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        if version != SCHEMA_VERSION:  # one transaction: nobody ever sees half a schema
+            tables_sql = CUSTODY if version else SCHEMA + CUSTODY
+            db.executescript(f"BEGIN; {tables_sql} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
     except sqlite3.DatabaseError as exc:
         db.close()
         raise ArchiveError(f"archive: {path} is not an isru ground archive ({exc})") from None

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TextIO
 
+from ground.archive.custody import CustodyArchive, images_dir_of
 from ground.archive.export import write_csv
 from ground.archive.gaps import Gap, stream_gaps
 from ground.archive.query import channel_list, parse_time, time_range
@@ -55,6 +56,8 @@ class Archive:
         self._known_channels: dict[tuple[str, str], frozenset[str]] = {}
         self._on_commit: list[Callable[[], None]] = []
         self._db: sqlite3.Connection | None = self._open()
+        #: The sample custody tables; their writes commit at once and call on_commit's callbacks.
+        self.custody = CustodyArchive(self._db, images_dir_of(self.path), self._committed)
 
     def _open(self) -> sqlite3.Connection:
         db = open_archive(self.path)
@@ -147,9 +150,12 @@ class Archive:
         self._pending_channels.clear()
         self.stored += stored
         if stored:
-            for callback in tuple(self._on_commit):
-                callback()
+            self._committed()
         return stored
+
+    def _committed(self) -> None:
+        for callback in tuple(self._on_commit):
+            callback()
 
     def _take(self, suffix: str, document: dict[str, Any], vehicle: str | None) -> bool:
         if not isinstance(suffix, str):
