@@ -80,6 +80,8 @@ class Session:
         self.dictionary: Dictionary | None = None
         self.status: dict[str, Any] = {}
         self.sequence_status: dict[str, Any] = {}
+        #: The retained custody head (``samples/head``): the vehicle's ledger and public key.
+        self.samples_head: dict[str, Any] = {}
         self.values: dict[str, Any] = {}
         self._live: set[str] = set()
         self.events: deque[Event] = deque(maxlen=history)
@@ -190,6 +192,8 @@ class Session:
             self.status = document
         elif suffix == "seq/status":
             self.sequence_status = document
+        elif suffix == "samples/head":
+            self.samples_head = document
         elif suffix.startswith("tm/"):
             values = document.get("values", {})
             if document.get("replayed"):

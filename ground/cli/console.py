@@ -18,5 +18,11 @@ def run(args: argparse.Namespace) -> int:
     options = login(args)
     command_key = key(args.key)
     return int(
-        console.run_console(broker=args.broker, vehicle=args.vehicle, key=command_key, **options)
+        console.run_console(
+            broker=args.broker,
+            vehicle=args.vehicle,
+            key=command_key,
+            images_dir=args.images_dir,
+            **options,
+        )
     )

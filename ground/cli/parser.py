@@ -115,6 +115,12 @@ def build_parser(description: str | None = DESCRIPTION) -> argparse.ArgumentPars
         prog="isru ground", description=description, epilog=EPILOG, formatter_class=text
     )
     _options(top, defaults=True)
+    top.add_argument(
+        "--images-dir",
+        metavar="DIR",
+        type=Path,
+        help="the console (no verb) keeps the vehicle's images in DIR (its samples tab opens them)",
+    )
     shared = argparse.ArgumentParser(add_help=False)
     _options(shared, defaults=False)
     verbs = top.add_subparsers(dest="verb", metavar="VERB")

@@ -9,6 +9,7 @@ client's latest values, so a fast telemetry stream cannot flood the screen.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
@@ -29,6 +30,7 @@ from ground.console.local_verbs import run_local_verb
 from ground.console.palette import DictionaryCommands
 from ground.console.parse import CommandLineError
 from ground.console.plots import PlotPanel
+from ground.console.samples import SamplesPanel, SamplesTable
 from ground.console.sequence import SequencePanel
 from ground.console.status import StatusBar, dictionary_state
 from ground.console.telemetry import TelemetryTable, packets_of
@@ -50,10 +52,12 @@ class ConsoleApp(App[int]):
         Binding("f3", "tab(1)", "Elec"),
         Binding("f4", "tab(2)", "Oven"),
         Binding("f6", "tab(3)", "Core"),
+        Binding("f7", "tab(4)", "Samples"),
         Binding("1", "tab(0)", show=False),
         Binding("2", "tab(1)", show=False),
         Binding("3", "tab(2)", show=False),
         Binding("4", "tab(3)", show=False),
+        Binding("5", "tab(4)", show=False),
         Binding("f5", "plot_highlighted", "Plot"),
         Binding("slash", "command('')", "Command", show=False),
         Binding("colon", "command(':')", show=False),
@@ -98,9 +102,10 @@ class ConsoleApp(App[int]):
         refresh_hz: float = REFRESH_HZ,
         plots: Sequence[str] = DEFAULT_PLOTS,
         owns_stack: bool = False,
+        images_dir: Path | None = None,
     ) -> None:
         """``owns_stack``: quitting the console stops the vehicle too (``isru sil``), so the
-        console asks first."""
+        console asks first. ``images_dir``: keep the vehicle's images there (else none)."""
         super().__init__()
         self.owns_stack = owns_stack
         self.client = client
@@ -117,6 +122,7 @@ class ConsoleApp(App[int]):
         self.sequence_panel = SequencePanel(id="sequence")
         self.command_history = CommandHistory(id="history")
         self.event_log = EventLog(id="events")
+        self.samples_panel = SamplesPanel(images_dir=images_dir, id="samples")
         self.command_bar = CommandBar(self.dictionary, id="command")
         self.commander = Commander(
             client,
@@ -125,7 +131,7 @@ class ConsoleApp(App[int]):
             self.command_bar,
             on_uploaded=self.sequence_panel.uploaded,
         )
-        self.feed = Feed(client)
+        self.feed = Feed(client, images=images_dir is not None)
         self._seq_shown: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
@@ -135,6 +141,8 @@ class ConsoleApp(App[int]):
                 for packet, table in self.tables.items():
                     with TabPane(packet, id=f"tab-{packet}"):
                         yield table
+                with TabPane("samples", id="tab-samples"):
+                    yield self.samples_panel
             with Vertical(id="side"):
                 yield self.plot_panel
                 yield self.sequence_panel
@@ -147,6 +155,7 @@ class ConsoleApp(App[int]):
         for event in list(self.client.events)[-MAX_EVENTS:]:
             self.event_log.add(event)
         self.feed.attach()
+        self.feed.samples.appendleft(("samples/head", self.client.samples_head))
         for channel in self.initial_plots:
             self.plot_panel.add(channel)
         self.refresh_now()
@@ -186,6 +195,9 @@ class ConsoleApp(App[int]):
         except (CommandLineError, OSError) as exc:
             self.command_bar.show(str(exc), error=True)
 
+    def on_samples_panel_said(self, message: SamplesPanel.Said) -> None:
+        self.command_bar.show(message.text, error=message.error)
+
     def on_telemetry_table_plot_requested(self, message: TelemetryTable.PlotRequested) -> None:
         self._toggle_plot(message.channel)
 
@@ -215,12 +227,12 @@ class ConsoleApp(App[int]):
         return quit_question(self.client.sequence_status, owns_stack=self.owns_stack)
 
     def action_tab(self, index: int) -> None:
-        packets = list(self.packets)
-        if 0 <= index < len(packets):
-            self.query_one(TabbedContent).active = f"tab-{packets[index]}"
+        tabs = [*self.packets, "samples"]
+        if 0 <= index < len(tabs):
+            self.query_one(TabbedContent).active = f"tab-{tabs[index]}"
             if self.focused is not self.command_bar.line:
                 # The table that had focus is hidden now: its successor takes it.
-                self.call_after_refresh(self.tables[packets[index]].focus)
+                self.call_after_refresh(self.visible_table().focus)
 
     def action_command(self, prefix: str) -> None:
         line = self.command_bar.line
@@ -238,7 +250,7 @@ class ConsoleApp(App[int]):
         line.focus()
 
     def action_focus_telemetry(self) -> None:
-        self.active_table().focus()
+        self.visible_table().focus()
 
     def action_plot_highlighted(self) -> None:
         channel = self.active_table().highlighted()
@@ -250,6 +262,10 @@ class ConsoleApp(App[int]):
     def active_table(self) -> TelemetryTable:
         active = self.query_one(TabbedContent).active.removeprefix("tab-")
         return self.tables.get(active) or next(iter(self.tables.values()))
+
+    def visible_table(self) -> TelemetryTable | SamplesTable:
+        samples = self.query_one(TabbedContent).active == "tab-samples"
+        return self.samples_panel.table if samples else self.active_table()
 
     def table_of(self, channel: str) -> TelemetryTable:
         return self.tables[self.dictionary.channel_index[channel].packet]
@@ -269,6 +285,10 @@ class ConsoleApp(App[int]):
             self.event_log.add(self.feed.events.popleft())
         while self.feed.acks:
             self.command_history.ack(self.feed.acks.popleft())
+        if self.feed.samples or self.feed.chunks:
+            self.samples_panel.take([*self.feed.samples, *self.feed.chunks])
+            self.feed.samples.clear()
+            self.feed.chunks.clear()
 
     # --- internals ---------------------------------------------------------------------
 

@@ -15,15 +15,22 @@ from ground import Ack, Event, GroundClient
 
 MAX_PENDING_EVENTS = 500
 MAX_PENDING_ACKS = 1000
+#: Custody entries (and the head) waiting; image chunks (about 64 kB each: over one 8 MiB
+#: image), kept only for a console that keeps images.
+MAX_PENDING_SAMPLES = 2000
+MAX_PENDING_CHUNKS = 256
 
 
 class Feed:
     """A listener of one client, attached with :meth:`attach` until :meth:`detach`."""
 
-    def __init__(self, client: GroundClient) -> None:
+    def __init__(self, client: GroundClient, *, images: bool = False) -> None:
         self.client = client
         self.events: deque[Event] = deque(maxlen=MAX_PENDING_EVENTS)
         self.acks: deque[Ack] = deque(maxlen=MAX_PENDING_ACKS)
+        self.samples: deque[tuple[str, dict[str, Any]]] = deque(maxlen=MAX_PENDING_SAMPLES)
+        self.chunks: deque[tuple[str, dict[str, Any]]] = deque(maxlen=MAX_PENDING_CHUNKS)
+        self.images = images
         self.telemetry = True  # show whatever values the client has at the first refresh
         self._remove: Callable[[], None] | None = None
 
@@ -43,6 +50,10 @@ class Feed:
             self.events.append(Event.from_message(document))
         elif suffix == "cmd/ack":
             self.acks.append(Ack.from_message(document))
+        elif suffix.startswith("samples/"):
+            self.samples.append((suffix, document))
+        elif suffix.startswith("images/") and self.images:
+            self.chunks.append((suffix, document))
 
     def take_telemetry(self) -> bool:
         """Whether telemetry arrived since the last call."""

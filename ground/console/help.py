@@ -20,6 +20,8 @@ from interface.dictionary import ArgDef, CommandDef, Dictionary
 KEYS = (
     ("F1  ?", "this help (every command, its arguments and hazard class)"),
     ("F2 F3 F4 F6  1 2 3 4", "telemetry tabs (scoop, elec, oven, core)"),
+    ("F7  5", "samples: mass, location, images, custody, signatures checked"),
+    ("enter  o", "samples tab: open the sample's newest image (system viewer)"),
     ("F5  p", "plot / unplot the highlighted channel"),
     ("/  :", "go to the command line (':' starts a local verb)"),
     ("escape", "leave the command line for the telemetry table"),

@@ -64,16 +64,17 @@ class ImageStore:
         self._pending: OrderedDict[tuple[str, str], _Pending] = OrderedDict()
         self._stored: dict[str, str] = {}  # name -> sha256 of the file written
 
-    def take(self, suffix: str, document: dict[str, Any]) -> str | None:
-        """Take one chunk (``images/<name>``); what to tell the operator, if anything:
-        ``image NAME kept (N bytes)`` or the problem."""
+    def take(self, suffix: str, document: dict[str, Any]) -> tuple[str, bool] | None:
+        """Take one chunk (``images/<name>``); what to tell the operator, if anything, and
+        whether it is a problem: ``image NAME kept in DIR (N bytes)``, or what is wrong."""
         if self.directory is None:
             return None
         name = suffix.partition("/")[2]
         try:
-            return self._take(name, document)
+            kept = self._take(name, document)
         except ValueError as exc:
-            return f"image {name}: {exc}"
+            return f"image {name}: {exc}", True
+        return None if kept is None else (kept, False)
 
     def _take(self, name: str, document: dict[str, Any]) -> str | None:
         sha, size, chunks, chunk, data = (
@@ -110,7 +111,7 @@ class ImageStore:
             raise ValueError(f"its chunks do not make its sha256 (CAMERA.SEND {name} again)")
         self._write(name, whole)
         self._stored[name] = sha
-        return f"image {name} kept ({size} bytes)"
+        return f"image {name} kept in {self.directory} ({size} bytes)"
 
     def _write(self, name: str, data: bytes) -> None:
         assert self.directory is not None

@@ -101,7 +101,10 @@ class SampleBook:
 
     def take_head(self, document: dict[str, Any]) -> None:
         """The retained head: its public key checks every entry (all are checked again when
-        it changes), and the hash it gives for its ``seq`` must be that entry's."""
+        it changes), and the hash it gives for its ``seq`` must be that entry's. An empty
+        document (none heard yet) changes nothing."""
+        if not document:
+            return
         pem, signer = document.get("public_key_pem"), document.get("signer")
         key, problem = None, None
         if not isinstance(pem, str):
