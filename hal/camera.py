@@ -150,7 +150,7 @@ class SocketCamera:
     async def capture(self, *, purpose: str, timeout_s: float = 5.0) -> CapturedImage:
         check_purpose(self.url, purpose)
         timeout_s = check_timeout(self.url, timeout_s)
-        request = json.dumps({"capture": purpose}).encode() + b"\n"
+        request = json.dumps({"capture": purpose}, separators=(",", ":")).encode() + b"\n"
         async with self._lock:
             try:
                 async with asyncio.timeout(timeout_s):

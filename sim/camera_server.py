@@ -105,7 +105,7 @@ class CameraServer:
             "height": self.height,
             "bytes": len(data),
         }
-        return json.dumps(header).encode() + b"\n" + data
+        return json.dumps(header, separators=(",", ":")).encode() + b"\n" + data
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -138,7 +138,7 @@ class CameraServer:
 
 
 def _error(text: str) -> bytes:
-    return json.dumps({"error": text}).encode() + b"\n"
+    return json.dumps({"error": text}, separators=(",", ":")).encode() + b"\n"
 
 
 async def _discard_line(reader: asyncio.StreamReader) -> None:

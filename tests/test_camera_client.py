@@ -66,7 +66,7 @@ async def test_open_camera_socket_capture_returns_the_servers_png() -> None:
     async with server(handler) as url, open_camera(url) as camera:
         image = await camera.capture(purpose="site")
         again = await camera.capture(purpose="scoop")
-    assert seen == [b'{"capture": "site"}\n', b'{"capture": "scoop"}\n']
+    assert seen == [b'{"capture":"site"}\n', b'{"capture":"scoop"}\n']
     assert (image.media_type, image.width, image.height, image.suffix) == (
         "image/png",
         8,

@@ -119,9 +119,9 @@ async def test_camera_server_bad_request_gets_an_error_line_and_the_connection_s
     try:
         writer.write(line + b'{"capture":"site"}\n')
         reply = await asyncio.wait_for(reader.readline(), 5)
-        assert reply.startswith(b'{"error": "') and error.encode() in reply
+        assert reply.startswith(b'{"error":"') and error.encode() in reply
         header = await asyncio.wait_for(reader.readline(), 5)
-        assert header.startswith(b'{"media_type": "image/png", "width": 640, "height": 480')
+        assert header.startswith(b'{"media_type":"image/png","width":640,"height":480,"bytes":')
     finally:
         writer.close()
     assert camera_server.captures == 1
