@@ -20,6 +20,7 @@ from isru.sil_session import EXIT_SIGNALLED, run
 from isru.sim_child import SimStartError
 from isru.stack import SilError, Stack, sil_stack
 from sim.ice_content import ice_wt_pct_argument
+from sim.pem_params import DEFAULT_SET, params_argument
 
 __all__ = ["EXIT_SIGNALLED", "SilError", "Stack", "main", "parser", "sil_stack"]
 
@@ -64,7 +65,23 @@ def parser() -> argparse.ArgumentParser:
         help="water ice in the regolith the simulated scoop digs, wt%% (default: the "
         "simulator's 5.6)",
     )
+    result.add_argument(
+        "--cell-params",
+        type=_cell_params,
+        metavar="SET",
+        help=f"the simulated cell's PEM stack: a parameter file (TOML) or a shipped set "
+        f"(default {DEFAULT_SET})",
+    )
     return result
+
+
+def _cell_params(text: str) -> str:
+    """An argparse type: a parameter set the simulator will load, checked here first (so a
+    bad file stops `isru sil` before anything starts), as the simulator's argument: a file's
+    absolute path, or a shipped set's name."""
+    params_argument(text)
+    path = Path(text)
+    return str(path.resolve()) if path.is_file() else text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,6 +71,7 @@ async def run(options: argparse.Namespace, sequence: Sequence | None = None) -> 
             embedded_broker=options.embedded_broker,
             announce=True,
             ice_wt_pct=options.ice_wt_pct,
+            cell_params=options.cell_params,
         ) as stack:
             try:
                 print("flight  online; Ctrl-C stops everything", flush=True)

@@ -174,10 +174,13 @@ async def sil_stack(
     embedded_broker: bool = False,
     announce: bool = False,
     ice_wt_pct: float | None = None,
+    cell_params: str | None = None,
 ) -> AsyncIterator[Stack]:
     """Broker, simulator (with its fault control port) and flight, started in that order
     and stopped in the reverse; the flight process is stopped with SIGTERM so it safes.
-    ``ice_wt_pct``: water ice in the regolith the simulated scoop digs (None: its default)."""
+    ``ice_wt_pct``: water ice in the regolith the simulated scoop digs (None: its default).
+    ``cell_params``: the simulated cell's PEM parameter set, a file or a shipped set's name
+    (None: the simulator's default), as ``isru sim --cell-params`` takes it."""
     if time_scale <= 0:
         raise ValueError(f"time_scale: must be positive, got {time_scale}")
     with tempfile.TemporaryDirectory(prefix="isru-sil-") as tmp:
@@ -185,6 +188,8 @@ async def sil_stack(
         sim_args = ["--link-dir", str(workdir), "--time-scale", str(time_scale)]
         if ice_wt_pct is not None:
             sim_args += ["--ice-wt-pct", str(ice_wt_pct)]
+        if cell_params is not None:
+            sim_args += ["--cell-params", cell_params]
         async with (
             _broker(broker, workdir, embedded=embedded_broker) as (url, what, mosquitto),
             SimChild(args=[*sim_args, "--control-port", "0"]) as sim,
