@@ -14,20 +14,40 @@ Values = Mapping[str, Any]
 PacketListener = Callable[[str, dict[str, Any]], None]
 
 
+#: Per (board, snapshot class): each field's name and channel, worked out once.
+_fields: dict[tuple[str, type], tuple[tuple[str, str], ...]] = {}
+#: Per (board, flag word class): each flag's channel and bit, worked out once.
+_flags: dict[tuple[str, type], tuple[tuple[str, int], ...]] = {}
+
+
 def snapshot_values(board: str, snapshot: object) -> dict[str, Any]:
     """A board telemetry snapshot as channel values: enums by name, flag words as bools."""
+    cls = type(snapshot)
+    fields = _fields.get((board, cls))
+    if fields is None:
+        fields = _fields[board, cls] = tuple(
+            (f.name, f"{board}.{f.name}")
+            for f in dataclasses.fields(snapshot)  # type: ignore[arg-type]
+        )
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(snapshot):  # type: ignore[arg-type]
-        value = getattr(snapshot, field.name)
+    for name, channel in fields:
+        value = getattr(snapshot, name)
         if isinstance(value, enum.IntFlag):
-            for flag in type(value):
-                assert flag.name is not None
-                values[f"{board}.{flag.name.lower()}"] = flag in value
+            bits = value._value_
+            for flag_channel, bit in _flags.get((board, type(value))) or _flag_plan(board, value):
+                values[flag_channel] = bits & bit == bit
         elif isinstance(value, enum.Enum):
-            values[f"{board}.{field.name}"] = value.name
+            values[channel] = value._name_
         else:
-            values[f"{board}.{field.name}"] = value
+            values[channel] = value
     return values
+
+
+def _flag_plan(board: str, value: enum.IntFlag) -> tuple[tuple[str, int], ...]:
+    plan = _flags[board, type(value)] = tuple(
+        (f"{board}.{str(flag.name).lower()}", flag.value) for flag in type(value)
+    )
+    return plan
 
 
 class ChannelStore:
@@ -44,8 +64,7 @@ class ChannelStore:
         """Take in one packet's values and tell every listener and watcher."""
         now = self._clock.monotonic()
         self.values.update(values)
-        for name in values:
-            self.updated_at[name] = now
+        self.updated_at.update(dict.fromkeys(values, now))
         for listener in tuple(self._listeners):
             listener(packet, values)
         for predicate, future in tuple(self._watchers):
