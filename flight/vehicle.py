@@ -29,6 +29,8 @@ from flight.limits import LimitMonitor
 from flight.modes import ModeKeeper
 from flight.oven import OvenChannels
 from flight.safing import Safing
+from flight.sample_handlers import sample_desk
+from flight.samples import CustodySink
 from flight.sequence_commands import SequenceCommands
 from flight.sequencer import AbortCause, Sequencer
 from flight.state import StateStore
@@ -53,6 +55,7 @@ class FlightApp:
         config: FlightConfig,
         clock: Clock | None = None,
         dictionary: Dictionary = DICTIONARY,
+        sink: CustodySink | None = None,
     ) -> None:
         self.config = config
         scale = config.time_scale
@@ -87,6 +90,10 @@ class FlightApp:
             state=self.state,
         )
         self.sequences = SequenceCommands(sequencer=self.sequencer, dictionary=dictionary)
+        self.samples = sample_desk(
+            config, clock=self.clock, events=self.events, channels=self.channels, sink=sink
+        )
+        self.samples.sequencer = self.sequencer
         self.dispatcher = self._dispatcher()
         # Going SAFE stops the sequence first, then the commands, then any arm.
         for part in (self.sequencer, self.dispatcher, self.arming):
@@ -136,7 +143,8 @@ class FlightApp:
         )
         dispatcher = Dispatcher(
             dictionary=self.dictionary,
-            routes=payload.routes() | self.sequences.routes(),
+            routes=self.samples.hook(payload.routes() | self.sequences.routes())
+            | self.samples.routes(),
             modes=self.modes,
             arming=self.arming,
             interlocks=Interlocks(dictionary=self.dictionary),
@@ -157,6 +165,8 @@ class FlightApp:
         if warning:
             self.events.emit("STATE_RECOVERED", detail=warning)
         self.sequencer.report_interrupted()
+        await self.samples.keeper.open()
+        self.samples.start()
         self.channels.listen(self._on_packet)
         self.boards.start()
         for link in self.links.values():
@@ -180,6 +190,9 @@ class FlightApp:
         for task in (*self._tasks, *self._loops):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._loops, return_exceptions=True)
+        await self.samples.stop()
+        await self.samples.camera.close()
+        self.samples.keeper.close()
         self.state.flush()
         await self._exit.aclose()
 
@@ -207,7 +220,19 @@ class FlightApp:
         """Check and start a sequence; raises SequenceError or SequencerBusy."""
         sequence = self.load_sequence(text, name=name)
         self.sequencer.start(sequence)
+        self.samples.sequence_started(name, text)
         return sequence
+
+    # --- sample custody --------------------------------------------------------------
+
+    def attach_custody(self, sink: CustodySink | None) -> None:
+        """Hand every new ledger line and stored image to ``sink`` (the downlink) from now
+        on; the ledger's head at once when it is open."""
+        self.samples.keeper.attach(sink)
+
+    def custody_head(self) -> dict[str, Any] | None:
+        """The ledger's head (``samples/head``); None while custody is off."""
+        return self.samples.keeper.head()
 
     # --- telemetry and fault protection ----------------------------------------------
 

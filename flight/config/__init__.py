@@ -16,11 +16,13 @@ from flight.config.model import (
     TelemetryConfig,
     effective_limits,
 )
+from flight.config.samples import CameraConfig, SamplesConfig, SiteConfig
 
 __all__ = [
     "DEFAULT_STATE_DIR",
     "ENV_PREFIX",
     "OUTBOX_FILE_NAME",
+    "CameraConfig",
     "CommandingConfig",
     "ConfigError",
     "DeviceConfig",
@@ -29,6 +31,8 @@ __all__ = [
     "LimitOverride",
     "MqttConfig",
     "OutboxConfig",
+    "SamplesConfig",
+    "SiteConfig",
     "StateConfig",
     "TelemetryConfig",
     "effective_limits",

@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from flight.config.samples import CameraConfig, SamplesConfig
 from interface.broker import parse_broker
 from interface.catalog import DICTIONARY
 from interface.dictionary import Limits, SafingResponse
@@ -250,6 +251,8 @@ class FlightConfig(_Section):
     state: StateConfig = Field(default_factory=StateConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    samples: SamplesConfig = Field(default_factory=SamplesConfig)
+    camera: CameraConfig = Field(default_factory=CameraConfig)
 
     @field_validator("outbox")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from interface.catalog.channels import BOARD_LIMITS
 from interface.catalog.oven import OVEN_COMMANDS
+from interface.catalog.samples import SAMPLE_COMMANDS
 from interface.dictionary import ArgDef, CommandDef, Mode
 
 ALL_MODES = (Mode.SAFE, Mode.IDLE, Mode.OPERATING)
@@ -155,6 +156,7 @@ COMMANDS = [
         completion_timeout_s=5,
     ),
     *OVEN_COMMANDS,
+    *SAMPLE_COMMANDS,
 ]
 
 SEQUENCE_NAME = ArgDef(

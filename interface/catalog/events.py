@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from interface.catalog.oven import OVEN_INTERLOCKS
+from interface.catalog.samples import SAMPLE_EVENTS
 from interface.dictionary import EventDef, InterlockDef, Severity
 
 _S = Severity
@@ -96,6 +97,7 @@ EVENTS = [
         severity=_S.WARNING,
         template="sequence {name} was interrupted at line {line} by a restart; not resumed",
     ),
+    *SAMPLE_EVENTS,
 ]
 
 

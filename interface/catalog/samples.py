@@ -1,0 +1,98 @@
+"""Sample custody's part of the dictionary: the CAMERA.* and SAMPLE.* commands and the
+events of the ledger and the camera (``flight/samples.py``, ``docs/samples.md``).
+
+None of these commands moves an actuator: they are allowed in every mode, and a camera or
+ledger failure fails them (``DEVICE_FAULT``) without touching the payload.
+"""
+
+from __future__ import annotations
+
+from interface.dictionary import ArgDef, CommandDef, EventDef, Mode, Severity
+
+#: Where SAMPLE.MOVE may say a sample is (``transferred`` only by SAMPLE.TRANSFER).
+MOVE_LOCATIONS = ("scoop", "oven", "stowed", "dumped", "consumed")
+#: What a command's ``sample`` may name besides an id (``rover1-0001``): the sample now in
+#: the scoop, the one now in the oven, the one collected last; CAMERA.CAPTURE also ``none``.
+SAMPLE_REFERENCES = ("scoop", "oven", "latest")
+
+_ALL_MODES = (Mode.SAFE, Mode.IDLE, Mode.OPERATING)
+_SAMPLE = ArgDef(
+    name="sample",
+    type="str",
+    max_length=64,
+    description="a sample id (rover1-0001), or scoop, oven, latest: the sample now there",
+)
+
+
+def _text(name: str, length: int, description: str) -> ArgDef:
+    return ArgDef(name=name, type="str", max_length=length, description=description)
+
+
+SAMPLE_COMMANDS = [
+    CommandDef(
+        name="CAMERA.CAPTURE",
+        description="take a picture, store it with its SHA-256; of a sample: an IMAGED entry",
+        args=(
+            _text("purpose", 32, "why, in the image's name: [a-z0-9_], e.g. inspect"),
+            _text("sample", 64, "a sample id, scoop, oven, latest; or none"),
+        ),
+        modes=_ALL_MODES,
+        completion_timeout_s=30,
+    ),
+    CommandDef(
+        name="CAMERA.SEND",
+        description="publish a stored image again (its chunks), e.g. one the ground missed",
+        args=(_text("name", 100, "the image's name, as IMAGE_STORED gave it"),),
+        modes=_ALL_MODES,
+    ),
+    CommandDef(
+        name="SAMPLE.MOVE",
+        description="record where a sample now is (a MOVED entry)",
+        args=(
+            _SAMPLE,
+            ArgDef(name="location", type="enum", choices=MOVE_LOCATIONS, description="where"),
+            _text("note", 200, "why or how, in words (may be empty)"),
+        ),
+        modes=_ALL_MODES,
+    ),
+    CommandDef(
+        name="SAMPLE.NOTE",
+        description="record anything else about a sample, in words (a NOTED entry)",
+        args=(_SAMPLE, _text("text", 2000, "the note")),
+        modes=_ALL_MODES,
+    ),
+    CommandDef(
+        name="SAMPLE.TRANSFER",
+        description="pass a sample's ownership to a buyer (a TRANSFERRED entry, latest mass)",
+        args=(
+            _SAMPLE,
+            _text("buyer", 200, "who owns it from now on"),
+            _text("contract", 200, "the contract's reference"),
+        ),
+        modes=_ALL_MODES,
+        completion_timeout_s=30,
+    ),
+]
+
+_S = Severity
+SAMPLE_EVENTS = [
+    EventDef(
+        id="CUSTODY_OPENED",
+        severity=_S.INFO,
+        template="custody ledger {path}: {entries} entries, {samples} samples, key {signer}",
+    ),
+    EventDef(id="CUSTODY_TORN", severity=_S.WARNING, template="custody ledger {path}: {detail}"),
+    EventDef(id="CUSTODY_UNAVAILABLE", severity=_S.ERROR, template="custody off: {detail}"),
+    EventDef(id="CUSTODY_FAILED", severity=_S.ERROR, template="custody {what}: {detail}"),
+    EventDef(
+        id="SAMPLE_ENTRY",
+        severity=_S.INFO,
+        template="{sample} {kind} (seq {seq}): {summary}",
+    ),
+    EventDef(
+        id="IMAGE_STORED",
+        severity=_S.INFO,
+        template="image {name} ({purpose}, sample {sample}): {bytes} bytes, sha256 {sha256}",
+    ),
+    EventDef(id="CAMERA_FAILED", severity=_S.WARNING, template="camera ({purpose}): {detail}"),
+]
