@@ -1,5 +1,6 @@
-"""A V4L2 capture device (USB UVC camera, the Raspberry Pi camera through libcamera's V4L2
-compatibility, ...) read with ``linuxpy``: one MJPG frame per capture, kept as a JPEG file.
+"""A V4L2 capture device (a USB UVC camera, a Raspberry Pi camera on a driver that encodes
+JPEG...) read with ``linuxpy``: one MJPG (or JPEG) frame per capture, kept as a JPEG file.
+A device that offers neither is refused by name, with the formats it does offer.
 
 The device is opened for each capture and closed after it: between photographs another
 program may use the camera, and a camera unplugged and plugged again works at the next one.
@@ -13,6 +14,8 @@ from typing import Any
 
 from hal.camera import MAX_IMAGE, CameraError, CapturedImage, check_purpose, check_timeout
 
+#: The pixel formats whose frames are JPEG files, by preference: V4L2's fourcc, linuxpy's name.
+JPEG_FORMATS = (("MJPG", "MJPEG"), ("JPEG", "JPEG"))
 #: Frames dropped after streaming starts: a UVC camera's first frames are often dark or torn.
 WARMUP_FRAMES = 2
 
@@ -44,11 +47,19 @@ class V4l2Camera:
     async def _grab(self, video: Any) -> CapturedImage:
         with video.Device(self.url) as device:
             formats = {fmt.pixel_format for fmt in device.info.formats}
-            if video.PixelFormat.MJPEG not in formats:
+            fourcc = next(
+                (
+                    f
+                    for f, name in JPEG_FORMATS
+                    if getattr(video.PixelFormat, name, None) in formats
+                ),
+                None,
+            )
+            if fourcc is None:
                 offered = ", ".join(sorted(_fourcc(f) for f in formats)) or "none"
-                raise CameraError(self.url, f"offers no MJPG frames (offers {offered})")
+                raise CameraError(self.url, f"offers no MJPG or JPEG frames (offers {offered})")
             capture = video.VideoCapture(device)
-            capture.set_format(self.width, self.height, "MJPG")
+            capture.set_format(self.width, self.height, fourcc)
             fmt = capture.get_format()
             with capture:
                 seen = 0

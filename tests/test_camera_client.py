@@ -281,7 +281,7 @@ async def test_v4l2_device_without_mjpg_says_what_it_offers(
 ) -> None:
     fake_linuxpy(monkeypatch, FakeVideo([FakeVideo.PixelFormat.YUYV], []))
     async with open_camera("/dev/video0") as camera:
-        with pytest.raises(CameraError, match=r"offers no MJPG frames \(offers YUYV\)"):
+        with pytest.raises(CameraError, match=r"offers no MJPG or JPEG frames \(offers YUYV\)"):
             await camera.capture(purpose="site")
 
 
