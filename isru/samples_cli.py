@@ -1,11 +1,15 @@
 """``isru samples``: the samples in a custody ledger, their export packages, their check.
 
-- ``list --ledger FILE --vehicle-key PEM``: one line per sample (where it is, its mass, when
-  it was dug, its owner).
-- ``show ID --ledger FILE --vehicle-key PEM [--json]``: one sample, as its package's summary
-  (Markdown) or as JSON.
-- ``export ID DIR --ledger FILE --vehicle-key PEM [--images DIR]``: write the sample's
-  self-contained package into DIR (new or empty).
+- ``list SOURCE``: one line per sample (where it is, its mass, when it was dug, its owner).
+- ``show ID SOURCE [--json]``: one sample, as its package's summary (Markdown) or as JSON.
+- ``export ID DIR SOURCE``: write the sample's self-contained package into DIR (new or empty).
+- ``images --archive DB [--vehicle V]``: the images the archive holds, and those still
+  waiting for chunks (which ``CAMERA.SEND NAME`` sends again) or bad. Exit 1 unless all
+  are kept.
+
+SOURCE is ``--ledger FILE --vehicle-key PEM [--images DIR]`` (the board's ledger file) or
+``--archive DB [--vehicle V] [--vehicle-key PEM]`` (what the ground recorder kept; without
+``--vehicle-key``, the key the vehicle's head announced, named as not pinned).
 - ``verify PATH [--vehicle-key PEM] [--operator-key PEM]...``: check a package (a directory)
   or a whole ledger (a file; needs ``--vehicle-key``). Valid: one line saying what was
   checked, exit 0. Invalid: one line per problem, exit 1.
@@ -25,6 +29,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ground.archive import Archive, ArchiveError
+from ground.archive.images import spans
 from interface.custody import (
     CustodyError,
     PackageError,
@@ -37,7 +43,8 @@ from interface.custody import (
     verify_package,
 )
 from interface.signing import KeyFileError
-from isru.samples_export import Refused, countersign_package, export_sample, read_ledger
+from isru.samples_export import countersign_package, export_sample
+from isru.samples_source import Refused, Source, Usage, open_source, read_ledger
 from isru.verb_cli import OK, REFUSED, USAGE, run_verb, verb_parser
 
 __all__ = ["main"]
@@ -47,9 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     parser, verbs = verb_parser("isru samples", "Sample custody: ledgers, export packages, checks.")
 
     def ledger(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--ledger", type=Path, required=True, metavar="FILE", help="ledger")
+        source = sub.add_mutually_exclusive_group(required=True)
+        source.add_argument("--ledger", type=Path, metavar="FILE", help="a ledger file")
+        source.add_argument("--archive", type=Path, metavar="DB", help="the ground archive")
+        sub.add_argument("--vehicle", help="with --archive: the vehicle (when it holds several)")
         sub.add_argument(
-            "--vehicle-key", type=Path, required=True, metavar="PEM", help="vehicle's key"
+            "--vehicle-key", type=Path, metavar="PEM", help="vehicle's key (needed with --ledger)"
         )
 
     listing = verbs.add_parser("list", help="one line per sample in a ledger")
@@ -62,7 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("sample", metavar="ID")
     export.add_argument("directory", metavar="DIR", type=Path)
     ledger(export)
-    export.add_argument("--images", type=Path, metavar="DIR", help="where the images are")
+    export.add_argument("--images", type=Path, metavar="DIR", help="with --ledger: images")
+    images = verbs.add_parser("images", help="the archive's images, and the incomplete ones")
+    images.add_argument("--archive", type=Path, required=True, metavar="DB", help="archive")
+    images.add_argument("--vehicle", help="the vehicle (when the archive holds several)")
     verify = verbs.add_parser("verify", help="check a package (DIR) or a ledger (FILE)")
     verify.add_argument("path", metavar="PATH", type=Path)
     verify.add_argument("--vehicle-key", type=Path, metavar="PEM", help="the key you trust")
@@ -84,18 +97,17 @@ def _problems(problems: list[Problem]) -> None:
         print(problem)
 
 
-def _records(options: argparse.Namespace) -> dict[str, SampleRecord]:
-    verified = read_ledger(options.ledger, load_public_key(options.vehicle_key))
-    for problem in verified.problems:
-        print(f"isru samples: {problem}", file=sys.stderr)
-    records = fold(signed for _, signed in sorted(verified.entries, key=lambda i: i[1].entry.seq))
-    if verified.problems:
-        raise Refused(f"ledger {options.ledger}: {len(verified.problems)} problems (above)")
-    return records
+def _records(options: argparse.Namespace) -> tuple[dict[str, SampleRecord], Source]:
+    source = open_source(options)
+    for line in [*source.notes, *map(str, source.verified.problems)]:
+        print(f"isru samples: {line}", file=sys.stderr)
+    if source.verified.problems:
+        raise Refused(f"{source.label}: {len(source.verified.problems)} problems (above)")
+    return fold(source.entries()), source
 
 
 def _list(options: argparse.Namespace) -> None:
-    records = _records(options)
+    records, _ = _records(options)
     print(f"{'sample':<20} {'where':<12} {'mass g':>14} {'dug (mission)':<28} owner")
     for record in records.values():
         m = record.measured
@@ -108,14 +120,13 @@ def _list(options: argparse.Namespace) -> None:
 
 
 def _show(options: argparse.Namespace) -> None:
-    records = _records(options)
+    records, source = _records(options)
     record = records.get(options.sample)
     if record is None:
         known = ", ".join(records) or "none"
-        raise Refused(f"no sample {options.sample} in {options.ledger} (samples: {known})")
+        raise Refused(f"no sample {options.sample} in {source.place} (samples: {known})")
     if not options.json:
-        key = key_id(load_public_key(options.vehicle_key))
-        sys.stdout.write(summary_markdown(record, key))
+        sys.stdout.write(summary_markdown(record, key_id(source.key)))
         return
     document: dict[str, Any] = {
         "sample": record.sample,
@@ -163,6 +174,29 @@ def _verify(options: argparse.Namespace) -> int:
     return OK
 
 
+def _images(options: argparse.Namespace) -> int:
+    try:
+        with Archive(options.archive, create=False) as archive:
+            vehicle = archive.custody.vehicle(options.vehicle)
+            states = archive.custody.images(vehicle)
+    except ArchiveError as exc:
+        raise Refused(str(exc)) from None
+    print(f"{'image':<40} {'bytes':>9} {'sample':<16} state")
+    for state in states:
+        meta = state.meta
+        if state.file is not None:
+            what = f"kept: {state.file}"
+        elif state.problem is not None:
+            what = f"bad: {state.problem}"
+        else:
+            what = (
+                f"waiting: chunks {spans(state.missing)} of {meta.chunks} missing "
+                f"(CAMERA.SEND {meta.name})"
+            )
+        print(f"{meta.name:<40} {meta.bytes:>9} {meta.sample or '-':<16} {what}")
+    return OK if all(state.file is not None for state in states) else REFUSED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``isru samples``; return the exit status."""
     return run_verb(_parser(), argv, _run, (KeyFileError, PackageError, CustodyError))
@@ -178,12 +212,17 @@ def _run(options: argparse.Namespace) -> int | None:
             print(export_sample(options))
         elif options.verb == "countersign":
             print(countersign_package(options))
+        elif options.verb == "images":
+            return _images(options)
         else:
             return _verify(options)
     except Refused as exc:
         for line in exc.lines:
             print(f"isru samples: {line}", file=sys.stderr)
         return REFUSED
+    except Usage as exc:
+        print(f"isru samples: {exc}", file=sys.stderr)
+        return USAGE
     return None
 
 

@@ -1,85 +1,63 @@
-"""``isru samples export`` and ``countersign``: making a package from a ledger, and adding an
-operator's countersignature to one (the command line is :mod:`isru.samples_cli`)."""
+"""``isru samples export`` and ``countersign``: making a package from a ledger or the ground
+archive, and adding an operator's countersignature to one (the command line is
+:mod:`isru.samples_cli`)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from interface.custody import (
     Kind,
-    SignedEntry,
-    Verified,
     countersign,
     key_id,
     load_public_key,
     load_signing_key,
     package_files,
-    verify_ledger,
     verify_package,
     write_files,
 )
+from isru.samples_source import Refused, Source, open_source, read_ledger
 
-__all__ = ["Refused", "countersign_package", "export_sample", "read_ledger"]
-
-
-class Refused(Exception):
-    """What the command refuses to do, and why: one line or several."""
-
-    def __init__(self, *lines: str) -> None:
-        super().__init__("\n".join(lines))
-        self.lines = lines
-
-
-def read_ledger(path: Path, key: Ed25519PublicKey) -> Verified:
-    """Every entry and problem of the ledger file at ``path`` under the vehicle's ``key``."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise Refused(f"ledger {path}: does not exist") from None
-    except OSError as exc:
-        raise Refused(f"ledger {path}: not readable: {exc.strerror or exc}") from None
-    return verify_ledger(data, key, file=str(path))
-
-
-def _in_order(verified: Verified) -> list[SignedEntry]:
-    return [signed for _, signed in sorted(verified.entries, key=lambda item: item[1].entry.seq)]
+__all__ = ["Refused", "countersign_package", "export_sample", "read_ledger", "write_package"]
 
 
 def export_sample(options: argparse.Namespace) -> str:
-    """Write the package of ``options.sample``; what was written, in one line."""
-    key = load_public_key(options.vehicle_key)
-    verified = read_ledger(options.ledger, key)
-    if verified.problems:
-        lines = [str(problem) for problem in verified.problems]
-        raise Refused(*lines, f"ledger {options.ledger}: does not verify; nothing exported")
-    entries = _in_order(verified)
-    mine = [signed for signed in entries if signed.entry.sample == options.sample]
+    """Write the package of ``options.sample`` from its ledger or the archive
+    (:func:`~isru.samples_source.open_source`); what was written, in one line."""
+    source = open_source(options)
+    for note in source.notes:
+        print(f"isru samples: {note}", file=sys.stderr)
+    return write_package(source, options.sample, options.directory)
+
+
+def write_package(source: Source, sample: str, directory: Path) -> str:
+    """Write the package of ``sample`` from ``source`` into ``directory`` (new or empty);
+    what was written, in one line. Refused when the ledger does not verify, the sample is
+    not in it, or an image it names cannot be had."""
+    if source.verified.problems:
+        lines = [str(problem) for problem in source.verified.problems]
+        raise Refused(*lines, f"{source.label}: does not verify; nothing exported")
+    entries = source.entries()
+    mine = [signed for signed in entries if signed.entry.sample == sample]
     if not mine:
         known = ", ".join(dict.fromkeys(s.entry.sample for s in entries)) or "none"
-        raise Refused(f"no sample {options.sample} in {options.ledger} (samples: {known})")
-    names = [
-        image["name"]
+        raise Refused(f"no sample {sample} in {source.place} (samples: {known})")
+    wanted = [
+        (image["name"], image["sha256"])
         for signed in mine
         if signed.entry.kind is Kind.IMAGED
         for image in signed.entry.body["images"]
     ]
-    if names and options.images is None:
-        raise Refused(f"sample {options.sample} has {len(names)} images: give --images DIR")
-    images = {}
-    for name in names:
-        path = options.images / name
-        try:
-            images[name] = path.read_bytes()
-        except OSError as exc:
-            raise Refused(f"image {path}: not readable: {exc.strerror or exc}") from None
-    write_files(options.directory, package_files(mine, key, images))
+    if wanted and source.images is None:
+        raise Refused(f"sample {sample} has {len(wanted)} images: give --images DIR")
+    images = {name: source.images(name, sha256) for name, sha256 in wanted if source.images}
+    write_files(directory, package_files(mine, source.key, images))
     return (
-        f"wrote {options.directory}: sample {options.sample}, {len(mine)} entries, "
-        f"{len(images)} images; vehicle key {key_id(key)}"
+        f"wrote {directory}: sample {sample}, {len(mine)} entries, "
+        f"{len(images)} images; vehicle key {key_id(source.key)}"
     )
 
 
