@@ -104,6 +104,7 @@ def test_predict_limit_trips_are_reported_with_their_times(
         ([str(DEMO_SEQ), "--limit", "elec.h2_pressure_kpa=1"], "must be CHANNEL.FIELD=VALUE"),
         ([str(DEMO_SEQ), "--ice-wt-pct", "100"], "from 0 to under 99.85"),
         ([str(DEMO_SEQ), "--cell-params", "nosuch"], "no such file"),
+        ([str(DEMO_SEQ), "--max-wall-s", "0"], "--max-wall-s: must be a number of seconds above 0"),
     ],
 )
 def test_predict_bad_input_is_one_clear_line(args: list[str], error: str) -> None:
@@ -115,6 +116,16 @@ def test_predict_bad_input_is_one_clear_line(args: list[str], error: str) -> Non
         check=False,
     )
     assert run.returncode == 2 and error in run.stderr and "Traceback" not in run.stderr
+
+
+def test_predict_runaway_stops_at_its_wall_time_cap_with_exit_3(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = _cli(capsys, str(DEMO_SEQ), "--json", "--max-wall-s", "0.01")
+    assert status == 3 and out == ""
+    assert err.startswith(f"isru seq: no prediction of {DEMO_SEQ}: stopped after 0.01 s of real")
+    assert "(--max-wall-s)" in err and "s into the mission; nothing predicted" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_predict_sequence_with_problems_names_them(

@@ -4,7 +4,7 @@ The sequence runs on the flight software's core and the simulated boards in this
 virtual time (:mod:`isru.predict.run`); no broker, no flight process. ``--json`` prints the
 prediction as one JSON object with the ``--report-json`` report's field names. Exit status:
 0 the sequence would complete, 1 it would abort (or the file has problems), 2 a usage error
-or an unreadable file.
+or an unreadable file, 3 the dry run took more than ``--max-wall-s`` real seconds.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from typing import Any
 
 from interface.catalog import DICTIONARY
 from interface.sequence import MAX_BYTES, SequenceError, format_problems, parse_sequence
-from isru.predict.run import PredictError, Prediction, World, predict
+from isru.predict.run import PredictError, Prediction, PredictTimeout, World, predict
 from sim.ice_content import DEFAULT_ICE_WT_PCT, ice_wt_pct_argument
 from sim.pem_params import DEFAULT_SET, params_argument
 
-OK, ABORTS, USAGE = 0, 1, 2
+OK, ABORTS, USAGE, TOO_SLOW = 0, 1, 2, 3
+#: Real seconds a dry run may take by default (``--max-wall-s``).
+MAX_WALL_S = 120.0
 LIMIT_FIELDS = ("red_low", "yellow_low", "yellow_high", "red_high", "persistence", "response")
 
 
@@ -51,6 +53,14 @@ def add_parser(actions: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="the simulator's seed (default 0)")
     p.add_argument(
+        "--max-wall-s",
+        type=_wall_s,
+        default=MAX_WALL_S,
+        metavar="S",
+        help=f"stop a dry run that takes more than S real seconds (default {MAX_WALL_S:g}; "
+        "water.seq's two hours take about 30)",
+    )
+    p.add_argument(
         "--time-scale",
         type=_scale,
         default=100.0,
@@ -67,6 +77,16 @@ def add_parser(actions: Any) -> None:
         help="override a limit as the flight config's [limits] does, e.g. "
         "elec.h2_pressure_kpa.red_high=150 (repeatable)",
     )
+
+
+def _wall_s(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text}")
+    return value
 
 
 def _scale(text: str) -> float:
@@ -123,7 +143,10 @@ def run(args: argparse.Namespace) -> int:
         limits=_limits(args.limit),
     )
     try:
-        prediction = predict(sequence, world=world)
+        prediction = predict(sequence, world=world, max_wall_s=args.max_wall_s)
+    except PredictTimeout as exc:
+        print(f"isru seq: no prediction of {path}: {exc}", file=sys.stderr)
+        return TOO_SLOW
     except PredictError as exc:
         print(f"isru seq: cannot predict {path}: {exc}", file=sys.stderr)
         return USAGE

@@ -14,7 +14,7 @@ import asyncio
 import gc
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,16 @@ LINK_UP_TIMEOUT_S = 30.0
 GC_THRESHOLD = 50_000
 
 
+#: Virtual seconds between two looks at the real time a capped dry run has taken.
+WALL_CHECK_S = 1.0
+
+
 class PredictError(Exception):
     """The dry run could not be made; the message says why."""
+
+
+class PredictTimeout(PredictError):
+    """The dry run took more real time than it was allowed; the message says how far it got."""
 
 
 @dataclass
@@ -98,19 +106,62 @@ class World:
     limits: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def predict(sequence: Sequence, *, world: World | None = None) -> Prediction:
-    """Run ``sequence`` on virtual time; blocks until it ends (in a fresh event loop)."""
+def predict(
+    sequence: Sequence, *, world: World | None = None, max_wall_s: float | None = None
+) -> Prediction:
+    """Run ``sequence`` on virtual time; blocks until it ends (in a fresh event loop).
+    ``max_wall_s``: real seconds the run may take; past them it stops (``PredictTimeout``)."""
     started = time.perf_counter()
     # Most of what a run makes is freed by reference counting: collect cycles less often.
     thresholds = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
     try:
         with asyncio.Runner(loop_factory=AutojumpLoop) as runner:
-            prediction = runner.run(_predict(sequence, world or World()))
+            work = _predict(sequence, world or World())
+            if max_wall_s is not None:
+                work = _within(work, started, max_wall_s)
+            prediction = runner.run(work)
     finally:
         gc.set_threshold(*thresholds)
     prediction.wall_s = time.perf_counter() - started
     return prediction
+
+
+async def _within(
+    work: Coroutine[Any, Any, Prediction], started: float, max_wall_s: float
+) -> Prediction:
+    """``work``, cancelled once it has taken ``max_wall_s`` real seconds since ``started``
+    (looked at every ``WALL_CHECK_S`` of virtual time: a runaway is a long mission)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    virtual_start = loop.time()
+    expired = False
+    handle: asyncio.TimerHandle | None = None
+
+    def look() -> None:
+        nonlocal handle, expired
+        if time.perf_counter() - started >= max_wall_s:
+            expired = True
+            task.cancel()
+        else:
+            handle = loop.call_later(WALL_CHECK_S, look)
+
+    handle = loop.call_later(WALL_CHECK_S, look)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        task.uncancel()
+        mission_s = loop.time() - virtual_start
+        raise PredictTimeout(
+            f"stopped after {max_wall_s:g} s of real time (--max-wall-s), "
+            f"{mission_s:.0f} s into the mission; nothing predicted"
+        ) from None
+    finally:
+        if handle is not None:
+            handle.cancel()
 
 
 async def _predict(sequence: Sequence, world: World) -> Prediction:
