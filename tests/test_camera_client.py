@@ -7,10 +7,12 @@ import asyncio
 import enum
 import io
 import json
+import re
 import sys
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given
@@ -296,3 +298,32 @@ async def test_v4l2_capture_keeps_the_frame_after_the_warm_up(
     assert (image.data, image.media_type, image.suffix) == (b"\xff\xd8good", "image/jpeg", ".jpg")
     assert (image.width, image.height) == (320, 240)
     assert video.asked == [(320, 240, "MJPG")]
+
+
+def doc_hex_blocks() -> list[bytes]:
+    """The byte dumps of docs/camera.md's worked example, in order."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "camera.md").read_text()
+    hexes = re.findall(r"^((?:[0-9a-f]{2} )*[0-9a-f]{2})$", text, flags=re.MULTILINE)
+    blocks, current = [], ""
+    for line in text.splitlines():
+        if line in hexes:
+            current += line + " "
+        elif current:
+            blocks.append(bytes.fromhex(current))
+            current = ""
+    return blocks
+
+
+async def test_camera_doc_worked_example_is_the_exchange_byte_for_byte() -> None:
+    request, data = doc_hex_blocks()
+    header = b'{"media_type":"image/png","width":1,"height":1,"bytes":69}\n'
+    handler, seen = replying(header + data)
+    async with server(handler) as url, open_camera(url) as camera:
+        image = await camera.capture(purpose="site")
+    assert seen == [request] and len(header) == 59 and len(data) == 69
+    assert (image.data, image.width, image.height, image.suffix) == (data, 1, 1, ".png")
+    assert picture_of(data).getpixel((0, 0)) == (255, 0, 0)
+
+
+def picture_of(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data))
