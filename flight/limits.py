@@ -6,6 +6,7 @@ import enum
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from math import isfinite
 from typing import Any
 
 from flight.events import EventLog
@@ -37,6 +38,13 @@ def classify(limits: Limits, value: float) -> tuple[Level, float | None]:
     return Level.GREEN, None
 
 
+def _green_band(limits: Limits) -> tuple[float, float]:
+    """The lowest and highest values :func:`classify` calls green (when they are finite)."""
+    lows = [x for x in (limits.red_low, limits.yellow_low) if x is not None]
+    highs = [x for x in (limits.red_high, limits.yellow_high) if x is not None]
+    return max(lows, default=-math.inf), min(highs, default=math.inf)
+
+
 @dataclass(slots=True)
 class _Track:
     """Per-channel persistence: the level reported and the current runs of samples."""
@@ -52,6 +60,12 @@ class _Track:
         self.alert_run = self.alert_run + 1 if level is not Level.GREEN else 0
         self.below_red_run = self.below_red_run + 1 if level is not Level.RED else 0
         self.green_run = self.green_run + 1 if level is Level.GREEN else 0
+
+    def green_sample(self) -> None:
+        """:meth:`sample` of a green level."""
+        self.red_run = self.alert_run = 0
+        self.below_red_run += 1
+        self.green_run += 1
 
     def change(self, persistence: int) -> Level | None:
         """The level to report now, if the runs say the reported one no longer holds."""
@@ -95,6 +109,8 @@ class LimitMonitor:
         self._events = events
         self._on_red = on_red
         self._tracks = {name: _Track() for name in limits}
+        #: Per channel, the values that are green: from the highest low to the lowest high.
+        self._green = {name: _green_band(lim) for name, lim in limits.items()}
         self.disabled: set[str] = set()
 
     def level(self, channel: str) -> Level:
@@ -118,11 +134,17 @@ class LimitMonitor:
 
     def check(self, values: Mapping[str, Any]) -> None:
         """Check one packet's values."""
+        green, tracks, disabled = self._green, self._tracks, self.disabled
         for name, value in values.items():
-            limits = self.limits.get(name)
-            if limits is None or name in self.disabled or value is None:
+            band = green.get(name)
+            if band is None or value is None or name in disabled:
                 continue
-            self._sample(name, limits, float(value))
+            number = float(value)
+            track = tracks[name]
+            if track.reported is Level.GREEN and band[0] <= number <= band[1] and isfinite(number):
+                track.green_sample()  # green and staying green: the common case, in short
+                continue
+            self._sample(name, self.limits[name], number)
 
     def _sample(self, name: str, limits: Limits, value: float) -> None:
         track = self._tracks[name]
