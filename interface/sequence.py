@@ -228,7 +228,13 @@ def _arguments(command: CommandDef, tokens: list[str]) -> dict[str, Any]:
             value = read_value(raw)
         except ValueError as exc:
             raise _Bad(f"{command.name}: {key}: {exc}") from None
-        wanted = {"int": (int,), "float": (int, float), "bool": (bool,), "enum": (str,)}
+        wanted = {
+            "int": (int,),
+            "float": (int, float),
+            "bool": (bool,),
+            "enum": (str,),
+            "str": (str,),
+        }
         if kind is not None and (
             not isinstance(value, wanted[kind]) or (kind != "bool" and isinstance(value, bool))
         ):

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiomqtt
 
 from interface.broker import NODELAY, parse_broker
+from interface.custody import generate_signing_key_file
 from isru.broker import Mosquitto, mosquitto_available
 from isru.children import ChildProcess
 from isru.embedded_broker import EmbeddedBroker
@@ -24,6 +25,12 @@ ONLINE_TIMEOUT_S = 30.0
 FLIGHT_STOP_S = 15.0
 #: How often the stack's processes are checked for having exited on their own.
 WATCH_PERIOD_S = 0.5
+
+
+#: The SIL's dig site (a point near the lunar south pole: lat, lon, height, 1-sigma) and the
+#: simulated load cell's 1-sigma, signed into the custody ledger of every SIL run.
+SIL_SITE = (-85.5, 31.2, -1200.0, 30.0)
+SIL_MASS_SIGMA_G = 0.2
 
 
 class SilError(Exception):
@@ -56,8 +63,13 @@ def _flight_config(
     key: Path | None,
     time_scale: float,
     state: Path,
+    camera: str | None = None,
 ) -> None:
     mqtt = f'key_file = "{key.resolve()}"' if key else "allow_unsigned = true"
+    custody_key = path.parent / "custody.key"  # the vehicle's signing key, for this run
+    if not custody_key.exists():
+        generate_signing_key_file(custody_key)
+    camera_url = f'url = "{camera}"' if camera else ""
     path.write_text(
         f"""# Written by isru sil for this run.
 vehicle = "{vehicle}"
@@ -73,6 +85,18 @@ dir = "{state}"
 [mqtt]
 broker = "{broker}"
 {mqtt}
+[samples]
+key_file = "{custody_key}"
+mass_sigma_g = {SIL_MASS_SIGMA_G}
+calibration = "sim load cell (0.2 g noise)"
+[samples.site]
+frame = "MOON_ME"
+lat_deg = {SIL_SITE[0]}
+lon_deg = {SIL_SITE[1]}
+height_m = {SIL_SITE[2]}
+sigma_m = {SIL_SITE[3]}
+[camera]
+{camera_url}
 """
     )
 
@@ -186,6 +210,7 @@ async def sil_stack(
     with tempfile.TemporaryDirectory(prefix="isru-sil-") as tmp:
         workdir = Path(tmp)
         sim_args = ["--link-dir", str(workdir), "--time-scale", str(time_scale)]
+        sim_args += ["--camera-port", "0", "--vehicle", vehicle]
         if ice_wt_pct is not None:
             sim_args += ["--ice-wt-pct", str(ice_wt_pct)]
         if cell_params is not None:
@@ -205,6 +230,7 @@ async def sil_stack(
                 key=key,
                 time_scale=time_scale,
                 state=workdir / "state",
+                camera=sim.camera,
             )
             if announce:
                 print(f"broker  {url} ({what})", flush=True)

@@ -32,6 +32,7 @@ from tests.flightstack import Stack, flight_stack
 
 SITE = {"frame": "MOON_ME", "lat_deg": -85.5, "lon_deg": 31.2, "height_m": -1200.0, "sigma_m": 30.0}
 SIGMA_G = 0.3
+SAMPLE_SEQ = Path(__file__).resolve().parents[1] / "sequences" / "sample.seq"
 
 
 @asynccontextmanager
@@ -266,3 +267,34 @@ async def test_flight_samples_ledger_checked_at_boot(tmp_path: Path, damage: str
             assert ledger.read_bytes() == good
             aside = tmp_path / "state" / f"custody.jsonl.torn-{len(good)}"
             assert aside.read_bytes() == b'{"entry":{"body"'
+
+
+async def test_flight_samples_sequence_sample_seq_from_dig_to_transfer(tmp_path: Path) -> None:
+    """sequences/sample.seq: one sample of 50 to 500 g, pictured, weighed, into the oven,
+    noted and transferred; its COLLECTED entry names the sequence by its text's hash."""
+    text = SAMPLE_SEQ.read_text()
+    async with custody_stack(tmp_path) as stack:
+        await stack.event("CUSTODY_OPENED")
+        stack.app.start_sequence(text, name="sample")
+        await stack.event("SEQ_COMPLETED")
+        await _entry(stack, "IMAGED", 4)  # the transfer's picture, the last entry
+        store = stack.app.samples.keeper
+        kinds = [e.entry.kind.value for e in store.entries]
+        assert kinds == [
+            "COLLECTED",
+            "IMAGED",
+            "MEASURED",
+            "IMAGED",
+            "MOVED",
+            "IMAGED",
+            "NOTED",
+            "TRANSFERRED",
+            "IMAGED",
+        ]
+        record = store.records["testbed-0001"]
+        assert record.collected is not None and record.collected.sequence is not None
+        assert record.collected.sequence.name == "sample"
+        assert record.collected.sequence.sha256 == hashlib.sha256(text.encode()).hexdigest()
+        assert record.measured is not None and 50.0 <= record.measured.mass_g <= 500.0
+        assert (record.owner, record.transfers[-1].contract) == ("ACME_Regolith", "C2026_0042")
+        assert stack.app.modes.mode.value == "SAFE"
