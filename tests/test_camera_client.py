@@ -63,6 +63,7 @@ def replying(*replies: bytes, close_after: bool = False) -> tuple[Handler, list[
     return handle, seen
 
 
+@pytest.mark.req("HAL-12")
 async def test_open_camera_socket_capture_returns_the_servers_png() -> None:
     handler, seen = replying(answer(png()))
     async with server(handler) as url, open_camera(url) as camera:
@@ -80,6 +81,7 @@ async def test_open_camera_socket_capture_returns_the_servers_png() -> None:
     assert camera.url == url
 
 
+@pytest.mark.req("HAL-12")
 @pytest.mark.parametrize(
     "url",
     [
@@ -109,6 +111,7 @@ async def test_capture_bad_purpose_names_it() -> None:
             await camera.capture(purpose="a b")
 
 
+@pytest.mark.req("HAL-12")
 async def test_capture_server_error_line_becomes_camera_error_and_connection_stays() -> None:
     handler, seen = replying(b'{"error":"lens cap on"}\n', answer(png()))
     async with server(handler) as url, open_camera(url) as camera:
@@ -119,6 +122,7 @@ async def test_capture_server_error_line_becomes_camera_error_and_connection_sta
     assert len(seen) == 2
 
 
+@pytest.mark.req("HAL-12")
 async def test_capture_oversize_image_is_refused() -> None:
     handler, _ = replying(answer(b"", bytes=MAX_IMAGE + 1))
     async with server(handler) as url, open_camera(url) as camera:
@@ -142,6 +146,7 @@ async def test_capture_bytes_that_are_not_the_media_type_are_refused() -> None:
             await camera.capture(purpose="site")
 
 
+@pytest.mark.req("HAL-12")
 async def test_capture_silent_server_times_out_naming_the_device() -> None:
     handler, _ = replying(b"")  # reads the request, answers nothing
     async with server(handler) as url, open_camera(url) as camera:
@@ -157,6 +162,7 @@ async def test_capture_no_server_names_the_refusal() -> None:
             await camera.capture(purpose="site")
 
 
+@pytest.mark.req("HAL-12")
 async def test_capture_reconnects_after_the_server_drops_the_connection() -> None:
     handler, seen = replying(answer(png()), close_after=True)
     async with server(handler) as url, open_camera(url) as camera:
@@ -208,6 +214,7 @@ def test_parse_header_arbitrary_json_objects_raise_only_camera_error(
     assert min(header.width, header.height, header.size) >= 1
 
 
+@pytest.mark.req("HAL-12")
 async def test_v4l2_missing_device_names_it() -> None:
     async with open_camera("/dev/video97") as camera:
         with pytest.raises(CameraError, match=r"'/dev/video97': no such device"):
@@ -220,6 +227,7 @@ async def test_v4l2_a_file_that_is_no_camera_names_it() -> None:
             await camera.capture(purpose="site")
 
 
+@pytest.mark.req("HAL-12")
 async def test_v4l2_without_linuxpy_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "linuxpy.video", None)
     async with open_camera("/dev/video0") as camera:

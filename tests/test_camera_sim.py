@@ -51,6 +51,7 @@ def changed_box(a: bytes, b: bytes) -> tuple[int, int, int, int] | None:
     return ImageChops.difference(picture(a).convert("RGB"), picture(b).convert("RGB")).getbbox()
 
 
+@pytest.mark.req("SIM-17")
 def test_render_png_same_scene_gives_the_same_bytes() -> None:
     first, second = render_png(HOME), render_png(dataclasses.replace(HOME))
     assert hashlib.sha256(first).digest() == hashlib.sha256(second).digest()
@@ -100,6 +101,7 @@ async def camera_server() -> AsyncIterator[CameraServer]:
     await server.close()
 
 
+@pytest.mark.req("SIM-17")
 @pytest.mark.parametrize(
     ("line", "error"),
     [
@@ -159,6 +161,7 @@ async def until_idle(scoop: ScoopDriver, clock: ManualClock) -> None:
     raise AssertionError(f"scoop not idle: {scoop.latest}")
 
 
+@pytest.mark.req("SIM-17")
 async def test_camera_sim_images_follow_the_scoop_through_a_dig() -> None:
     clock = ManualClock()
     sim = SimBoards(clock=clock, host_timeout_s=None)
@@ -186,6 +189,7 @@ async def test_camera_sim_images_follow_the_scoop_through_a_dig() -> None:
     assert after.data == render_png(scene)  # nothing else went into the picture
 
 
+@pytest.mark.req("SIM-17")
 async def test_sim_process_announces_its_camera_and_serves_pngs() -> None:
     async with SimChild(args=["--tcp", "--camera-port", "0", "--vehicle", "moon-1"]) as sim:
         assert sim.camera is not None and sim.camera.startswith("socket://127.0.0.1:")
