@@ -163,6 +163,9 @@ class SocketCamera:
             except (OSError, asyncio.IncompleteReadError) as exc:
                 await self.close()
                 raise CameraError(self.url, _why(exc)) from None
+            except asyncio.CancelledError:
+                self._drop()  # cancelled mid-answer: the rest of it must not meet the next request
+                raise
 
     async def _exchange(self, request: bytes) -> CapturedImage:
         reused = self._writer is not None
@@ -198,10 +201,15 @@ class SocketCamera:
         data = await reader.readexactly(header.size)
         return make_image(self.url, header, data)
 
-    async def close(self) -> None:
+    def _drop(self) -> None:
         writer, self._reader, self._writer = self._writer, None, None
         if writer is not None:
             writer.close()
+
+    async def close(self) -> None:
+        writer = self._writer
+        self._drop()
+        if writer is not None:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 

@@ -182,6 +182,26 @@ async def test_capture_image_cut_short_is_an_error_then_the_next_capture_works()
         assert (await camera.capture(purpose="site")).data == data
 
 
+async def test_capture_cancelled_mid_image_leaves_nothing_for_the_next_capture() -> None:
+    data, sent = png(), asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = not sent.is_set()
+        while await reader.readline():
+            writer.write(answer(data)[: -10 if first else None])
+            await writer.drain()
+            sent.set()
+        writer.close()
+
+    async with server(handle) as url, open_camera(url) as camera:
+        task = asyncio.create_task(camera.capture(purpose="site"))
+        await asyncio.wait_for(sent.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert (await camera.capture(purpose="site")).data == data
+
+
 @given(st.binary(max_size=300))
 @example(b"[" * 4000)
 def test_parse_header_arbitrary_bytes_raise_only_camera_error(line: bytes) -> None:
