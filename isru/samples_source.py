@@ -136,7 +136,7 @@ def archive_source(
                 why = f"chunks {spans(mine[0].missing)} missing (CAMERA.SEND {image})"
             elif mine and mine[0].problem:
                 why = mine[0].problem
-            raise Refused(f"image {image}: not in {label}: {why}")
+            raise Refused(f"image {image}: not in {label} ({name}): {why}")
         try:
             return path.read_bytes()
         except OSError as exc:
