@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 #: A request line, its newline included, is at most this long.
 MAX_LINE = 4096
 PURPOSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+#: A vehicle name, as the flight configuration takes it.
+VEHICLE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 DEFAULT_VEHICLE = "sim"
 
 #: The scene to photograph for a purpose, taken at once on the simulator's loop.
@@ -164,10 +166,8 @@ def _tcp_port(text: str) -> int:
 
 
 def _vehicle(text: str) -> str:
-    if not PURPOSE.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"must be 1..32 of A-Z a-z 0-9 _ . - (a letter or digit first), got {text!r}"
-        )
+    if not VEHICLE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be 1..32 of A-Z a-z 0-9 _ -, got {text!r}")
     return text
 
 
