@@ -61,7 +61,7 @@ class ControlServer:
         """The reply to one request line."""
         try:
             request = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             return {"ok": False, "error": f"not JSON: {exc}"}
         try:
             if isinstance(request, dict) and "query" in request:

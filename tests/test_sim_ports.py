@@ -408,6 +408,7 @@ async def test_sim_ports_control_server_answers_each_line_and_survives_bad_input
             b"this is not json",
             b'{"board": "elec", "fault": "drop", "rate": -1}',
             b"[1, 2]",
+            b"[" * 5000,  # nested deeper than the JSON parser recurses
             b'{"board": "elec", "fault": "clear"}',
         ]
         answers = []
@@ -420,8 +421,9 @@ async def test_sim_ports_control_server_answers_each_line_and_survives_bad_input
         await writer.wait_closed()
     finally:
         await server.close()
-    assert [a["ok"] for a in answers] == [True, False, False, False, True, False]
+    assert [a["ok"] for a in answers] == [True, False, False, False, False, True, False]
     assert "rate" in answers[2]["error"]
+    assert "not JSON" in answers[4]["error"]
     assert sim.uarts["scoop"].faults.corrupt == 0.01
 
 
