@@ -1,12 +1,16 @@
 """What a vehicle's samples hand the MQTT side, made for the custody link and archive tests:
 real ledger lines signed with a fresh key (interface.custody's ChainWriter), images of a few
-chunks, and the head; plus publishing them as the vehicle does, for the ground tests."""
+chunks, and the head; publishing them as the vehicle does, for the ground tests; and the
+ground recorder in a task, with events to wait on."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,8 @@ import aiomqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from flight.mqtt.custody_link import chunk_count, chunk_payload, head_payload
+from ground.archive import Archive
+from ground.recorder import record
 from interface.custody import (
     ChainWriter,
     Imaged,
@@ -27,7 +33,10 @@ from interface.custody import (
     public_pem,
 )
 from interface.topics import IMAGE_CHUNK_BYTES, Topics
+from isru.broker import Mosquitto
 from tests.custody_cases import T0, collected
+
+WAIT_S = 20.0
 
 
 @dataclass
@@ -127,3 +136,50 @@ async def publish_feed(client: aiomqtt.Client, feed: Feed, *, images: bool = Tru
         for name in feed.images:
             for payload in feed.chunks(name):
                 await client.publish(topics.image(name), payload, qos=1)
+
+
+@dataclass
+class Recording:
+    """``record()`` in a task: what it logged, and an event set at every commit."""
+
+    archive: Path
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    logged: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def on_commit(self, archive: Archive) -> None:
+        self.counts = dict(archive.custody.counts)
+        self.changed.set()
+
+    def log(self, line: str) -> None:
+        self.logged.append(line)
+        self.changed.set()
+
+    async def until(self, ready: Callable[[], bool]) -> None:
+        async with asyncio.timeout(WAIT_S):
+            while not ready():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@asynccontextmanager
+async def recording(broker: Mosquitto, path: Path, vehicle: str) -> AsyncIterator[Recording]:
+    rec = Recording(path)
+    task = asyncio.create_task(
+        record(
+            broker=broker.url,
+            vehicle=vehicle,
+            archive_path=path,
+            stop=rec.stop,
+            on_commit=rec.on_commit,
+            log=rec.log,
+        )
+    )
+    await rec.until(lambda: any(line.startswith("recording ") for line in rec.logged))
+    try:
+        yield rec
+    finally:
+        rec.stop.set()
+        async with asyncio.timeout(WAIT_S):
+            await task

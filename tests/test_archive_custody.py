@@ -5,13 +5,10 @@ put together from their chunks and checked; ``isru samples list|show|export|imag
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import random
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,62 +22,14 @@ from ground.archive import Archive
 from ground.archive.custody import images_dir_of
 from ground.archive.images import Chunk, ImageProblem, Reassembler, assemble, parse_chunk
 from ground.archive.schema import SCHEMA
-from ground.recorder import record
 from interface.custody import ChainWriter, Kind, Noted, public_pem
 from interface.topics import IMAGE_CHUNK_BYTES, Topics
 from isru.broker import Mosquitto
 from isru.samples_cli import main as samples
 from tests.custody_cases import T0
-from tests.custody_feed import Feed, feed, publish_feed
+from tests.custody_feed import Feed, feed, publish_feed, recording
 
 WAIT_S = 20.0
-
-
-@dataclass
-class Recording:
-    """``record()`` in a task: what it logged, and an event set at every commit."""
-
-    archive: Path
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    logged: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def on_commit(self, archive: Archive) -> None:
-        self.counts = dict(archive.custody.counts)
-        self.changed.set()
-
-    def log(self, line: str) -> None:
-        self.logged.append(line)
-        self.changed.set()
-
-    async def until(self, ready: Callable[[], bool]) -> None:
-        async with asyncio.timeout(WAIT_S):
-            while not ready():
-                self.changed.clear()
-                await self.changed.wait()
-
-
-@asynccontextmanager
-async def recording(broker: Mosquitto, path: Path, vehicle: str) -> AsyncIterator[Recording]:
-    rec = Recording(path)
-    task = asyncio.create_task(
-        record(
-            broker=broker.url,
-            vehicle=vehicle,
-            archive_path=path,
-            stop=rec.stop,
-            on_commit=rec.on_commit,
-            log=rec.log,
-        )
-    )
-    await rec.until(lambda: any(line.startswith("recording ") for line in rec.logged))
-    try:
-        yield rec
-    finally:
-        rec.stop.set()
-        async with asyncio.timeout(WAIT_S):
-            await task
 
 
 def fill(path: Path, data: Feed, *, images: bool = True) -> Archive:
