@@ -20,17 +20,18 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ground.console.samples_images import ImageStore, ImageUnavailable, system_viewer
-from ground.console.samples_model import SampleBook, SampleRow
+from ground.console.samples_model import UNCHECKED, SampleBook, SampleRow
 from ground.console.tables import BoundedTable
 
 #: Column key, title and width (None: as wide as its widest cell).
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("sample", "sample", None),
+    ("chain", "chain", None),
     ("mass", "mass", None),
     ("location", "location", 11),
     ("images", "images", None),
     ("custody", "custody", None),
-    ("check", "check", None),
+    ("problem", "problem", None),
 )
 
 
@@ -158,17 +159,18 @@ class SamplesPanel(Vertical):
         self.header.update(self.head_text())
 
     def head_text(self) -> Text:
-        """``head seq 12 (2 samples), key 1a2b3c4d`` and the highlighted sample's problem."""
+        """``7 entries, 2 samples (2 here), key 1a2b3c4d`` (the head's, and how many samples
+        this console heard) and the highlighted sample's problem."""
         book, head = self.book, self.book.head
         if not head:
             line = Text("no samples/head from the vehicle yet", style="yellow")
         else:
             samples = head.get("samples")
             count = len(samples) if isinstance(samples, list) else samples
-            line = Text(f"vehicle: {head.get('entries')} entries, {count} samples")
-            line.append(f" ({len(self.shown)} heard here)", "dim")
+            line = Text(f"{head.get('entries')} entries, {count} samples")
+            line.append(f" ({len(self.shown)} here)", "dim")
             signer = str(head.get("signer") or "?")
-            line.append("  key ")
+            line.append(", key ")
             line.append(signer, "bold" if book.key_problem is None else "bold red")
         if book.key_problem is not None and head:
             line.append(f"  {book.key_problem}", "red")
@@ -183,11 +185,18 @@ class SamplesPanel(Vertical):
 def cells(row: SampleRow) -> list[Text]:
     """The row's cells, in COLUMNS' order."""
     images = "-" if not row.images else f"{row.images} {row.newest_image}"
+    if row.ok:
+        chain = Text("ok", style="green")
+    elif row.check.startswith(UNCHECKED):
+        chain = Text("unchecked", style="bold yellow")
+    else:
+        chain = Text("BAD", style="bold white on red")
     return [
         Text(row.sample),
+        chain,
         Text(row.mass, justify="right"),
         Text(row.location),
         Text(images),
         Text(row.custody, style="bold" if row.custody != "collected" else ""),
-        Text("ok", style="green") if row.ok else Text(row.check, style="bold red"),
+        Text("" if row.ok else row.check, style="red"),
     ]

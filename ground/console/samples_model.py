@@ -49,6 +49,8 @@ MAX_ENTRIES = 5000
 #: Messages that name no sample, kept to be shown.
 MAX_STRAYS = 20
 OK = "ok"
+#: How the check of a sample starts when there is no key to check it with.
+UNCHECKED = "not checked:"
 LINE_REF = re.compile(r" \(line \d+\)")
 
 
@@ -108,16 +110,14 @@ class SampleBook:
         pem, signer = document.get("public_key_pem"), document.get("signer")
         key, problem = None, None
         if not isinstance(pem, str):
-            problem = "not checked: the samples/head has no public_key_pem"
+            problem = f"{UNCHECKED} the samples/head has no public_key_pem"
         else:
             try:
                 key = public_key_from_pem(pem.encode(), Path(HEAD))
             except KeyFileError as exc:
-                problem = f"not checked: the samples/head's public_key_pem {exc.problem}"
+                problem = f"{UNCHECKED} the samples/head's public_key_pem {exc.problem}"
         if key is not None and signer is not None and signer != key_id(key):
-            problem = (
-                f"not checked: the samples/head says signer {signer}, its key is {key_id(key)}"
-            )
+            problem = f"{UNCHECKED} the samples/head says signer {signer}, its key is {key_id(key)}"
             key = None
         if _id(key) != _id(self.key) or problem != self.key_problem:
             self._dirty.update(self._lines)
@@ -172,7 +172,7 @@ class SampleBook:
         lines = [line for _, line in sorted(self._lines[sample], key=lambda item: item[0])]
         if self.key is None:
             entries = [e for e in (_parsed(line) for line in lines) if e is not None]
-            problems = [self.key_problem or "not checked: no samples/head (public key) yet"]
+            problems = [self.key_problem or f"{UNCHECKED} no samples/head (public key) yet"]
         else:
             verified = verify_ledger(_joined(lines), self.key, file=sample, complete=False)
             entries = [signed for _, signed in verified.entries]
