@@ -35,7 +35,9 @@ class RunReport:
     charge_ah: float = 0.0
     h2_produced_g: float = 0.0
     o2_produced_g: float = 0.0
-    energy_wh: float = 0.0
+    #: The cell's electrical energy (current x voltage), Wh: ``cell_energy_wh`` in the chain's
+    #: figures and in ``isru seq predict``'s too.
+    cell_energy_wh: float = 0.0
     events: list[dict[str, Any]] = field(default_factory=list)
     #: The extraction chain's figures and balances (``isru.chain_report``), when known.
     chain: ChainReport | None = None
@@ -57,7 +59,7 @@ class RunReport:
             f"charge     {self.charge_ah * 1000:.2f} mA h",
             f"H2         {self.h2_produced_g * 1000:.2f} mg",
             f"O2         {self.o2_produced_g * 1000:.2f} mg",
-            f"energy     {self.energy_wh:.3f} W h",
+            f"energy     {self.cell_energy_wh:.3f} W h (cell)",
             f"events     {len(self.events)} warning or worse",
         ]
         lines += [f"  {e['severity']:<8} {e['id']:<16} {e['text']}" for e in self.events]
@@ -101,7 +103,9 @@ class ReportRecorder:
             hours = max(0.0, (now - then).total_seconds()) / 3600
             mean_current = (current + last_current) / 2
             self.report.charge_ah += mean_current * hours
-            self.report.energy_wh += (current * voltage + last_current * last_voltage) / 2 * hours
+            self.report.cell_energy_wh += (
+                (current * voltage + last_current * last_voltage) / 2 * hours
+            )
         self._last = (now, current, voltage)
 
     def finish(self, end: Event, status: dict[str, Any]) -> RunReport:

@@ -52,7 +52,7 @@ async def run_sequence(stack: Stack, options: argparse.Namespace, sequence: Sequ
         recorder.close()
         chain.close()
         report.chain = await chain_of_run(
-            stack.sim, chain, cell_charge_ah=report.charge_ah, cell_energy_wh=report.energy_wh
+            stack.sim, chain, cell_charge_ah=report.charge_ah, cell_energy_wh=report.cell_energy_wh
         )
     print(report.text(), flush=True)
     if options.report_json:

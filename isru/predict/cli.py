@@ -160,7 +160,13 @@ def run(args: argparse.Namespace) -> int:
 def text_of(prediction: Prediction) -> str:
     """The prediction for a person: outcome, time, energy, yields, events."""
     p = prediction
-    energy = ", ".join(f"{board} {wh:.2f}" for board, wh in p.energy_wh.items())
+    parts = (
+        ("oven", p.oven_energy_wh),
+        ("cell", p.cell_energy_wh),
+        ("cell heater", p.cell_heater_energy_wh),
+        ("scoop", p.scoop_energy_wh),
+    )
+    energy = ", ".join(f"{name} {wh:.2f}" for name, wh in parts)
     lines = [
         f"sequence   {p.sequence}: would end {p.outcome}" + (f" ({p.reason})" if p.reason else ""),
         f"duration   {p.duration_s:.1f} s (mission time)",

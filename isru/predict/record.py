@@ -3,8 +3,8 @@
 :class:`RunRecorder` listens to the flight software's channel store and event log (the same
 values and events ``isru sil --run`` hears over MQTT) and keeps, on mission time:
 
-* the energy of each board: the oven's heater (its own ``heater_energy_wh`` counter, as the
-  SIL report counts it), the cell (current x voltage, integrated like the SIL report) plus the
+* the energy of each part: the oven's heater (its own ``heater_energy_wh`` counter, as the
+  SIL report counts it), the cell (current x voltage, integrated like the SIL report), the
   cell's heater, the scoop's two motors (current x :data:`SCOOP_BUS_V`: the board reports no
   voltage, so this figure is an estimate),
 * the peak of their summed power,
@@ -94,10 +94,12 @@ class RunRecorder:
         return self._app.clock.monotonic() - self._t0
 
     def energy_wh(self) -> dict[str, float]:
+        """Each part's energy, Wh, under the prediction's names (``isru seq predict --json``)."""
         return {
-            "scoop": self.scoop.wh,
-            "elec": self.cell.wh + self.cell_heater.wh,
-            "oven": self.oven_heater.total,
+            "scoop_energy_wh": self.scoop.wh,
+            "cell_energy_wh": self.cell.wh,
+            "cell_heater_energy_wh": self.cell_heater.wh,
+            "oven_energy_wh": self.oven_heater.total,
         }
 
     def _on_packet(self, packet: str, values: dict[str, Any]) -> None:

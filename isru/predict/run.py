@@ -60,7 +60,12 @@ class Prediction:
     reason: str = ""
     cause: str = ""
     duration_s: float = 0.0
-    energy_wh: dict[str, float] = field(default_factory=dict)
+    #: Energy, Wh: ``oven_energy_wh`` and ``cell_energy_wh`` as in the SIL report's chain;
+    #: the cell's heater and the scoop's motors (an estimate) only here; and their total.
+    oven_energy_wh: float = 0.0
+    cell_energy_wh: float = 0.0
+    cell_heater_energy_wh: float = 0.0
+    scoop_energy_wh: float = 0.0
     total_energy_wh: float = 0.0
     peak_power_w: float = 0.0
     sample_mass_g: float = 0.0
@@ -78,7 +83,10 @@ class Prediction:
             "reason": self.reason,
             "cause": self.cause,
             "duration_s": round(self.duration_s, 3),
-            "energy_wh": {k: round(v, 4) for k, v in self.energy_wh.items()},
+            "oven_energy_wh": round(self.oven_energy_wh, 4),
+            "cell_energy_wh": round(self.cell_energy_wh, 4),
+            "cell_heater_energy_wh": round(self.cell_heater_energy_wh, 4),
+            "scoop_energy_wh": round(self.scoop_energy_wh, 4),
             "total_energy_wh": round(self.total_energy_wh, 4),
             "peak_power_w": round(self.peak_power_w, 3),
             "sample_mass_g": self.sample_mass_g,
@@ -220,9 +228,9 @@ async def _run(app: FlightApp, sim: SimBoards, sequence: Sequence) -> Prediction
     energy = recorder.energy_wh()
     seen = {
         "water_transferred_g": recorder.transferred.total,
-        "oven_energy_wh": energy["oven"],
+        "oven_energy_wh": energy["oven_energy_wh"],
         "cell_charge_ah": recorder.charge_ah,
-        "cell_energy_wh": recorder.cell.wh,
+        "cell_energy_wh": energy["cell_energy_wh"],
     }
     return Prediction(
         sequence=sequence.name,
@@ -230,7 +238,7 @@ async def _run(app: FlightApp, sim: SimBoards, sequence: Sequence) -> Prediction
         reason=status.reason,
         cause=str(status.cause or ""),
         duration_s=status.elapsed_s,
-        energy_wh=energy,
+        **energy,
         total_energy_wh=sum(energy.values()),
         peak_power_w=recorder.peak_power_w,
         sample_mass_g=float(app.channels.values.get("scoop.sample_mass_g", 0.0)),
