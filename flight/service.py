@@ -102,19 +102,18 @@ async def _run_linked(
     config = app.config
     # The uplink outlives the app inside this block: the app's shutdown (SAFING, SHUTDOWN)
     # still reaches the ground before the uplink says offline.
-    async with (
-        Uplink(
-            app=app,
-            broker=config.mqtt.broker,
-            vehicle=config.vehicle,
-            outbox=outbox,
-            authenticator=command_authenticator(app, key),
-            username=config.mqtt.username,
-            password=config.mqtt.password(),
-            ca_file=config.mqtt.ca_file,
-        ),
-        app,
-    ):
+    uplink = Uplink(
+        app=app,
+        broker=config.mqtt.broker,
+        vehicle=config.vehicle,
+        outbox=outbox,
+        authenticator=command_authenticator(app, key),
+        username=config.mqtt.username,
+        password=config.mqtt.password(),
+        ca_file=config.mqtt.ca_file,
+    )
+    app.attach_custody(uplink.custody)  # ledger entries, its head and images go to the ground
+    async with uplink, app:
         if outbox.warning:
             app.events.emit("OUTBOX_DROPPED", detail=outbox.warning)
         _anchor_mission_clock(app)
