@@ -28,6 +28,7 @@ from ground.console.samples_images import CHUNK_BYTES
 from interface.catalog import DICTIONARY
 from interface.custody import Measured, SignedEntry, key_id, public_pem
 from isru.broker import Mosquitto
+from isru.testing import Sil
 from tests.console_feed import NOW, recorded_client
 from tests.custody_cases import LIFE, VEHICLE, VEHICLE_KEY, build, collected, image_bytes
 
@@ -246,3 +247,27 @@ def test_console_samples_snapshot_of_the_tab(
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=samples_tab)
+
+
+async def test_console_samples_sil_dig_shows_a_checked_sample_and_opens_its_image(
+    sil: Sil, tmp_path: Path
+) -> None:
+    images = tmp_path / "images"
+    app = ConsoleApp(client=sil.client, images_dir=images)
+    opened: list[Path] = []
+    app.samples_panel.opener = opened.append
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "f7")
+        panel = app.samples_panel
+        assert panel.book.key is not None  # the retained head came before the console
+        for name, args in (("MODE.IDLE", {}), ("SCOOP.HOME", {}), ("SCOOP.DIG", {"depth_mm": 30})):
+            await sil.send_and_await(name, timeout=60, **args)
+        sample = f"{sil.stack.vehicle}-0001"
+        newest = f"{sample}-scoop-1.png"
+        await until(pilot, lambda: f"2 {newest}" in str(row_texts(panel)), "the images", 60)
+        await until(pilot, lambda: (images / newest).exists(), "the image file", 60)
+        (row,) = row_texts(panel)
+        assert row[:2] == [sample, "ok"] and row[3:] == ["scoop", f"2 {newest}", "collected", ""]
+        await pilot.press("enter")
+        await until(pilot, lambda: opened == [images / newest], "the viewer called")
+        assert (images / newest).read_bytes().startswith(b"\x89PNG")

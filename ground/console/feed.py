@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ground import Ack, Event, GroundClient
+from ground.console.samples_model import ENTRY, HEAD, IMAGES
 
 MAX_PENDING_EVENTS = 500
 MAX_PENDING_ACKS = 1000
@@ -50,9 +51,9 @@ class Feed:
             self.events.append(Event.from_message(document))
         elif suffix == "cmd/ack":
             self.acks.append(Ack.from_message(document))
-        elif suffix.startswith("samples/"):
+        elif suffix in (ENTRY, HEAD):
             self.samples.append((suffix, document))
-        elif suffix.startswith("images/") and self.images:
+        elif suffix.startswith(IMAGES) and self.images:
             self.chunks.append((suffix, document))
 
     def take_telemetry(self) -> bool:

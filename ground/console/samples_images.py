@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from interface.topics import IMAGE_CHUNK_BYTES
+
 #: Raw bytes per chunk (docs/mqtt.md), and the largest image (the camera's limit).
-CHUNK_BYTES = 49152
+CHUNK_BYTES = IMAGE_CHUNK_BYTES
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 #: Images being put together at once; a new one beyond drops the oldest unfinished.
 MAX_PENDING = 4

@@ -39,11 +39,14 @@ from interface.custody import (
     verify_ledger,
 )
 from interface.signing import KeyFileError
+from interface.topics import Topics
 
-#: The topics under ``isru/<vehicle>/`` (docs/mqtt.md): entries, the retained head, images.
-ENTRY = "samples/entry"
-HEAD = "samples/head"
-IMAGES = "images/"
+#: The topics' suffixes under ``isru/<vehicle>/`` as the client's listener gets them
+#: (docs/mqtt.md): entries, the retained head, and the start of an image's.
+_TOPICS = Topics("v")
+ENTRY = _TOPICS.samples_entry.removeprefix(f"{_TOPICS.prefix}/")
+HEAD = _TOPICS.samples_head.removeprefix(f"{_TOPICS.prefix}/")
+IMAGES = _TOPICS.image("-").removeprefix(f"{_TOPICS.prefix}/").removesuffix("-")
 #: Entries kept; beyond, the sample heard first is forgotten whole.
 MAX_ENTRIES = 5000
 #: Messages that name no sample, kept to be shown.
