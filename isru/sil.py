@@ -59,6 +59,13 @@ def parser() -> argparse.ArgumentParser:
         help="with --run: also plot the oven's temperatures, pressure and water collected",
     )
     result.add_argument(
+        "--samples-dir",
+        type=Path,
+        metavar="DIR",
+        help="with --run: record the custody ledger and images, and export one package per "
+        "sample the run made into DIR",
+    )
+    result.add_argument(
         "--ice-wt-pct",
         type=ice_wt_pct_argument,
         metavar="PCT",
@@ -99,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         options.run is None or options.report_plot.suffix.lower() != ".png"
     ):
         print("isru sil: --report-plot needs --run and a FILE ending in .png", file=sys.stderr)
+        return 2
+    if options.samples_dir is not None and options.run is None:
+        print("isru sil: --samples-dir needs --run", file=sys.stderr)
         return 2
     sequence = None
     if options.run is not None:

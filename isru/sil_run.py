@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
+from pathlib import Path
 
 from ground import GroundClient
 from interface.sequence import Sequence
@@ -15,6 +17,7 @@ from isru.background import background
 from isru.chain_plot import plot_chain
 from isru.chain_recorder import ChainRecorder, chain_of_run
 from isru.report import ReportRecorder, run_budget_s
+from isru.sil_samples import SampleRecording
 from isru.stack import SilError, Stack
 
 #: After a process of the stack exited during a run: how long the sequence's end event (which
@@ -23,10 +26,23 @@ END_GRACE_S = 5.0
 
 
 async def run_sequence(stack: Stack, options: argparse.Namespace, sequence: Sequence) -> int:
-    """Run one sequence on the stack to its end; print (and write) the report.
+    """Run one sequence on the stack to its end; print (and write) the report; with
+    ``--samples-dir``, record the custody ledger and images and export the run's samples.
 
     Ends with SilError when a process of the stack exits before the sequence ended (a flight
     that stops aborts its sequence first: that end is still reported)."""
+    samples_dir: Path | None = getattr(options, "samples_dir", None)
+    async with contextlib.AsyncExitStack() as exits:
+        recording = None
+        if samples_dir is not None:
+            recording = await exits.enter_async_context(SampleRecording(stack, samples_dir))
+        code = await _run(stack, options, sequence)
+        if recording is not None:
+            code = max(code, await recording.export())
+    return code
+
+
+async def _run(stack: Stack, options: argparse.Namespace, sequence: Sequence) -> int:
     key = load_key(options.key) if options.key else None
     async with GroundClient(broker=stack.broker, vehicle=stack.vehicle, key=key) as client:
         await client.wait_telemetry("scoop.link_up == true and elec.link_up == true", timeout_s=30)
