@@ -78,6 +78,7 @@ def test_console_samples_latest_measurement_stands() -> None:
     assert row.mass == "11.9 ± 0.2 g"
 
 
+@pytest.mark.req("GND-23")
 @settings(max_examples=40, deadline=None)
 @given(ops=ops, data=st.data())
 def test_console_samples_any_order_of_arrival_gives_the_same_rows(ops: Any, data: Any) -> None:
@@ -97,6 +98,7 @@ TAMPERS = {
 }
 
 
+@pytest.mark.req("GND-23")
 @settings(max_examples=25, deadline=None)
 @given(ops=ops, data=st.data())
 def test_console_samples_tampered_entry_is_flagged_and_its_value_not_shown(
@@ -151,6 +153,7 @@ def test_console_samples_missing_first_entries_are_named() -> None:
     assert row.images == 2
 
 
+@pytest.mark.req("GND-23")
 def test_console_samples_fork_from_another_sample_is_flagged() -> None:
     entries = build([("collect", None, collected()), ("collect", None, collected())])
     writer = ChainWriter(VEHICLE_KEY, VEHICLE)  # the same key, another history
@@ -176,6 +179,7 @@ def test_console_samples_message_without_a_sample_is_kept_as_a_stray() -> None:
     assert book.strays == ["an entry message without an entry naming its sample and a sig"] * 2
 
 
+@pytest.mark.req("GND-23", "GND-09")
 def test_console_samples_book_forgets_the_oldest_sample_beyond_its_bound() -> None:
     entries = build([("collect", None, collected())] * 4)
     book = SampleBook(max_entries=3)
@@ -212,6 +216,7 @@ def chunks(image: str, content: bytes, **changes: Any) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.req("GND-23")
 @settings(max_examples=20, deadline=None)
 @given(size=st.integers(0, 3 * CHUNK_BYTES + 5), data=st.data())
 def test_console_samples_image_chunks_in_any_order_make_the_file(
