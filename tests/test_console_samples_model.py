@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ground.console.samples_images import CHUNK_BYTES, ImageStore, ImageUnavailable
+from ground.console.samples import cells
+from ground.console.samples_images import CHUNK_BYTES, ImageStore, ImageUnavailable, system_viewer
 from ground.console.samples_model import ENTRY, HEAD, SampleBook, SampleRow
 from interface.custody import ChainWriter, Kind, Measured, SignedEntry, key_id, public_pem
 from tests.custody_cases import LIFE, OTHER_KEY, T0, VEHICLE, VEHICLE_KEY, build, collected, ops
@@ -274,3 +275,21 @@ def test_console_samples_image_to_open_must_be_there_and_be_the_one_named(tmp_pa
     (tmp_path / "a.png").write_bytes(b"other")
     with pytest.raises(ImageUnavailable, match="sha256 differs"):
         store.path_of("a.png", "ab" * 32, "rover1-0001")
+
+
+def test_console_samples_viewer_missing_is_said_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no xdg-open there: nothing is launched
+    with pytest.raises(ImageUnavailable, match=r"cannot open a\.png: xdg-open: No such file"):
+        system_viewer(tmp_path / "a.png")
+
+
+def test_console_samples_cells_mark_ok_bad_and_unchecked() -> None:
+    entries = build(LIFE[:2])
+    (good,) = checked(entries)
+    (unchecked,) = book_of([(ENTRY, message(e)) for e in entries]).rows()
+    (bad,) = checked(entries[1:])
+    marks = [(cells(row)[1].plain, str(cells(row)[1].style)) for row in (good, unchecked, bad)]
+    assert marks == [("ok", "green"), ("unchecked", "bold yellow"), ("BAD", "bold white on red")]
+    assert cells(good)[6].plain == "" and cells(bad)[6].plain == bad.check
