@@ -298,3 +298,49 @@ async def test_flight_samples_sequence_sample_seq_from_dig_to_transfer(tmp_path:
         assert record.measured is not None and 50.0 <= record.measured.mass_g <= 500.0
         assert (record.owner, record.transfers[-1].contract) == ("ACME_Regolith", "C2026_0042")
         assert stack.app.modes.mode.value == "SAFE"
+
+
+class RecordingSink:
+    """A downlink that keeps what the flight hands it."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.images: list[tuple[Path, dict[str, Any]]] = []
+        self.heads: list[dict[str, Any]] = []
+
+    def publish_entry(self, line: bytes) -> None:
+        self.lines.append(line)
+
+    def publish_image(self, path: Path, meta: dict[str, Any]) -> None:
+        self.images.append((path, meta))
+
+    def publish_head(self, head: dict[str, Any]) -> None:
+        self.heads.append(head)
+
+
+async def test_flight_samples_sink_gets_every_line_image_and_head(tmp_path: Path) -> None:
+    sink = RecordingSink()
+    async with custody_stack(tmp_path) as stack:
+        await stack.event("CUSTODY_OPENED")
+        stack.app.attach_custody(sink)
+        assert sink.heads == [stack.app.custody_head()]
+        await _dig(stack, 20.0)
+        await _entry(stack, "IMAGED")
+        await stack.ok("CAMERA.SEND", name="testbed-0001-scoop-1.png")
+        head = stack.app.custody_head()
+    ledger = _ledger(tmp_path).read_bytes()
+    assert b"".join(line + b"\n" for line in sink.lines) == ledger
+    assert sink.heads[-1] == head and head is not None and head["entries"] == 2
+    names = [meta["name"] for _, meta in sink.images]
+    site, scoop = "testbed-0001-site-1.png", "testbed-0001-scoop-1.png"
+    assert names == [site, scoop, scoop]  # the last one sent again by CAMERA.SEND
+    path, meta = sink.images[-1]
+    data = path.read_bytes()
+    assert meta == {
+        "name": "testbed-0001-scoop-1.png",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "media_type": "image/png",
+        "purpose": "scoop",
+        "sample": "testbed-0001",
+    }
