@@ -19,7 +19,7 @@ import pytest
 from isru.chain_report import CHAIN_FIELDS
 from isru.predict.vtime import AutojumpLoop
 from isru.sequence_cli import main as seq_main
-from tests.prediction import agree, predict_text
+from tests.prediction import agree, predict_text, steps_of
 
 DEMO_SEQ = Path(__file__).parents[1] / "sequences" / "demo.seq"
 
@@ -162,7 +162,8 @@ def test_predict_demo_agrees_with_its_sil_run(tmp_path: Path) -> None:
     sil = _sil_report(tmp_path, DEMO_SEQ, "--time-scale", str(DEMO_SIL_SCALE))
     p = predict_text(DEMO_SEQ.read_text(), name="demo", time_scale=DEMO_SIL_SCALE).as_dict()
     assert p["outcome"] == "COMPLETED"
-    agree(p, sil, ("sample_mass_g", "charge_ah", "cell_energy_wh", "h2_g", "o2_g"))
+    names = ("sample_mass_g", "charge_ah", "cell_energy_wh", "h2_g", "o2_g")
+    agree(p, sil, names, steps=steps_of(DEMO_SEQ.read_text()), time_scale=DEMO_SIL_SCALE)
 
 
 def test_predict_virtual_loop_jumps_over_idle_waits_in_order() -> None:

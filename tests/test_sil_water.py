@@ -16,7 +16,7 @@ from interface.catalog import DICTIONARY
 from interface.sequence import parse_sequence
 from isru.chain_report import CHAIN_FIELDS, H2_G_PER_MOL, O2_G_PER_MOL, WATER_G_PER_MOL
 from sim.scoop_arm import sample_mass_g
-from tests.prediction import AGREEMENT, agree, predict_text
+from tests.prediction import AGREEMENT, agree, predict_text, steps_of
 
 WATER_SEQ = Path(__file__).parents[1] / "sequences" / "water.seq"
 #: water.seq shortened for the suite: (text, replacement, times it is in the file).
@@ -27,6 +27,8 @@ SHORTER = (
     ("R01:00:00 ELEC.STOP", "R00:10:00 ELEC.STOP", 1),
 )
 ICE_WT_PCT = 6.0
+#: The time scale of the chain's SIL run.
+WATER_SIL_SCALE = 100.0
 CELL_A, CELL_S = 5.0, 600.0
 #: Real seconds the whole run may take (it takes about 35 s on a 2-core machine).
 RUN_TIMEOUT_S = 300.0
@@ -58,7 +60,8 @@ def water_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     seq, report, plot = tmp / "water.seq", tmp / "report.json", tmp / "chain.png"
     seq.write_text(_shorter_water_seq())
     run = _run_sil(
-        "--headless", "--run", str(seq), "--time-scale", "100", "--ice-wt-pct", str(ICE_WT_PCT),
+        "--headless", "--run", str(seq), "--time-scale", str(WATER_SIL_SCALE),
+        "--ice-wt-pct", str(ICE_WT_PCT),
         "--report-json", str(report), "--report-plot", str(plot),
     )  # fmt: skip
     assert run.returncode == 0, f"isru sil exited {run.returncode}:\n{run.stdout}\n{run.stderr}"
@@ -191,7 +194,7 @@ def test_sil_water_chain_agrees_with_its_prediction(water_run: dict[str, Any]) -
         "regolith_g", "water_in_g", "water_extracted_g", "water_transferred_g",
         "water_electrolysed_g", "h2_g", "o2_g", "oven_energy_wh", "cell_energy_wh", "charge_ah",
     )  # fmt: skip
-    agree(p, sil, names)
+    agree(p, sil, names, steps=steps_of(_shorter_water_seq()), time_scale=WATER_SIL_SCALE)
     assert p["oven_energy_wh"] + p["cell_energy_wh"] == pytest.approx(
         sil["energy_balance"]["total_wh"], rel=AGREEMENT
     )
