@@ -111,7 +111,12 @@ class SampleJobs:
             return await self.camera.capture(purpose, sample)
         except CameraProblem as exc:
             self.events.emit("CAMERA_FAILED", purpose=purpose, detail=str(exc))
-            return None
+        except Exception as exc:  # a bug here must not fail the scoop command it serves
+            log.exception("picture %s failed", purpose)
+            self.events.emit(
+                "CAMERA_FAILED", purpose=purpose, detail=f"{type(exc).__name__}: {exc}"
+            )
+        return None
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.events.emit("CUSTODY_FAILED", what=what, detail=str(exc))
