@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from interface.catalog import DICTIONARY
+from interface.custody_messages import CustodyHeadMessage, ImageChunkMessage, LedgerLineMessage
 from interface.dictionary import ChannelDef, Dictionary
 from interface.messages import (
     AckMessage,
@@ -42,6 +43,9 @@ PUBLISHED: dict[str, type[BaseModel]] = {
     "evr": EventMessage,
     "cmd/ack": AckMessage,
     "seq/status": SequenceStatusMessage,
+    "samples/entry": LedgerLineMessage,
+    "samples/head": CustodyHeadMessage,
+    "images/+": ImageChunkMessage,
 }
 #: The topics it accepts: every one carries a command (a ``seq/...`` topic only its own).
 ACCEPTED = {
@@ -64,6 +68,8 @@ def schema_for(topic: str, dictionary: Dictionary = DICTIONARY) -> str:
     packets = {c.packet for c in dictionary.channels}
     if topic.startswith("tm/"):
         return file_name(topic) if topic[3:] in packets else file_name("tm/+")
+    if topic.startswith("images/") and "/" not in topic[7:]:
+        return file_name("images/+")
     if topic in PUBLISHED or topic in ACCEPTED or topic == "dict":
         return file_name(topic)
     raise KeyError(f"no message is defined on topic {topic!r}")
