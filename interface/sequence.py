@@ -57,7 +57,7 @@ _ABSOLUTE = re.compile(
     r"A([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?)(?:Z|\+00:00)",
     re.ASCII,
 )
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*", re.ASCII)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*", re.ASCII)
 _ARG_NAME = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)
 _TAG_LIKE = re.compile(r"[A-Za-z]?\d")  # \d: a non-ASCII digit gets "bad time tag"
 

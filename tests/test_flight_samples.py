@@ -296,7 +296,7 @@ async def test_flight_samples_sequence_sample_seq_from_dig_to_transfer(tmp_path:
         assert record.collected.sequence.name == "sample"
         assert record.collected.sequence.sha256 == hashlib.sha256(text.encode()).hexdigest()
         assert record.measured is not None and 50.0 <= record.measured.mass_g <= 500.0
-        assert (record.owner, record.transfers[-1].contract) == ("ACME_Regolith", "C2026_0042")
+        assert (record.owner, record.transfers[-1].contract) == ("ACME_Regolith", "C-2026-0042")
         assert stack.app.modes.mode.value == "SAFE"
 
 

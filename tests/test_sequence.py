@@ -445,3 +445,10 @@ def test_sequence_main_subprocess_reports_without_traceback(tmp_path: Path) -> N
         assert result.returncode == status, result
         assert "Traceback" not in result.stdout + result.stderr
         assert str(path) in result.stdout + result.stderr
+
+
+def test_sequence_parse_str_word_may_hold_hyphens_as_sample_ids_do() -> None:
+    sequence = parse("SAMPLE.NOTE sample=rover1-0002 text=re-weighed\n")
+    step = sequence.steps[0]
+    assert isinstance(step, CommandStep)
+    assert step.args == {"sample": "rover1-0002", "text": "re-weighed"}
