@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,15 +24,19 @@ from flight.mqtt.custody_link import (
     IMAGE_FIELDS,
     CustodyLink,
     chunk_count,
+    chunk_payload,
     head_payload,
 )
 from flight.mqtt.downlink import Downlink
 from flight.mqtt.support import Tasks
 from ground.archive import Archive
+from interface.custody import key_id, public_pem
 from interface.topics import IMAGE_CHUNK_BYTES, Topics
 from isru.broker import Mosquitto
+from tests.custody_cases import VEHICLE_KEY
 from tests.custody_feed import WAIT_S, feed, image, recording
 from tests.flightstack import Stack, flight_stack
+from tests.test_custody_doc import example
 
 VEHICLE = "testbed"
 TOPICS = Topics(VEHICLE)
@@ -293,3 +298,23 @@ def test_custody_link_outbox_peek_keeps_within_its_byte_budget(tmp_path: Path) -
         assert len(outbox.peek(100, max_bytes=10**9)) == 5
         last = outbox.peek(100)[-2].id
         assert [r.id for r in outbox.peek(100, after_id=last, max_bytes=200_000)] == [last + 1]
+
+
+def test_custody_link_mqtt_doc_examples_are_what_the_code_sends() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "mqtt.md").read_text()
+    section = doc.split("## Sample custody: entries, head, images")[1].split("\n## ")[0]
+    entry, head, chunk = (block.split("\n```")[0] for block in section.split("```text\n")[1:])
+    signed = example()[1]  # docs/samples.md's worked example
+    assert entry.encode() == signed.line.removesuffix(b"\n")
+    key = VEHICLE_KEY.public_key()
+    expected_head = {
+        "vehicle": "rover1", "entries": 2, "seq": 1, "hash": signed.hash, "samples": 1,
+        "signer": key_id(key), "public_key_pem": public_pem(key).decode(),
+    }  # fmt: skip
+    assert head.encode() == head_payload(expected_head)
+    data = b"\x89PNG\r\n\x1a\n"
+    meta = {
+        "name": "rover1-0001-site-1.png", "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": 8, "media_type": "image/png", "purpose": "site", "sample": "rover1-0001",
+    }  # fmt: skip
+    assert chunk.encode() == chunk_payload(meta, 0, data)
