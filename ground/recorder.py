@@ -55,9 +55,10 @@ async def record(
     runs after each commit that stored rows. Returns :meth:`Archive.counts` at the end, plus
     ``rejected``: the malformed messages of this run, ignored, and ``custody_<count>``
     (:attr:`ground.archive.custody.CustodyArchive.counts`). Ledger entries, the ledger's head
-    and image chunks go to :attr:`Archive.custody`; a fork or a bad image is logged. ``username``, ``password`` and
-    ``ca_file`` are the login, as for GroundClient; a refused login raises LoginRefused (it is
-    not retried: a wrong password does not come right by waiting).
+    and image chunks go to :attr:`Archive.custody`; a fork or a bad image is logged.
+    ``username``, ``password`` and ``ca_file`` are the login, as for GroundClient; a refused
+    login raises LoginRefused (it is not retried: a wrong password does not come right by
+    waiting).
     """
     parse_broker(broker)
     login = login_options(broker, username=username, password=password, ca_file=ca_file)
