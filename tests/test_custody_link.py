@@ -35,6 +35,8 @@ from interface.topics import IMAGE_CHUNK_BYTES, Topics
 from isru.broker import Mosquitto
 from tests.custody_cases import VEHICLE_KEY
 from tests.custody_feed import WAIT_S, feed, image, recording
+from tests.deployed_broker import ACL, DeployedConfig, make_certificates, receive
+from tests.deployed_broker import client as deployed_client
 from tests.flightstack import Stack, flight_stack
 from tests.test_custody_doc import example
 
@@ -318,3 +320,20 @@ def test_custody_link_mqtt_doc_examples_are_what_the_code_sends() -> None:
         "bytes": 8, "media_type": "image/png", "purpose": "site", "sample": "rover1-0001",
     }  # fmt: skip
     assert chunk.encode() == chunk_payload(meta, 0, data)
+
+
+async def test_custody_link_topics_pass_the_shipped_broker_acl(tmp_path: Path) -> None:
+    # deploy/mosquitto/acl: the vehicle may publish them and the ground read them (a publish
+    # the ACL refused would be confirmed and dropped: the custody data would vanish silently).
+    users = {"vehicle-testbed-1": "v-secret", "ground": "g-secret"}
+    config = DeployedConfig(make_certificates(tmp_path / "certs"))
+    async with (
+        Mosquitto(tmp_path / "mq", passwords=users, acl=ACL.read_text(), config=config) as mq,
+        deployed_client(mq, "vehicle-testbed-1", users["vehicle-testbed-1"]) as vehicle,
+        deployed_client(mq, "ground", users["ground"]) as ground,
+    ):
+        await ground.subscribe("isru/testbed-1/#", qos=1)
+        topics = Topics("testbed-1")
+        for topic in (topics.samples_entry, topics.samples_head, topics.image("a-1.png")):
+            await vehicle.publish(topic, b"{}", qos=1)
+            assert await receive(ground) == (topic, b"{}")
