@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -22,6 +21,7 @@ from functools import partial
 
 from sim.camera import Scene, render_png, scene_of
 from sim.launcher import SimBoards
+from sim.line_server import LineServer, tcp_port
 
 log = logging.getLogger(__name__)
 
@@ -36,39 +36,24 @@ DEFAULT_VEHICLE = "sim"
 Snapshot = Callable[[str], Scene]
 
 
-class CameraServer:
+class CameraServer(LineServer):
     """Serves :func:`sim.camera.render_png` of ``snapshot(purpose)`` on 127.0.0.1."""
 
     def __init__(
         self, snapshot: Snapshot, *, port: int = 0, width: int = 640, height: int = 480
     ) -> None:
+        super().__init__(port=port, max_line=MAX_LINE)
         self.snapshot = snapshot
-        self.port = port
         self.width = width
         self.height = height
         self.captures = 0
-        self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.Task[None]] = set()
 
     @property
     def url(self) -> str:
         return f"socket://127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._serve, "127.0.0.1", self.port, limit=MAX_LINE
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for task in list(self._clients):
-            task.cancel()
-        for task in list(self._clients):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    def too_long(self) -> bytes:
+        return _error(f"line longer than {MAX_LINE} bytes")
 
     def purpose_of(self, line: bytes) -> str:
         """The purpose a request line asks for; ValueError naming what is wrong."""
@@ -89,7 +74,7 @@ class CameraServer:
             )
         return purpose
 
-    async def answer(self, line: bytes) -> bytes:
+    async def reply(self, line: bytes) -> bytes:
         """Everything sent back for one request line: header line and image, or error line."""
         try:
             scene = self.snapshot(self.purpose_of(line))
@@ -109,60 +94,9 @@ class CameraServer:
         }
         return json.dumps(header, separators=(",", ":")).encode() + b"\n" + data
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._clients.add(task)
-        try:
-            while True:
-                try:
-                    line = await reader.readuntil(b"\n")
-                except asyncio.IncompleteReadError as exc:
-                    line = exc.partial
-                    if not line.strip():
-                        break
-                except asyncio.LimitOverrunError:
-                    await _discard_line(reader)
-                    writer.write(_error(f"line longer than {MAX_LINE} bytes"))
-                    await writer.drain()
-                    continue
-                if not line.strip():
-                    continue
-                writer.write(await self.answer(line))
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self._clients.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
 
 def _error(text: str) -> bytes:
     return json.dumps({"error": text}, separators=(",", ":")).encode() + b"\n"
-
-
-async def _discard_line(reader: asyncio.StreamReader) -> None:
-    """Skip the rest of an over-long line."""
-    while True:
-        try:
-            await reader.readuntil(b"\n")
-            return
-        except asyncio.LimitOverrunError as exc:
-            await reader.readexactly(exc.consumed)
-        except asyncio.IncompleteReadError:
-            return
-
-
-def _tcp_port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a TCP port 0..65535, got {text!r}")
-    return value
 
 
 def _vehicle(text: str) -> str:
@@ -174,7 +108,7 @@ def _vehicle(text: str) -> str:
 def add_camera_arguments(p: argparse.ArgumentParser) -> None:
     """``--camera-port`` and ``--vehicle`` of ``isru sim``."""
     p.add_argument(
-        "--camera-port", type=_tcp_port, metavar="PORT", help="simulated camera (0: free port)"
+        "--camera-port", type=tcp_port, metavar="PORT", help="simulated camera (0: free port)"
     )
     p.add_argument(
         "--vehicle",

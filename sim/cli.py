@@ -26,6 +26,7 @@ from sim.faults import StartFaults, check_fraction, parse_joint
 from sim.firmware import DEFAULT_HOST_TIMEOUT_S
 from sim.ice_content import DEFAULT_ICE_WT_PCT, ice_wt_pct_argument
 from sim.launcher import SimBoards
+from sim.line_server import tcp_port
 from sim.oven_sensors import OPEN_CIRCUIT_SENSORS
 from sim.pem_params import DEFAULT_SET, params_argument
 from sim.truth import answer_query
@@ -76,16 +77,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _tcp_port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a TCP port 0..65535, got {text!r}")
-    return value
-
-
 def _joint(text: str) -> str:
     try:
         parse_joint("joint", text)
@@ -103,7 +94,7 @@ def _open_sensor(text: str) -> str:
 
 def _add_oven_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--oven-port", type=_tcp_port, metavar="PORT", default=0, help="TCP port (0: free one)"
+        "--oven-port", type=tcp_port, metavar="PORT", default=0, help="TCP port (0: free one)"
     )
     p.add_argument(
         "--ice-wt-pct",
@@ -134,10 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tcp", action="store_true", help="serve on loopback TCP, not ptys")
     p.add_argument(
-        "--scoop-port", type=_tcp_port, metavar="PORT", default=0, help="TCP port (0: free one)"
+        "--scoop-port", type=tcp_port, metavar="PORT", default=0, help="TCP port (0: free one)"
     )
     p.add_argument(
-        "--elec-port", type=_tcp_port, metavar="PORT", default=0, help="TCP port (0: free one)"
+        "--elec-port", type=tcp_port, metavar="PORT", default=0, help="TCP port (0: free one)"
     )
     p.add_argument(
         "--baud", type=_positive_int, metavar="N", help="pace output at this baud rate (8N1)"
@@ -166,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--stall", type=_joint, metavar="JOINT", help="stuck motor on joint boom or scoop"
     )
     p.add_argument(
-        "--control-port", type=_tcp_port, metavar="PORT", help="run-time fault control (0: free)"
+        "--control-port", type=tcp_port, metavar="PORT", help="run-time fault control (0: free)"
     )
     p.add_argument(
         "--host-timeout",

@@ -11,11 +11,11 @@ A line ``{"query": "<name>"}`` changes nothing: it is answered ``{"ok": true, "<
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable
+
+from sim.line_server import LineServer
 
 log = logging.getLogger(__name__)
 
@@ -27,35 +27,23 @@ Apply = Callable[[object], None]
 Query = Callable[[object], dict[str, object]]
 
 
-class ControlServer:
+class ControlServer(LineServer):
     """Serves :data:`Apply` over JSON lines on 127.0.0.1."""
 
     def __init__(self, apply: Apply, *, port: int = 0, query: Query | None = None) -> None:
+        super().__init__(port=port, max_line=MAX_LINE)
         self.apply = apply
         self.query = query
-        self.port = port
-        self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.Task[None]] = set()
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._serve, "127.0.0.1", self.port, limit=MAX_LINE
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+    async def reply(self, line: bytes) -> bytes:
+        return json.dumps(self.answer(line)).encode() + b"\n"
 
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for task in list(self._clients):
-            task.cancel()
-        for task in list(self._clients):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    def too_long(self) -> bytes:
+        return json.dumps({"ok": False, "error": "line too long"}).encode() + b"\n"
 
     def answer(self, line: bytes) -> dict[str, object]:
         """The reply to one request line."""
@@ -82,45 +70,3 @@ class ControlServer:
             raise ValueError("query: this server answers no queries")
         name = request["query"]
         return {"ok": True, str(name): self.query(name)}
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._clients.add(task)
-        try:
-            while True:
-                try:
-                    line = await reader.readuntil(b"\n")
-                except asyncio.IncompleteReadError as exc:
-                    line = exc.partial
-                    if not line.strip():
-                        break
-                except asyncio.LimitOverrunError:
-                    await _discard_line(reader)
-                    reply: dict[str, object] = {"ok": False, "error": "line too long"}
-                    writer.write(json.dumps(reply).encode() + b"\n")
-                    await writer.drain()
-                    continue
-                if not line.strip():
-                    continue
-                writer.write(json.dumps(self.answer(line)).encode() + b"\n")
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self._clients.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-
-async def _discard_line(reader: asyncio.StreamReader) -> None:
-    """Skip the rest of an over-long line."""
-    while True:
-        try:
-            await reader.readuntil(b"\n")
-            return
-        except asyncio.LimitOverrunError as exc:
-            await reader.readexactly(exc.consumed)
-        except asyncio.IncompleteReadError:
-            return
