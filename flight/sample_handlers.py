@@ -28,6 +28,7 @@ from flight.clock import Clock
 from flight.config import FlightConfig
 from flight.dispatcher import CommandFailed, Execution, Handler, Reason, Route
 from flight.events import EventLog
+from flight.rover_position import FILE_NAME, RoverPosition
 from flight.sample_jobs import SampleJobs
 from flight.samples import CustodyProblem, CustodySink, SampleKeeper, UnknownSample
 from flight.sequencer import Sequencer
@@ -51,11 +52,14 @@ class SampleDesk(SampleJobs):
         *,
         keeper: SampleKeeper,
         camera: CameraKeeper,
+        position: RoverPosition,
         channels: ChannelStore,
         clock: Clock,
         events: EventLog,
     ) -> None:
-        super().__init__(keeper=keeper, camera=camera, clock=clock, events=events)
+        super().__init__(
+            keeper=keeper, camera=camera, position=position, clock=clock, events=events
+        )
         self.channels = channels
         #: Whose status names the sequence running a command (set by the vehicle).
         self.sequencer: Sequencer | None = None
@@ -100,7 +104,7 @@ class SampleDesk(SampleJobs):
 
     async def _dig(self, run: Execution, inner: Handler) -> None:
         site = await self._do(lambda: self.picture("site", self.keeper.next_id()))
-        start = self.now()
+        start, fix = self.now(), self.position.fix
         deepest = [0.0]
 
         def follow(packet: str, values: dict[str, Any]) -> None:
@@ -116,7 +120,7 @@ class SampleDesk(SampleJobs):
         self._remember(run)
         made, self._made = self._made, []
         end, sequence = self.now(), self._sequence(run)
-        self._later(lambda: self.collected(start, end, deepest[0], sequence, made, site))
+        self._later(lambda: self.collected(start, end, deepest[0], sequence, made, site, fix))
 
     async def _weigh(self, run: Execution, inner: Handler) -> None:
         await inner(run)
@@ -152,7 +156,7 @@ class SampleDesk(SampleJobs):
             "SAMPLE.MOVE": Route(self.sample_move),
             "SAMPLE.NOTE": Route(self.sample_note),
             "SAMPLE.TRANSFER": Route(self.sample_transfer),
-        }
+        } | self.position.routes()
 
     async def camera_capture(self, run: Execution) -> None:
         purpose, reference = run.args["purpose"], run.args["sample"]
@@ -210,7 +214,7 @@ class SampleDesk(SampleJobs):
                 mass_g=measured.mass_g,
                 sigma_g=measured.sigma_g,
                 at=self.now(),
-                site=self.site(),
+                site=self.site(f"TRANSFERRED of {sample}", self.position.fix, self.clock.utc()),
                 contract=args["contract"],
             )
             await self.keeper.append(sample, Kind.TRANSFERRED, body)
@@ -239,7 +243,20 @@ def sample_desk(
         events=events,
         sink=lambda: keeper.sink,
     )
-    return SampleDesk(keeper=keeper, camera=camera, channels=channels, clock=clock, events=events)
+    position = RoverPosition(
+        path=config.state.dir / FILE_NAME,
+        clock=clock,
+        events=events,
+        max_age_s=settings.position_max_age_s,
+    )
+    return SampleDesk(
+        keeper=keeper,
+        camera=camera,
+        position=position,
+        channels=channels,
+        clock=clock,
+        events=events,
+    )
 
 
 def _around(hook: Callable[[Execution, Handler], Awaitable[None]], inner: Handler) -> Handler:

@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from flight.camera_keeper import CameraKeeper, CameraProblem, StoredImage
 from flight.clock import Clock
 from flight.events import EventLog
+from flight.rover_position import Fix, RoverPosition
 from flight.samples import CustodyProblem, SampleKeeper, stamp
 from interface.custody import (
     Collected,
@@ -42,10 +44,17 @@ class SampleJobs:
     """The custody work of the scoop's commands, one job at a time (the desk's worker)."""
 
     def __init__(
-        self, *, keeper: SampleKeeper, camera: CameraKeeper, clock: Clock, events: EventLog
+        self,
+        *,
+        keeper: SampleKeeper,
+        camera: CameraKeeper,
+        position: RoverPosition,
+        clock: Clock,
+        events: EventLog,
     ) -> None:
         self.keeper = keeper
         self.camera = camera
+        self.position = position
         self.clock = clock
         self.events = events
         self._queue: asyncio.Queue[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]]
@@ -55,6 +64,7 @@ class SampleJobs:
     # --- the worker --------------------------------------------------------------------
 
     def start(self) -> None:
+        self.position.load()
         self._worker = asyncio.create_task(self._work(), name="custody jobs")
 
     async def stop(self) -> None:
@@ -97,11 +107,13 @@ class SampleJobs:
     def now(self) -> Stamp:
         return stamp(self.clock)
 
-    def site(self) -> Site:
+    def site(self, what: str, fix: Fix | None, at: datetime) -> Site:
+        """The site of an entry about ``what``: the configured point and the rover's offset
+        ``fix`` (the position then known) as of mission time ``at``, unless it is stale."""
         site = self.keeper.settings.site
         if site is None:  # custody is off without one: no entry gets this far
             raise CustodyProblem("[samples.site] is not set")
-        return site.site()
+        return site.site(self.position.offset(fix, at, what))
 
     async def picture(self, purpose: str, sample: str | None) -> StoredImage | None:
         """A picture taken automatically; None (and CAMERA_FAILED) when there is none."""
@@ -139,14 +151,16 @@ class SampleJobs:
         sequence: SequenceRef | None,
         commands: list[CommandRef],
         site_image: StoredImage | None,
+        fix: Fix | None,
     ) -> None:
-        """After a completed dig: COLLECTED, a ``scoop`` picture, IMAGED."""
+        """After a completed dig: COLLECTED (at the rover's position ``fix`` as of the dig's
+        start), a ``scoop`` picture, IMAGED."""
         if self.keeper.off is not None:
             await self.picture("scoop", None)
             return
         try:
             body = Collected(
-                site=self.site(),
+                site=self.site("COLLECTED", fix, _mission(start)),
                 dig_start=start,
                 dig_end=end,
                 depth_mm=round(max(0.0, depth_mm), 2),
@@ -191,6 +205,10 @@ class SampleJobs:
             return
         if into_oven:
             await self.imaged(sample, [await self.picture("hopper", sample)])
+
+
+def _mission(when: Stamp) -> datetime:
+    return datetime.fromisoformat(when.mission.replace("Z", "+00:00"))
 
 
 def _log_failure(future: asyncio.Future[None]) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from interface.custody import Site
+from interface.custody import Offset, Site
 
 LEDGER_FILE_NAME = "custody.jsonl"
 IMAGES_DIR_NAME = "images"
@@ -42,9 +42,10 @@ class SiteConfig(_Section):
     height_m: float = 0.0
     sigma_m: Annotated[float, Field(ge=0)]
 
-    def site(self) -> Site:
-        """The site as an entry records it (``source`` config)."""
-        return Site(source="config", offset=None, **self.model_dump())
+    def site(self, offset: Offset | None = None) -> Site:
+        """The site as an entry records it: the configured point (``source`` config) and the
+        rover's offset from it, when there is one (``flight/rover_position.py``)."""
+        return Site(source="config", offset=offset, **self.model_dump())
 
 
 class SamplesConfig(_Section):
@@ -60,6 +61,9 @@ class SamplesConfig(_Section):
     #: Which calibration of the load cell the masses come from (signed into each MEASURED).
     calibration: Annotated[str, Field(min_length=1, max_length=200)] = "uncalibrated"
     site: SiteConfig | None = None
+    #: How old (mission seconds) a rover position (SAMPLE.POSITION) may be when an entry
+    #: uses it; an older one is not used (the site without an offset, POSITION_STALE).
+    position_max_age_s: Annotated[float, Field(gt=0, le=86400 * 366)] = 600.0
 
     @field_validator("ledger", "key_file", "images_dir", mode="before")
     @classmethod

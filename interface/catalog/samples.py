@@ -28,6 +28,10 @@ def _text(name: str, length: int, description: str) -> ArgDef:
     return ArgDef(name=name, type="str", max_length=length, description=description)
 
 
+def _metres(name: str, bound: float, description: str) -> ArgDef:
+    return ArgDef(name=name, type="float", unit="m", min=-bound, max=bound, description=description)
+
+
 SAMPLE_COMMANDS = [
     CommandDef(
         name="CAMERA.CAPTURE",
@@ -72,6 +76,24 @@ SAMPLE_COMMANDS = [
         modes=_ALL_MODES,
         completion_timeout_s=30,
     ),
+    CommandDef(
+        name="SAMPLE.POSITION",
+        description="the rover's position from its navigation, for the site of later entries",
+        args=(
+            _metres("east_m", 100_000, "east of the site's point (rover navigation)"),
+            _metres("north_m", 100_000, "north of the site's point"),
+            _metres("up_m", 10_000, "above the site's point"),
+            ArgDef(
+                name="sigma_m",
+                type="float",
+                unit="m",
+                min=0,
+                max=10_000,
+                description="1-sigma uncertainty of the position",
+            ),
+        ),
+        modes=_ALL_MODES,
+    ),
 ]
 
 _S = Severity
@@ -95,4 +117,16 @@ SAMPLE_EVENTS = [
         template="image {name} ({purpose}, sample {sample}): {bytes} bytes, sha256 {sha256}",
     ),
     EventDef(id="CAMERA_FAILED", severity=_S.WARNING, template="camera ({purpose}): {detail}"),
+    EventDef(
+        id="POSITION_RECEIVED",
+        severity=_S.INFO,
+        template="rover position: east {east_m} m, north {north_m} m, up {up_m} m of the "
+        "site's point, 1-sigma {sigma_m} m",
+    ),
+    EventDef(
+        id="POSITION_STALE",
+        severity=_S.WARNING,
+        template="rover position of {at} is {age_s} s old (over {max_age_s} s): {what} has "
+        "the site's point without the rover's offset",
+    ),
 ]
