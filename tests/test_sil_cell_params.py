@@ -2,51 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import signal
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from interface.broker import parse_broker
 from isru.sil import main
 from sim.pem_params import shipped_params
 from tests.ground_probe import Received, ground_probe
+from tests.sil_process import isru_sil
 
-START_S = 60.0
 CURRENT_A = 2.0
 DEFAULT_TOML = Path(__file__).parents[1] / "sim" / "params" / "tjarks2017.toml"
-
-
-@contextlib.asynccontextmanager
-async def isru_sil(*args: str) -> AsyncIterator[tuple[str, int]]:
-    """`isru sil --headless ARGS` in its own process group: the broker's host and port."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "isru.cli", "sil", "--headless", *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    assert process.stdout is not None and process.stderr is not None
-    try:
-        lines: dict[str, str] = {}
-        async with asyncio.timeout(START_S):
-            while "flight" not in lines:
-                line = (await process.stdout.readline()).decode()
-                assert line, (await process.stderr.read()).decode()
-                word, _, rest = line.strip().partition(" ")
-                lines[word] = rest.strip()
-        yield parse_broker(lines["broker"].split()[0])
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        async with asyncio.timeout(START_S):
-            await process.wait()
 
 
 def _linked(m: Received) -> bool:
@@ -59,7 +25,10 @@ def _running(m: Received) -> bool:
 
 async def _cell_voltage(*args: str) -> tuple[float, float]:
     """The first cell voltage and temperature the flight's telemetry reports at 2 A."""
-    async with isru_sil(*args) as (host, port), ground_probe(host, port, "sil") as ground:
+    async with (
+        isru_sil("--headless", *args) as sil,
+        ground_probe(sil.host, sil.port, "sil") as ground,
+    ):
         await ground.wait_for(_linked)
         for name, command_args in (("MODE.IDLE", {}), ("ELEC.START", {"current_a": CURRENT_A})):
             ack = await ground.final_ack(await ground.command(name, command_args))
