@@ -6,7 +6,8 @@ mosquitto, the simulator in its own process, ``isru flight`` with every board's 
 flight said online and ``--settle-s`` more.
 
 flight_cpu_pct: CPU time of the flight process (user + system) in % of one core.
-flight_cpu_s: that CPU time in seconds (the figure to compare on a busy machine).
+flight_cpu_s: that CPU time in seconds (the figure to compare on a busy machine), of which
+flight_user_s in the process itself and flight_system_s in the kernel on its behalf.
 sim_cpu_pct: the simulator's, over the same window.
 ``--profile FILE`` runs the flight under cProfile and writes its statistics to FILE when it
 stops (its CPU figure is then the profiler's too).
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from bench.mqtt import PREFIX, cpu_seconds, write_config
+from bench.mqtt import PREFIX, write_config
 from interface.broker import NODELAY
 from isru.broker import Mosquitto
 from isru.children import ChildProcess
@@ -42,6 +43,13 @@ async def flight(config: Path, profile: str | None) -> AsyncIterator[int]:
     async with ChildProcess(argv, name="flight", stderr="devnull", stop_timeout_s=30) as child:
         assert child.pid is not None
         yield child.pid
+
+
+def times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 async def online(client: aiomqtt.Client) -> None:
@@ -73,16 +81,16 @@ async def main() -> None:
                 await asyncio.wait_for(online(client), 30)
                 await asyncio.sleep(options.settle_s)  # the boards configured, streams on
                 assert sim.pid is not None
-                start, start_sim, start_wall = (
-                    cpu_seconds(pid),
-                    cpu_seconds(sim.pid),
-                    time.perf_counter(),
-                )
+                start, start_sim, start_wall = times(pid), times(sim.pid), time.perf_counter()
                 await asyncio.sleep(options.cpu_seconds)  # the measurement window
                 wall = time.perf_counter() - start_wall
-                used, used_sim = cpu_seconds(pid) - start, cpu_seconds(sim.pid) - start_sim
+                end, end_sim = times(pid), times(sim.pid)
+                user, system = end[0] - start[0], end[1] - start[1]
+                used, used_sim = user + system, sum(end_sim) - sum(start_sim)
     result["hz"] = options.hz
     result["flight_cpu_s"] = round(used, 2)
+    result["flight_user_s"] = round(user, 2)
+    result["flight_system_s"] = round(system, 2)
     result["flight_cpu_pct"] = round(100 * used / wall, 1)
     result["sim_cpu_pct"] = round(100 * used_sim / wall, 1)
     print(json.dumps(result))

@@ -74,8 +74,14 @@ class FrameDecoder:
             if end < 0:
                 self._append(data[start:])
                 return payloads
-            self._append(data[start:end])
-            payload = self._finish()
+            if self._buffer or self._discarding:
+                self._append(data[start:end])
+                payload = self._finish()
+            elif end - start > self._max_encoded:  # too long to be a frame
+                self.stats.oversize += 1
+                payload = None
+            else:  # a whole frame in this read: decoded from it, not copied to the buffer
+                payload = self._decode(data[start:end])
             if payload is not None:
                 payloads.append(payload)
             start = end + 1
@@ -97,6 +103,9 @@ class FrameDecoder:
         if self._discarding:
             self._discarding = False
             return None
+        return self._decode(encoded)
+
+    def _decode(self, encoded: bytes) -> bytes | None:
         if not encoded:
             return None  # back-to-back delimiters are idle fill, not errors
         try:

@@ -61,6 +61,10 @@ class Layout(Generic[T]):
         self._struct = struct.Struct("<" + "".join(w.fmt for w in self.wires))
         hints = get_type_hints(cls)
         self._enums = tuple(hints[f.name] if _is_enum(hints[f.name]) else None for f in self.fields)
+        #: (index, enum, its members by value) of each enum field: a known value is looked up.
+        self._enum_fields = tuple(
+            (i, e, e._value2member_map_) for i, e in enumerate(self._enums) if e is not None
+        )
 
     @property
     def size(self) -> int:
@@ -79,13 +83,19 @@ class Layout(Generic[T]):
             raise ProtocolError(
                 f"{self.cls.__name__} body is {len(body)} bytes, expected {self._struct.size}"
             )
-        values = list(self._struct.unpack(body))
-        for i, enum_type in enumerate(self._enums):
-            if enum_type is not None:
+        values = self._struct.unpack(body)
+        if not self._enum_fields:
+            return self.cls(*values)
+        converted = list(values)
+        for i, enum_type, members in self._enum_fields:
+            member = members.get(converted[i])
+            if member is None:
                 # An unknown enum value stays a plain int, for range checks to name.
                 with contextlib.suppress(ValueError):
-                    values[i] = enum_type(values[i])
-        return self.cls(*values)
+                    member = enum_type(converted[i])
+            if member is not None:
+                converted[i] = member
+        return self.cls(*converted)
 
     def first_out_of_range(self, obj: T) -> int | None:
         """Index of the first field outside its declared range (or not a known enum member)."""

@@ -33,6 +33,8 @@ class NackCode(enum.IntEnum):
     INTERLOCK = 8
 
 
+_MSG_TYPES = {int(t): t for t in MsgType}
+
 #: ``arg_index`` byte of a NACK that is not about one argument.
 NO_ARG = 0xFF
 
@@ -68,10 +70,9 @@ class Message:
         version, type_code = payload[0] >> 4, payload[0] & 0x0F
         if version != PROTOCOL_VERSION:
             raise ProtocolError(f"protocol version {version} is not {PROTOCOL_VERSION}")
-        try:
-            msg_type = MsgType(type_code)
-        except ValueError:
-            raise ProtocolError(f"unknown message type {type_code}") from None
+        msg_type = _MSG_TYPES.get(type_code)
+        if msg_type is None:
+            raise ProtocolError(f"unknown message type {type_code}")
         return cls(msg_type, payload[1], payload[2], bytes(payload[HEADER_BYTES:]), version)
 
 
