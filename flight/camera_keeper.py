@@ -26,6 +26,7 @@ from flight.events import EventLog
 from flight.samples import CustodySink
 from hal import Camera, CameraError, CapturedImage, open_camera
 from interface.custody import ImageRef
+from interface.topics import IMAGE_CHUNK_BYTES
 
 __all__ = ["PURPOSE", "CameraKeeper", "CameraProblem", "StoredImage"]
 
@@ -193,13 +194,33 @@ class CameraKeeper:
             self.settings.url or "",
         )
 
-    def send(self, stored: StoredImage) -> bool:
-        """Hand ``stored`` to the custody sink; False when there is none (or it failed)."""
+    @staticmethod
+    def chunks(stored: StoredImage, first: int, last: int) -> range:
+        """The chunks ``first`` to ``last`` (included; -1: the last one) of ``stored``;
+        CameraProblem when the image has no such chunks."""
+        count = max(1, -(-stored.bytes // IMAGE_CHUNK_BYTES))
+        end = count - 1 if last == -1 else last
+        if first >= count or end >= count:
+            raise CameraProblem(
+                f"image {stored.name} has {count} chunks (0 to {count - 1}): "
+                f"no chunks {first} to {last}"
+            )
+        if end < first:
+            raise CameraProblem(f"last_chunk {last} is before first_chunk {first}")
+        return range(first, end + 1)
+
+    def send(self, stored: StoredImage, chunks: range | None = None) -> bool:
+        """Hand ``stored`` (only ``chunks`` of it, when given) to the custody sink; False
+        when there is none (or it failed)."""
         sink = self._sink()
         if sink is None:
             return False
+        every = chunks is None or chunks == self.chunks(stored, 0, -1)
         try:
-            sink.publish_image(stored.path, stored.meta())
+            if every:
+                sink.publish_image(stored.path, stored.meta())
+            else:
+                sink.publish_image(stored.path, stored.meta(), chunks)
         except Exception:  # the downlink's problem must not lose the image
             log.exception("custody sink failed on image %s", stored.name)
             return False

@@ -177,11 +177,13 @@ class SampleDesk(SampleJobs):
 
     async def camera_send(self, run: Execution) -> None:
         run.started()
+        args = run.args
         try:
-            stored = self.camera.stored(run.args["name"])
+            stored = self.camera.stored(args["name"])
+            chunks = self.camera.chunks(stored, args["first_chunk"], args["last_chunk"])
         except CameraProblem as exc:
             raise CommandFailed(Reason.INVALID_ARGUMENT, str(exc)) from None
-        if not self.camera.send(stored):
+        if not self.camera.send(stored, chunks):
             raise CommandFailed(Reason.DEVICE_FAULT, "no downlink to send the image on")
 
     async def sample_move(self, run: Execution) -> None:

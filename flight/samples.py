@@ -59,8 +59,9 @@ class CustodySink(Protocol):
     def publish_entry(self, line: bytes) -> None:
         """A new ledger line, byte-exact, without its newline."""
 
-    def publish_image(self, path: Path, meta: dict[str, Any]) -> None:
-        """A stored image: ``meta`` has name, sha256, bytes, media_type, purpose, sample."""
+    def publish_image(self, path: Path, meta: dict[str, Any], chunks: range | None = None) -> None:
+        """A stored image: ``meta`` has name, sha256, bytes, media_type, purpose, sample;
+        ``chunks``: only these of its chunks (CAMERA.SEND of a range), None: all."""
 
     def publish_head(self, head: dict[str, Any]) -> None:
         """The ledger's head (:meth:`SampleKeeper.head`), after each entry and at boot."""

@@ -4,8 +4,8 @@
 - ``show ID SOURCE [--json]``: one sample, as its package's summary (Markdown) or as JSON.
 - ``export ID DIR SOURCE``: write the sample's self-contained package into DIR (new or empty).
 - ``images --archive DB [--vehicle V]``: the images the archive holds, and those still
-  waiting for chunks (which ``CAMERA.SEND NAME`` sends again) or bad. Exit 1 unless all
-  are kept.
+  waiting for chunks (with the ``CAMERA.SEND name=N first_chunk=F last_chunk=L`` commands
+  that send the missing ones again) or bad. Exit 1 unless all are kept.
 
 SOURCE is ``--ledger FILE --vehicle-key PEM [--images DIR]`` (the board's ledger file) or
 ``--archive DB [--vehicle V] [--vehicle-key PEM]`` (what the ground recorder kept; without
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ground.archive import Archive, ArchiveError
-from ground.archive.images import spans
+from ground.archive.images import resend_commands, spans
 from interface.custody import (
     CustodyError,
     PackageError,
@@ -189,9 +189,8 @@ def _images(options: argparse.Namespace) -> int:
         elif state.problem is not None:
             what = f"bad: {state.problem}"
         else:
-            what = (
-                f"waiting: chunks {spans(state.missing)} of {meta.chunks} missing "
-                f"(CAMERA.SEND {meta.name})"
+            what = f"waiting: chunks {spans(state.missing)} of {meta.chunks} missing: " + "; ".join(
+                resend_commands(meta.name, state.missing)
             )
         print(f"{meta.name:<40} {meta.bytes:>9} {meta.sample or '-':<16} {what}")
     return OK if all(state.file is not None for state in states) else REFUSED

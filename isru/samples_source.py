@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ground.archive import Archive, ArchiveError
 from ground.archive.custody import CustodyArchive
-from ground.archive.images import spans
+from ground.archive.images import resend_commands, spans
 from interface.custody import (
     SignedEntry,
     Verified,
@@ -133,7 +133,8 @@ def archive_source(
         if path is None:
             why = "never received"
             if mine and mine[0].missing:
-                why = f"chunks {spans(mine[0].missing)} missing (CAMERA.SEND {image})"
+                again = "; ".join(resend_commands(image, mine[0].missing))
+                why = f"chunks {spans(mine[0].missing)} missing ({again})"
             elif mine and mine[0].problem:
                 why = mine[0].problem
             raise Refused(f"image {image}: not in {label} ({name}): {why}")

@@ -121,7 +121,8 @@ async def test_archive_custody_missing_chunk_is_listed_until_it_is_sent_again(
         await rec.until(lambda: rec.counts.get("chunks") == 3)
         assert samples(["images", "--archive", str(path)]) == 1
         out = capsys.readouterr().out
-        assert f"waiting: chunks 1 of 3 missing (CAMERA.SEND {name})" in out
+        resend = f"CAMERA.SEND name={name} first_chunk=1 last_chunk=1"
+        assert f"waiting: chunks 1 of 3 missing: {resend}" in out
         assert (
             samples(
                 [

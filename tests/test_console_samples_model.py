@@ -270,7 +270,10 @@ def test_console_samples_image_to_open_must_be_there_and_be_the_one_named(tmp_pa
     store = ImageStore(tmp_path)
     with pytest.raises(ImageUnavailable, match="rover1-0001 has no image"):
         store.path_of(None, None, "rover1-0001")
-    with pytest.raises(ImageUnavailable, match=r"no file for a\.png in .*CAMERA\.SEND a\.png"):
+    with pytest.raises(
+        ImageUnavailable,
+        match=r"no file for a\.png in .*CAMERA\.SEND name=a\.png first_chunk=0 last_chunk=-1",
+    ):
         store.path_of("a.png", "ab" * 32, "rover1-0001")
     (tmp_path / "a.png").write_bytes(b"other")
     with pytest.raises(ImageUnavailable, match="sha256 differs"):

@@ -202,7 +202,9 @@ async def test_flight_samples_commands_move_note_capture_and_name_what_is_missin
         kinds = [e.entry.kind.value for e in stack.app.samples.keeper.entries]
         assert kinds == ["COLLECTED", "IMAGED", "MOVED", "NOTED", "IMAGED"]
         assert (tmp_path / "state" / "images" / "unassigned-horizon-1.png").is_file()
-        reason, detail = await _fail(stack, "CAMERA.SEND", name="unassigned-horizon-1.png")
+        reason, detail = await _fail(
+            stack, "CAMERA.SEND", name="unassigned-horizon-1.png", first_chunk=0, last_chunk=-1
+        )
         assert (reason, detail) == (Reason.DEVICE_FAULT, "no downlink to send the image on")
 
 
@@ -311,7 +313,7 @@ class RecordingSink:
     def publish_entry(self, line: bytes) -> None:
         self.lines.append(line)
 
-    def publish_image(self, path: Path, meta: dict[str, Any]) -> None:
+    def publish_image(self, path: Path, meta: dict[str, Any], chunks: range | None = None) -> None:
         self.images.append((path, meta))
 
     def publish_head(self, head: dict[str, Any]) -> None:
@@ -326,7 +328,7 @@ async def test_flight_samples_sink_gets_every_line_image_and_head(tmp_path: Path
         assert sink.heads == [stack.app.custody_head()]
         await _dig(stack, 20.0)
         await _entry(stack, "IMAGED")
-        await stack.ok("CAMERA.SEND", name="testbed-0001-scoop-1.png")
+        await stack.ok("CAMERA.SEND", name="testbed-0001-scoop-1.png", first_chunk=0, last_chunk=-1)
         head = stack.app.custody_head()
     ledger = _ledger(tmp_path).read_bytes()
     assert b"".join(line + b"\n" for line in sink.lines) == ledger

@@ -112,7 +112,8 @@ class CustodyLink:
         self._tasks = tasks
         #: The latest head's payload, published again at every session's start.
         self._head: bytes | None = None
-        self._images: collections.deque[tuple[Path, dict[str, Any]]] = collections.deque()
+        self._images: collections.deque[tuple[Path, dict[str, Any], range]]
+        self._images = collections.deque()
         self._sender: asyncio.Task[None] | None = None
         #: Images whose chunks are all in the outbox, and images given up (unreadable).
         self.images_queued = 0
@@ -131,12 +132,22 @@ class CustodyLink:
         self._head = head_payload(head)
         self._downlink.publish_retained(self._topics.samples_head, self._head)
 
-    def publish_image(self, path: Path, meta: Mapping[str, Any]) -> None:
+    def publish_image(
+        self, path: Path, meta: Mapping[str, Any], chunks: range | None = None
+    ) -> None:
         """Queue the image at ``path`` (``meta``: :data:`IMAGE_FIELDS`) to go to the ground:
-        its chunks go into the outbox in the background, images one after another."""
+        its chunks (``chunks``: only those, e.g. the ones the ground misses) go into the
+        outbox in the background, images one after another."""
         checked = _checked_meta(meta)
         self._topics.image(str(checked["name"]))  # ValueError for a name no topic can hold
-        self._images.append((Path(path), checked))
+        every = range(chunk_count(int(checked["bytes"])))
+        wanted = every if chunks is None else chunks
+        if wanted.step != 1 or not wanted or wanted.start < 0 or wanted.stop > every.stop:
+            raise ValueError(
+                f"image {checked['name']}: chunks {wanted.start} to {wanted.stop - 1} "
+                f"are not among its {every.stop}"
+            )
+        self._images.append((Path(path), checked, wanted))
         if self._sender is None or self._sender.done():
             self._sender = self._tasks.spawn(self._send_images())
 
@@ -156,27 +167,27 @@ class CustodyLink:
 
     async def _send_images(self) -> None:
         while self._images:
-            path, meta = self._images.popleft()
+            path, meta, wanted = self._images.popleft()
             try:
-                await self._put_image(path, meta)
+                await self._put_image(path, meta, wanted)
                 self.images_queued += 1
             except (OSError, OutboxError) as exc:
                 self.images_failed += 1
                 log.error("image %s not sent: %s", meta["name"], describe(exc))
 
-    async def _put_image(self, path: Path, meta: dict[str, Any]) -> None:
-        """Every chunk of one image into the outbox, CHUNKS_PER_PUT at a time (the file is read
-        in a worker thread; the outbox is written here, in the event loop, where its drop
-        reports may raise events)."""
+    async def _put_image(self, path: Path, meta: dict[str, Any], wanted: range) -> None:
+        """The ``wanted`` chunks of one image into the outbox, CHUNKS_PER_PUT at a time (the
+        file is read in a worker thread; the outbox is written here, in the event loop,
+        where its drop reports may raise events)."""
         size = int(meta["bytes"])
         topic = self._topics.image(str(meta["name"]))
-        chunks = chunk_count(size)
         with path.open("rb") as file:
             found = os.fstat(file.fileno()).st_size
             if found != size:
                 raise OSError(f"{path}: holds {found} bytes, not the {size} it was stored with")
-            for first in range(0, chunks, CHUNKS_PER_PUT):
-                last = min(chunks, first + CHUNKS_PER_PUT)
+            file.seek(wanted.start * CHUNK_BYTES)
+            for first in range(wanted.start, wanted.stop, CHUNKS_PER_PUT):
+                last = min(wanted.stop, first + CHUNKS_PER_PUT)
                 read = await asyncio.to_thread(_read_chunks, file, size, first, last)
                 self._downlink.outbox.put_many(
                     (topic, chunk_payload(meta, first + n, data), Priority.LOW)

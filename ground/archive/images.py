@@ -34,6 +34,7 @@ __all__ = [
     "chunk_count",
     "missing_chunks",
     "parse_chunk",
+    "resend_commands",
     "spans",
 ]
 
@@ -156,6 +157,33 @@ def spans(numbers: Collection[int]) -> str:
     return ", ".join(parts)
 
 
+def runs(numbers: Collection[int]) -> list[tuple[int, int]]:
+    """``[(0, 0), (3, 5), (9, 9)]``: sorted numbers as their runs, first and last."""
+    found: list[tuple[int, int]] = []
+    for number in sorted(set(numbers)):
+        if found and number == found[-1][1] + 1:
+            found[-1] = (found[-1][0], number)
+        else:
+            found.append((number, number))
+    return found
+
+
+#: How many CAMERA.SEND commands :func:`resend_commands` gives at most for one image.
+MAX_RESENDS = 4
+
+
+def resend_commands(name: str, missing: Collection[int]) -> list[str]:
+    """The CAMERA.SEND commands that make the vehicle send the ``missing`` chunks of image
+    ``name`` again: one per run of missing chunks, or, for more than :data:`MAX_RESENDS`
+    runs, one from the first missing to the last (which sends a few chunks twice)."""
+    found = runs(missing)
+    if len(found) > MAX_RESENDS:
+        found = [(found[0][0], found[-1][1])]
+    return [
+        f"CAMERA.SEND name={name} first_chunk={first} last_chunk={last}" for first, last in found
+    ]
+
+
 def missing_chunks(have: Collection[int], chunks: int) -> list[int]:
     """The chunk indexes of ``range(chunks)`` not in ``have``."""
     present = set(have)
@@ -169,7 +197,7 @@ def assemble(meta: ImageMeta, parts: Mapping[int, bytes]) -> bytes:
     if missing:
         raise ImageProblem(
             f"image {meta.name}: chunks {spans(missing)} of {meta.chunks} missing "
-            f"(CAMERA.SEND {meta.name} sends them again)"
+            f"({'; '.join(resend_commands(meta.name, missing))} sends them again)"
         )
     data = b"".join(parts[index] for index in range(meta.chunks))
     found = hashlib.sha256(data).hexdigest()

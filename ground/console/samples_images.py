@@ -110,7 +110,10 @@ class ImageStore:
         del self._pending[(name, sha)]
         whole = b"".join(pending.parts[index] for index in range(pending.chunks))
         if hashlib.sha256(whole).hexdigest() != sha:
-            raise ValueError(f"its chunks do not make its sha256 (CAMERA.SEND {name} again)")
+            raise ValueError(
+                "its chunks do not make its sha256"
+                f" (CAMERA.SEND name={name} first_chunk=0 last_chunk=-1 again)"
+            )
         self._write(name, whole)
         self._stored[name] = sha
         return f"image {name} kept in {self.directory} ({size} bytes)"
@@ -140,8 +143,8 @@ class ImageStore:
             data = path.read_bytes()
         except FileNotFoundError:
             raise ImageUnavailable(
-                f"no file for {name} in {self.directory} (not received; CAMERA.SEND {name} "
-                "sends it again)"
+                f"no file for {name} in {self.directory} (not received; CAMERA.SEND "
+                f"name={name} first_chunk=0 last_chunk=-1 sends it again)"
             ) from None
         except OSError as exc:
             raise ImageUnavailable(f"cannot read {path}: {exc.strerror or exc}") from None

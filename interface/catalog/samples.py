@@ -15,6 +15,8 @@ MOVE_LOCATIONS = ("scoop", "oven", "stowed", "dumped", "consumed")
 #: the scoop, the one now in the oven, the one collected last; CAMERA.CAPTURE also ``none``.
 SAMPLE_REFERENCES = ("scoop", "oven", "latest")
 
+#: The largest chunk number CAMERA.SEND takes (an image is at most 8 MiB: 171 chunks).
+MAX_CHUNK = 100_000
 _ALL_MODES = (Mode.SAFE, Mode.IDLE, Mode.OPERATING)
 _SAMPLE = ArgDef(
     name="sample",
@@ -45,8 +47,24 @@ SAMPLE_COMMANDS = [
     ),
     CommandDef(
         name="CAMERA.SEND",
-        description="publish a stored image again (its chunks), e.g. one the ground missed",
-        args=(_text("name", 100, "the image's name, as IMAGE_STORED gave it"),),
+        description="publish chunks of a stored image again, e.g. those the ground missed",
+        args=(
+            _text("name", 100, "the image's name, as IMAGE_STORED gave it"),
+            ArgDef(
+                name="first_chunk",
+                type="int",
+                min=0,
+                max=MAX_CHUNK,
+                description="the first chunk to send, from 0 (0: from the start)",
+            ),
+            ArgDef(
+                name="last_chunk",
+                type="int",
+                min=-1,
+                max=MAX_CHUNK,
+                description="the last chunk to send, included; -1: to the image's end",
+            ),
+        ),
         modes=_ALL_MODES,
     ),
     CommandDef(
