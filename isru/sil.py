@@ -66,6 +66,13 @@ def parser() -> argparse.ArgumentParser:
         "sample the run made into DIR",
     )
     result.add_argument(
+        "--images-dir",
+        type=Path,
+        metavar="DIR",
+        help="the console keeps the vehicle's images here, so its samples tab can open them "
+        "(default: in the SIL's temporary directory, removed when it stops)",
+    )
+    result.add_argument(
         "--ice-wt-pct",
         type=ice_wt_pct_argument,
         metavar="PCT",
@@ -106,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         options.run is None or options.report_plot.suffix.lower() != ".png"
     ):
         print("isru sil: --report-plot needs --run and a FILE ending in .png", file=sys.stderr)
+        return 2
+    if options.images_dir is not None and options.headless:
+        print("isru sil: --images-dir is for the console (not with --headless)", file=sys.stderr)
         return 2
     if options.samples_dir is not None and options.run is None:
         print("isru sil: --samples-dir needs --run", file=sys.stderr)

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from ground import GroundClient
@@ -19,6 +20,9 @@ from isru.stack import SilError, Stack, sil_stack
 
 #: Exit status of a --run stopped by a signal before its sequence ended: 128 + the signal.
 EXIT_SIGNALLED = 128
+#: Where the console keeps the vehicle's images without ``--images-dir``: in the SIL's
+#: temporary directory (gone when the SIL stops).
+CONSOLE_IMAGES = "console-images"
 
 
 class Stop:
@@ -119,7 +123,7 @@ async def _console(stack: Stack, options: argparse.Namespace, stop: asyncio.Even
     """The operators' console on the stack, until the operator quits or we are stopped."""
     key = load_key(options.key) if options.key else None
     async with GroundClient(broker=stack.broker, vehicle=stack.vehicle, key=key) as client:
-        app = ConsoleApp(client=client, owns_stack=True)
+        app = console_app(client, stack, options)
         console = asyncio.create_task(app.run_async())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({console, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -127,3 +131,16 @@ async def _console(stack: Stack, options: argparse.Namespace, stop: asyncio.Even
             app.exit()
         await console
         stopping.cancel()
+
+
+def console_images_dir(stack: Stack, options: argparse.Namespace) -> Path:
+    """Where the console keeps the images it receives: ``--images-dir``, or the SIL's
+    temporary directory."""
+    chosen: Path | None = getattr(options, "images_dir", None)
+    return chosen if chosen is not None else stack.workdir / CONSOLE_IMAGES
+
+
+def console_app(client: GroundClient, stack: Stack, options: argparse.Namespace) -> ConsoleApp:
+    """The operators' console on the SIL's stack, keeping the vehicle's images (the samples
+    tab opens them)."""
+    return ConsoleApp(client=client, owns_stack=True, images_dir=console_images_dir(stack, options))
