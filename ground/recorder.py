@@ -78,7 +78,8 @@ async def record(
 
         async def wait(delay: float) -> None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+                async with asyncio.timeout(delay):  # not wait_for: it can drop a cancel
+                    await stop.wait()
 
         client: aiomqtt.Client | None = None
         try:

@@ -57,7 +57,8 @@ async def send(
     )
     try:
         command_id = await client.publish_command(name, args, topic=topic)
-        return await asyncio.wait_for(_stages(acks, command_id, wait, as_json=as_json), limit)
+        async with asyncio.timeout(limit):  # not wait_for: it can drop a cancel (Ctrl-C)
+            return await _stages(acks, command_id, wait, as_json=as_json)
     except TimeoutError:
         print(f"FAILED TIMEOUT: {name} did not reach {wait} in {limit:g} s", file=sys.stderr)
         return FAILED

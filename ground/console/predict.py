@@ -40,7 +40,8 @@ async def run_prediction(
     except OSError as exc:
         raise PredictionFailed(f"cannot run isru seq predict: {exc.strerror or exc}") from None
     try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout_s)
+        async with asyncio.timeout(timeout_s):  # not wait_for: it can drop a cancel
+            out, err = await process.communicate()
     except TimeoutError:
         process.kill()
         await process.wait()

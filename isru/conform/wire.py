@@ -207,7 +207,10 @@ class BoardWire:
             if remaining <= 0:
                 return None
             try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancel (Ctrl-C)
+                # that lands in the same turn as a frame (CPython gh-86296).
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
             except TimeoutError:
                 return check()
 
