@@ -6,7 +6,9 @@ import contextlib
 import dataclasses
 import enum
 import math
+import operator
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_type_hints
 
@@ -61,6 +63,8 @@ class Layout(Generic[T]):
         self._struct = struct.Struct("<" + "".join(w.fmt for w in self.wires))
         hints = get_type_hints(cls)
         self._enums = tuple(hints[f.name] if _is_enum(hints[f.name]) else None for f in self.fields)
+        #: The fields' values of an instance, in order, as a tuple.
+        self._values = _getter(tuple(f.name for f in self.fields))
         #: (index, enum, its members by value) of each enum field: a known value is looked up.
         self._enum_fields = tuple(
             (i, e, e._value2member_map_) for i, e in enumerate(self._enums) if e is not None
@@ -71,11 +75,11 @@ class Layout(Generic[T]):
         return self._struct.size
 
     def pack(self, obj: T) -> bytes:
-        values = [getattr(obj, f.name) for f in self.fields]
+        values = self._values(obj)
         try:
             return self._struct.pack(*values)
         except struct.error as exc:
-            raise ValueError(f"{self.cls.__name__}: cannot pack {values}: {exc}") from None
+            raise ValueError(f"{self.cls.__name__}: cannot pack {list(values)}: {exc}") from None
 
     def unpack(self, body: bytes) -> T:
         """Decode a body; raise :class:`ProtocolError` when its length is wrong."""
@@ -107,6 +111,13 @@ class Layout(Generic[T]):
             if not w.accepts(value):
                 return i
         return None
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function that gives the values of these attributes of an object, as a tuple."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    return lambda obj: tuple(getattr(obj, name) for name in names)
 
 
 def _is_enum(annotation: object) -> bool:

@@ -40,10 +40,13 @@ WATER_LOW_G = 20.0
 ELEC_SENSORS = ("h2_pressure", "o2_pressure", "cell_temp", "cell_voltage")
 
 _VALVE_FLAG = {
-    Valve.WATER_FEED: ElecFlags.WATER_VALVE_OPEN,
-    Valve.H2_VENT: ElecFlags.H2_VENT_OPEN,
-    Valve.O2_VENT: ElecFlags.O2_VENT_OPEN,
+    Valve.WATER_FEED: int(ElecFlags.WATER_VALVE_OPEN),
+    Valve.H2_VENT: int(ElecFlags.H2_VENT_OPEN),
+    Valve.O2_VENT: int(ElecFlags.O2_VENT_OPEN),
 }
+#: The flags a packet adds to the fault flags, as ints: its flag word is summed as an int.
+_CURRENT_ON, _HEATER_ON = int(ElecFlags.CURRENT_ON), int(ElecFlags.HEATER_ON)
+_WATER_LOW = int(ElecFlags.WATER_LOW)
 
 
 class ElecFirmware(Firmware):
@@ -194,17 +197,17 @@ class ElecFirmware(Firmware):
         return b""
 
     def flags(self) -> ElecFlags:
-        flags = self.fault_flags
+        bits = int(self.fault_flags)  # summed as an int: one flag word made
         if self.current_on:
-            flags |= ElecFlags.CURRENT_ON
+            bits |= _CURRENT_ON
         if self.heater_on:
-            flags |= ElecFlags.HEATER_ON
+            bits |= _HEATER_ON
         for valve, flag in _VALVE_FLAG.items():
             if self.valves[valve]:
-                flags |= flag
+                bits |= flag
         if self.cell.water_g < WATER_LOW_G:
-            flags |= ElecFlags.WATER_LOW
-        return flags
+            bits |= _WATER_LOW
+        return ElecFlags(bits)
 
     def telemetry(self) -> ElecTelemetry:
         cell = self.cell

@@ -35,6 +35,11 @@ SAMPLE_PRESENT_G = 1.0
 EJECT_S = 3.0
 HEATER_RATED_W = 150.0
 DEFAULT_POWER_LIMIT_W = 50.0
+#: The flags a packet adds to the fault flags, as ints: its flag word is summed as an int.
+_LID_SEALED, _LID_OPEN = int(OvenFlags.LID_SEALED), int(OvenFlags.LID_OPEN)
+_LID_MOVING, _HEATER_ON = int(OvenFlags.LID_MOVING), int(OvenFlags.HEATER_ON)
+_TRAP_ON, _PUMP_ON = int(OvenFlags.TRAP_ON), int(OvenFlags.PUMP_ON)
+_SAMPLE_LOADED = int(OvenFlags.SAMPLE_LOADED)
 
 #: Receives the grams the pump moved out of the trap (the elec board's reservoir).
 WaterSink = Callable[[float], None]
@@ -241,19 +246,19 @@ class OvenFirmware(Firmware):
 
     def flags(self, load_g: float) -> OvenFlags:
         """The flag word, with SAMPLE_LOADED from the load-cell reading ``load_g``."""
-        flags = self.fault_flags
+        bits = int(self.fault_flags)
         for on, flag in (
-            (self.lid.sealed, OvenFlags.LID_SEALED),
-            (self.lid.open, OvenFlags.LID_OPEN),
-            (self.lid.moving, OvenFlags.LID_MOVING),
-            (self.heater.enabled, OvenFlags.HEATER_ON),
-            (self.trap.enabled, OvenFlags.TRAP_ON),
-            (self.pump.running, OvenFlags.PUMP_ON),
-            (load_g >= SAMPLE_PRESENT_G, OvenFlags.SAMPLE_LOADED),
+            (self.lid.sealed, _LID_SEALED),
+            (self.lid.open, _LID_OPEN),
+            (self.lid.moving, _LID_MOVING),
+            (self.heater.enabled, _HEATER_ON),
+            (self.trap.enabled, _TRAP_ON),
+            (self.pump.running, _PUMP_ON),
+            (load_g >= SAMPLE_PRESENT_G, _SAMPLE_LOADED),
         ):
             if on:
-                flags |= flag
-        return flags
+                bits |= flag
+        return OvenFlags(bits)
 
     def telemetry(self) -> OvenTelemetry:
         oven = self.physics

@@ -49,6 +49,10 @@ _STATE_OF = {
     Activity.DUMPING: ScoopState.DUMPING,
 }
 _STALL_FLAG = {Joint.BOOM: ScoopFlags.BOOM_STALL, Joint.SCOOP: ScoopFlags.SCOOP_STALL}
+#: The flags a packet adds to the fault flags, as ints: its flag word is summed as an int.
+_HOMED, _MOTORS_ON = int(ScoopFlags.HOMED), int(ScoopFlags.MOTORS_ON)
+_BOOM_HOME_SWITCH = int(ScoopFlags.BOOM_HOME_SWITCH)
+_SCOOP_HOME_SWITCH = int(ScoopFlags.SCOOP_HOME_SWITCH)
 
 
 class ScoopFirmware(Firmware):
@@ -161,16 +165,16 @@ class ScoopFirmware(Firmware):
         return abs(self.arm.boom_angle_deg) <= window and abs(self.arm.scoop_angle_deg) <= window
 
     def flags(self) -> ScoopFlags:
-        flags = self.fault_flags
+        bits = int(self.fault_flags)  # summed as an int: one flag word made
         if self.homed:
-            flags |= ScoopFlags.HOMED
+            bits |= _HOMED
         if abs(self.arm.boom_angle_deg) <= HOME_SWITCH_WINDOW_DEG:
-            flags |= ScoopFlags.BOOM_HOME_SWITCH
+            bits |= _BOOM_HOME_SWITCH
         if abs(self.arm.scoop_angle_deg) <= HOME_SWITCH_WINDOW_DEG:
-            flags |= ScoopFlags.SCOOP_HOME_SWITCH
+            bits |= _SCOOP_HOME_SWITCH
         if self.arm.motors_on:
-            flags |= ScoopFlags.MOTORS_ON
-        return flags
+            bits |= _MOTORS_ON
+        return ScoopFlags(bits)
 
     def telemetry(self) -> ScoopTelemetry:
         arm = self.arm
