@@ -89,19 +89,26 @@ class Probe:
         return [m.payload for m in self.received if m.topic == f"{self.prefix}/{suffix}"]
 
     async def _collect(self) -> None:
-        with contextlib.suppress(aiomqtt.MqttError):  # the broker went away: keep what came
-            await self._receive()
+        try:
+            with contextlib.suppress(aiomqtt.MqttError):  # the broker went away: keep what came
+                async for message in self.client.messages:
+                    self._take(message)
+        finally:
+            # Cancelled as the probe ends: what the client received (and acknowledged to the
+            # broker, which will not send it again) but this task had not yet read is kept.
+            queue = self.client._queue
+            while not queue.empty():
+                self._take(queue.get_nowait())
 
-    async def _receive(self) -> None:
-        async for message in self.client.messages:
-            payload = message.payload
-            try:
-                document = json.loads(payload) if isinstance(payload, bytes | str) else None
-            except (ValueError, RecursionError):  # our own fuzzed commands come back too
-                document = None
-            if isinstance(document, dict):
-                self.received.append(Received(str(message.topic), document))
-                self._arrived.set()
+    def _take(self, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        try:
+            document = json.loads(payload) if isinstance(payload, bytes | str) else None
+        except (ValueError, RecursionError):  # our own fuzzed commands come back too
+            document = None
+        if isinstance(document, dict):
+            self.received.append(Received(str(message.topic), document))
+            self._arrived.set()
 
 
 @contextlib.asynccontextmanager
