@@ -29,6 +29,12 @@ from interface.signing import load_key
 from isru.stack import Stack, sil_stack
 
 
+#: How long the harness waits for an ack, a value or an event unless a test says otherwise (real
+#: seconds). Generous: on a loaded CI machine a stage that takes 50 ms at rest can take several
+#: seconds, and a bound is only a failure when nothing comes at all.
+DEFAULT_TIMEOUT_S = 30.0
+
+
 class FaultError(RuntimeError):
     """The simulator refused a fault request; the message is its answer."""
 
@@ -46,7 +52,7 @@ class Sil:
         return self.client.values
 
     async def send_and_await(
-        self, name: str, /, *, stage: str = "COMPLETED", timeout: float = 10.0, **args: Any
+        self, name: str, /, *, stage: str = "COMPLETED", timeout: float = DEFAULT_TIMEOUT_S, **args: Any
     ) -> list[Ack]:
         """Send ``name`` with ``args``; return its acks once ``stage`` arrived.
 
@@ -55,7 +61,7 @@ class Sil:
         return await self.client.send(name, args, wait=stage, timeout_s=timeout)
 
     async def send_expect_failure(
-        self, name: str, /, *, reason: str | None = None, timeout: float = 10.0, **args: Any
+        self, name: str, /, *, reason: str | None = None, timeout: float = DEFAULT_TIMEOUT_S, **args: Any
     ) -> Ack:
         """Send a command that must fail (with ``reason`` when given); return its FAILED ack."""
         try:
@@ -68,7 +74,7 @@ class Sil:
             return refused.ack
         raise AssertionError(f"{name} completed, but it was expected to fail")
 
-    async def wait_telemetry(self, condition: str, *, timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_telemetry(self, condition: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
         """Wait until ``condition`` (``elec.h2_pressure_kpa >= 150``) holds on telemetry."""
         return await self.client.wait_telemetry(condition, timeout_s=timeout)
 
@@ -76,7 +82,7 @@ class Sil:
         self,
         event_id: str,
         *,
-        timeout: float = 10.0,
+        timeout: float = DEFAULT_TIMEOUT_S,
         where: Callable[[Event], bool] = lambda _: True,
     ) -> Event:
         """The first event ``event_id`` (so far or from now on) for which ``where`` holds."""

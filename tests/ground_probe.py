@@ -15,7 +15,8 @@ import aiomqtt
 from interface.broker import NODELAY
 from interface.signing import sign
 
-WAIT_S = 20.0
+#: How long a probe waits for a message: generous, for a loaded machine (it ends at the message).
+WAIT_S = 60.0
 
 
 @dataclass

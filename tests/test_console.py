@@ -33,7 +33,7 @@ WAITING = "WAIT core.mode == OPERATING TIMEOUT 00:05:00\nR00:00:00 CORE.NOOP\n"
 
 
 async def until(
-    pilot: Pilot[int], ready: Callable[[], bool], what: str, within_s: float = 30.0
+    pilot: Pilot[int], ready: Callable[[], bool], what: str, within_s: float = 60.0
 ) -> None:
     """Let the app run until ``ready()`` holds; fail naming ``what`` after ``within_s`` s."""
     deadline = time.monotonic() + within_s

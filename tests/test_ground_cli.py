@@ -66,7 +66,7 @@ class GroundCli:
 
     async def ended(self, process: ChildProcess) -> tuple[int, str, str]:
         """A stream that ends by itself: its exit status, stdout and stderr."""
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(30):  # a bound for a loaded machine; it ends in about 1 s
             code = await process.wait()
         await process.stop()  # exited: the rest of its output
         return code, lines(process.stdout_lines), lines(process.stderr_lines)
