@@ -28,7 +28,6 @@ from ground import Ack, CommandRefused, Event, GroundClient
 from interface.signing import load_key
 from isru.stack import Stack, sil_stack
 
-
 #: How long the harness waits for an ack, a value or an event unless a test says otherwise (real
 #: seconds). Generous: on a loaded CI machine a stage that takes 50 ms at rest can take several
 #: seconds, and a bound is only a failure when nothing comes at all.
@@ -52,7 +51,13 @@ class Sil:
         return self.client.values
 
     async def send_and_await(
-        self, name: str, /, *, stage: str = "COMPLETED", timeout: float = DEFAULT_TIMEOUT_S, **args: Any
+        self,
+        name: str,
+        /,
+        *,
+        stage: str = "COMPLETED",
+        timeout: float = DEFAULT_TIMEOUT_S,
+        **args: Any,
     ) -> list[Ack]:
         """Send ``name`` with ``args``; return its acks once ``stage`` arrived.
 
@@ -61,7 +66,13 @@ class Sil:
         return await self.client.send(name, args, wait=stage, timeout_s=timeout)
 
     async def send_expect_failure(
-        self, name: str, /, *, reason: str | None = None, timeout: float = DEFAULT_TIMEOUT_S, **args: Any
+        self,
+        name: str,
+        /,
+        *,
+        reason: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        **args: Any,
     ) -> Ack:
         """Send a command that must fail (with ``reason`` when given); return its FAILED ack."""
         try:
@@ -74,7 +85,9 @@ class Sil:
             return refused.ack
         raise AssertionError(f"{name} completed, but it was expected to fail")
 
-    async def wait_telemetry(self, condition: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
+    async def wait_telemetry(
+        self, condition: str, *, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> dict[str, Any]:
         """Wait until ``condition`` (``elec.h2_pressure_kpa >= 150``) holds on telemetry."""
         return await self.client.wait_telemetry(condition, timeout_s=timeout)
 
