@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from isru.key_cli import main as key
 from isru.samples_cli import main as samples
 from isru.sil import main as sil
 
@@ -49,6 +50,38 @@ def test_archive_custody_sil_leaves_one_verified_package_per_sample(
         assert all(
             (package / "images" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in images
         )
+        bodies = {e["kind"]: e["body"] for e in map(_entry, (package / "entries.jsonl").open())}
+        assert 50 <= bodies["MEASURED"]["mass_g"] <= 500  # a sample as NASA buys them
+        assert bodies["MOVED"]["location"] == "oven"
+        assert bodies["TRANSFERRED"]["buyer"] == "ACME_Regolith"
+    _sold_and_countersigned(packages[0], tmp_path, capsys)
+
+
+def _entry(line: str) -> dict[str, object]:
+    entry: dict[str, object] = json.loads(line)["entry"]
+    return entry
+
+
+def _sold_and_countersigned(
+    package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The operator countersigns the transfer; the buyer verifies it with both keys; one
+    changed byte in the package is then named."""
+    operator = tmp_path / "operator.key"
+    assert key(["generate", "--kind", "signing", str(operator)]) == 0
+    assert key(["public", str(operator), "--out", str(tmp_path / "operator.pub.pem")]) == 0
+    countersign = ["countersign", str(package), "--key", str(operator), "--operator", "J. Smith"]
+    assert samples(countersign) == 0
+    capsys.readouterr()
+    verify = ["verify", str(package), "--operator-key", str(tmp_path / "operator.pub.pem")]
+    assert samples(verify) == 0
+    assert "1 countersignatures" in capsys.readouterr().out
+    entries = package / "entries.jsonl"
+    entries.write_text(
+        entries.read_text().replace('"buyer":"ACME_Regolith"', '"buyer":"ACME_Regolitk"')
+    )
+    assert samples(verify) == 1
+    assert "entries.jsonl line" in capsys.readouterr().out
 
 
 def test_archive_custody_sil_samples_dir_needs_a_run(
