@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import operator
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,8 +16,11 @@ Values = Mapping[str, Any]
 PacketListener = Callable[[str, dict[str, Any]], None]
 
 
-#: Per (board, snapshot class): each field's name and channel, worked out once.
-_fields: dict[tuple[str, type], tuple[tuple[str, str], ...]] = {}
+#: How a snapshot class's fields become channels, per (board, class), worked out once: runs
+#: of fields of plain types (taken as they are, by one getter) and single fields typed as
+#: an enum (a flag word becomes a bool per flag, an enum its member's name).
+_Step = tuple[Callable[[Any], tuple[Any, ...]], tuple[str, ...]] | tuple[str, str]
+_plans: dict[tuple[str, type], tuple[_Step, ...]] = {}
 #: Per (board, flag word class): each flag's channel and bit, worked out once.
 _flags: dict[tuple[str, type], tuple[tuple[str, int], ...]] = {}
 
@@ -23,24 +28,51 @@ _flags: dict[tuple[str, type], tuple[tuple[str, int], ...]] = {}
 def snapshot_values(board: str, snapshot: object) -> dict[str, Any]:
     """A board telemetry snapshot as channel values: enums by name, flag words as bools."""
     cls = type(snapshot)
-    fields = _fields.get((board, cls))
-    if fields is None:
-        fields = _fields[board, cls] = tuple(
-            (f.name, f"{board}.{f.name}")
-            for f in dataclasses.fields(snapshot)  # type: ignore[arg-type]
-        )
+    plan = _plans.get((board, cls)) or _plan(board, cls)
     values: dict[str, Any] = {}
-    for name, channel in fields:
-        value = getattr(snapshot, name)
-        if isinstance(value, enum.IntFlag):
-            bits = value._value_
-            for flag_channel, bit in _flags.get((board, type(value))) or _flag_plan(board, value):
-                values[flag_channel] = bits & bit == bit
-        elif isinstance(value, enum.Enum):
-            values[channel] = value._name_
-        else:
-            values[channel] = value
+    for first, second in plan:
+        if isinstance(first, str):  # a field typed as an enum: (name, channel)
+            value, channel = getattr(snapshot, first), typing.cast(str, second)
+            if isinstance(value, enum.IntFlag):
+                bits = value._value_
+                for flag, bit in _flags.get((board, type(value))) or _flag_plan(board, value):
+                    values[flag] = bits & bit == bit
+            elif isinstance(value, enum.Enum):
+                values[channel] = value._name_
+            else:  # a value that is not one of the enum's: as it is
+                values[channel] = value
+        else:  # fields of plain types: (their getter, their channels)
+            values.update(zip(second, first(snapshot), strict=True))
     return values
+
+
+def _plan(board: str, cls: type) -> tuple[_Step, ...]:
+    fields = dataclasses.fields(cls)
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # types that cannot be resolved: every field is looked at
+        hints = {}
+    plan: list[_Step] = []
+    run: list[str] = []
+    for field in fields:
+        hint = hints.get(field.name)
+        if isinstance(hint, type) and not issubclass(hint, enum.Enum):
+            run.append(field.name)
+            continue
+        if run:
+            plan.append(_run(board, run))
+            run = []
+        plan.append((field.name, f"{board}.{field.name}"))
+    if run:
+        plan.append(_run(board, run))
+    _plans[board, cls] = result = tuple(plan)
+    return result
+
+
+def _run(board: str, names: list[str]) -> _Step:
+    getter = operator.attrgetter(*names)
+    get = getter if len(names) > 1 else lambda obj: (getter(obj),)
+    return get, tuple(f"{board}.{name}" for name in names)
 
 
 def _flag_plan(board: str, value: enum.IntFlag) -> tuple[tuple[str, int], ...]:
