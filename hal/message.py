@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from hal.errors import ProtocolError
+from hal.frozen import quick_init
 
 PROTOCOL_VERSION = 1
 HEADER_BYTES = 3
@@ -39,6 +40,7 @@ _MSG_TYPES = {int(t): t for t in MsgType}
 NO_ARG = 0xFF
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Message:
     """One decoded frame payload.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from hal.frozen import quick_init
 from hal.layout import wire
 
 
@@ -82,6 +83,7 @@ class OvenFlags(enum.IntFlag):
     HOST_TIMEOUT = 1 << 11
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ScoopTelemetry:
     """Scoop board packet (id 0x01)."""
@@ -100,6 +102,7 @@ class ScoopTelemetry:
     board_temp_c: float = wire("f", "degC", doc="board temperature")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ElecTelemetry:
     """Electrolysis board packet (id 0x02)."""
@@ -120,6 +123,7 @@ class ElecTelemetry:
     board_temp_c: float = wire("f", "degC", doc="board temperature")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OvenTelemetry:
     """Oven (thermal extraction) board packet (id 0x03)."""
