@@ -126,7 +126,9 @@ class CameraKeeper:
             sample=sample or "none",
             media_type=stored.media_type,
         )
-        self.send(stored)
+        problem = self.send(stored)
+        if problem is not None and self._sink() is not None:
+            log.warning("%s (it stays on the board: CAMERA.SEND sends it)", problem)
         return stored
 
     async def _open(self, url: str) -> Camera:
@@ -142,8 +144,17 @@ class CameraKeeper:
     def _keep(
         self, image: CapturedImage, purpose: str, sample: str | None, url: str
     ) -> StoredImage:
-        """Write ``image`` under a new name, durably."""
+        """Write ``image`` under a new name, durably, unless that would leave less than
+        ``[camera] min_free_mb`` free on the images' file system (CameraProblem)."""
         self.images_dir.mkdir(parents=True, exist_ok=True)
+        fs = os.statvfs(self.images_dir)
+        free, keep = fs.f_bavail * fs.f_frsize, self.settings.min_free_mb * 1024 * 1024
+        if free - len(image.data) < keep:
+            raise CameraProblem(
+                f"images_dir {self.images_dir}: {free / 2**20:.1f} MiB free, less than the "
+                f"{self.settings.min_free_mb} MiB [camera] min_free_mb keeps free for the "
+                f"ledger and the outbox after this {len(image.data)}-byte image: not stored"
+            )
         stem = f"{sample or UNASSIGNED}-{purpose}"
         for n in range(1, 1_000_000):
             name = f"{stem}-{n}{image.suffix}"
@@ -209,19 +220,21 @@ class CameraKeeper:
             raise CameraProblem(f"last_chunk {last} is before first_chunk {first}")
         return range(first, end + 1)
 
-    def send(self, stored: StoredImage, chunks: range | None = None) -> bool:
-        """Hand ``stored`` (only ``chunks`` of it, when given) to the custody sink; False
-        when there is none (or it failed)."""
+    def send(self, stored: StoredImage, chunks: range | None = None) -> str | None:
+        """Hand ``stored`` (only ``chunks`` of it, when given) to the custody sink; why not,
+        when there is none or it refused."""
         sink = self._sink()
         if sink is None:
-            return False
+            return "no downlink to send the image on"
         every = chunks is None or chunks == self.chunks(stored, 0, -1)
         try:
             if every:
                 sink.publish_image(stored.path, stored.meta())
             else:
                 sink.publish_image(stored.path, stored.meta(), chunks)
-        except Exception:  # the downlink's problem must not lose the image
+        except ValueError as exc:  # refused (e.g. too many images wait): the image stays
+            return f"image {stored.name} not sent: {exc}"
+        except Exception as exc:  # the downlink's problem must not lose the image
             log.exception("custody sink failed on image %s", stored.name)
-            return False
-        return True
+            return f"image {stored.name} not sent: {type(exc).__name__}: {exc}"
+        return None

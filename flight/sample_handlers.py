@@ -17,10 +17,13 @@ or ``INVALID_ARGUMENT`` for a sample that is not there) with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+
+from pydantic import ValidationError
 
 from flight.camera_keeper import PURPOSE, CameraKeeper, CameraProblem
 from flight.channels import ChannelStore
@@ -165,6 +168,7 @@ class SampleDesk(SampleJobs):
                 Reason.INVALID_ARGUMENT,
                 f"purpose {purpose!r}: must be 1-32 of A-Z a-z 0-9 _, a letter or digit first",
             )
+        self._admit()
         run.started()
 
         async def job() -> None:
@@ -175,23 +179,31 @@ class SampleDesk(SampleJobs):
 
         await _failing(self._do(job))
 
+    def _admit(self) -> None:
+        problem = self.busy()
+        if problem is not None:
+            raise CommandFailed(Reason.BUSY, problem)
+
     async def camera_send(self, run: Execution) -> None:
         run.started()
         args = run.args
-        try:
-            stored = self.camera.stored(args["name"])
+        try:  # the file is read and hashed in a thread: a flood never stalls the loop
+            stored = await asyncio.to_thread(self.camera.stored, args["name"])
             chunks = self.camera.chunks(stored, args["first_chunk"], args["last_chunk"])
         except CameraProblem as exc:
             raise CommandFailed(Reason.INVALID_ARGUMENT, str(exc)) from None
-        if not self.camera.send(stored, chunks):
-            raise CommandFailed(Reason.DEVICE_FAULT, "no downlink to send the image on")
+        problem = self.camera.send(stored, chunks)
+        if problem is not None:
+            raise CommandFailed(Reason.DEVICE_FAULT, problem)
 
     async def sample_move(self, run: Execution) -> None:
+        self._admit()
         run.started()
         body = Moved(location=Location(run.args["location"]), note=run.args["note"])
         await _failing(self._do(lambda: self._append(run.args["sample"], Kind.MOVED, body)))
 
     async def sample_note(self, run: Execution) -> None:
+        self._admit()
         run.started()
         try:
             body = Noted(text=run.args["text"])
@@ -203,6 +215,7 @@ class SampleDesk(SampleJobs):
         await self.keeper.append(self.keeper.resolve(reference), kind, body)
 
     async def sample_transfer(self, run: Execution) -> None:
+        self._admit()
         run.started()
         args = run.args
 
@@ -276,5 +289,9 @@ async def _failing(work: Awaitable[object]) -> None:
         raise CommandFailed(Reason.INVALID_ARGUMENT, str(exc)) from None
     except (CustodyProblem, CameraProblem) as exc:
         raise CommandFailed(Reason.DEVICE_FAULT, str(exc)) from None
-    except ValueError as exc:  # an entry's body the format refuses (pydantic)
+    except ValidationError as exc:  # an entry's body the format refuses: name the field
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise CommandFailed(Reason.INVALID_ARGUMENT, f"{where}: {first['msg']}") from None
+    except ValueError as exc:
         raise CommandFailed(Reason.INVALID_ARGUMENT, str(exc).splitlines()[0]) from None

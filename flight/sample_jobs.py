@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 #: How long shutting down waits for the custody jobs still queued, seconds (real time).
 DRAIN_S = 10.0
+#: A command's custody job (CAMERA.CAPTURE, SAMPLE.*) is refused BUSY while this many wait:
+#: a flood of commands cannot queue work without end (the scoop's own jobs always queue).
+MAX_COMMAND_JOBS = 32
 
 
 class SampleJobs:
@@ -98,6 +101,16 @@ class SampleJobs:
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((job, future))
         return await asyncio.shield(future)
+
+    def busy(self) -> str | None:
+        """Why a command's job cannot be queued now (MAX_COMMAND_JOBS wait), or None."""
+        waiting = self._queue.qsize()
+        if waiting < MAX_COMMAND_JOBS:
+            return None
+        return (
+            f"custody busy: {waiting} jobs wait (at most {MAX_COMMAND_JOBS} for a command): "
+            "not run, send it again later"
+        )
 
     def _later(self, job: Callable[[], Awaitable[None]]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

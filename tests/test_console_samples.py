@@ -201,10 +201,11 @@ async def test_console_samples_enter_opens_the_newest_image_once_it_is_kept(
             for payload in chunk_payloads("after.png", right, "rover1-0001"):
                 await vehicle.publish("images/after.png", payload)
             await until(pilot, lambda: f"({len(right)} bytes)" in bar.feedback_text, "the image")
-            await pilot.press("o")
-            await until(pilot, lambda: opened == [images / "after.png"], "the viewer called")
-            assert bar.feedback_text == f"rover1-0001: opened {images / 'after.png'}"
-            assert (images / "after.png").read_bytes() == right
+            await pilot.press("o")  # the image kept first stays; this one goes beside it
+            beside = images / hashlib.sha256(right).hexdigest()[:16] / "after.png"
+            await until(pilot, lambda: opened == [beside], "the viewer called")
+            assert bar.feedback_text == f"rover1-0001: opened {beside}"
+            assert beside.read_bytes() == right and (images / "after.png").read_bytes() == data
 
 
 @pytest.mark.req("GND-23")

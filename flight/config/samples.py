@@ -98,6 +98,10 @@ class CameraConfig(_Section):
     height: Annotated[int, Field(ge=16, le=8192)] = 480
     #: How long one capture may take before it counts as failed, seconds (real time).
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    #: Free space (MiB) a new image must leave on its file system, for the ledger and the
+    #: outbox: a picture that would leave less is not stored (a flood of CAMERA.CAPTURE
+    #: cannot fill the board's disk).
+    min_free_mb: Annotated[int, Field(ge=0, le=1_000_000)] = 64
 
     @field_validator("url", mode="before")
     @classmethod

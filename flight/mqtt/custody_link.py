@@ -50,6 +50,8 @@ HEAD_FIELDS = ("vehicle", "entries", "seq", "hash", "samples", "signer", "public
 IMAGE_FIELDS = ("name", "sha256", "bytes", "media_type", "purpose", "sample")
 #: Chunks read and put into the outbox at a time (one transaction).
 CHUNKS_PER_PUT = 8
+#: Images waiting to go into the outbox at most; one more is refused (ValueError).
+MAX_QUEUED_IMAGES = 64
 
 
 def _json(document: Mapping[str, Any]) -> bytes:
@@ -137,7 +139,8 @@ class CustodyLink:
     ) -> None:
         """Queue the image at ``path`` (``meta``: :data:`IMAGE_FIELDS`) to go to the ground:
         its chunks (``chunks``: only those, e.g. the ones the ground misses) go into the
-        outbox in the background, images one after another."""
+        outbox in the background, images one after another. The same request as one still
+        waiting is dropped; ValueError beyond :data:`MAX_QUEUED_IMAGES` waiting."""
         checked = _checked_meta(meta)
         self._topics.image(str(checked["name"]))  # ValueError for a name no topic can hold
         every = range(chunk_count(int(checked["bytes"])))
@@ -147,7 +150,15 @@ class CustodyLink:
                 f"image {checked['name']}: chunks {wanted.start} to {wanted.stop - 1} "
                 f"are not among its {every.stop}"
             )
-        self._images.append((Path(path), checked, wanted))
+        request = (Path(path), checked, wanted)
+        if request in self._images:
+            return  # the same chunks of the same image wait already (a repeated CAMERA.SEND)
+        if len(self._images) >= MAX_QUEUED_IMAGES:
+            raise ValueError(
+                f"{len(self._images)} images already wait to go into the outbox (at most "
+                f"{MAX_QUEUED_IMAGES}): send it again later"
+            )
+        self._images.append(request)
         if self._sender is None or self._sender.done():
             self._sender = self._tasks.spawn(self._send_images())
 

@@ -27,13 +27,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ground.archive.images import ChunkError, ImageMeta, ImageProblem, assemble, parse_chunk
+from pydantic import ValidationError
+
+from ground.archive.images import NAME, ChunkError, ImageMeta, ImageProblem, assemble, parse_chunk
 from ground.archive.schema import ArchiveError
-from interface.custody import LineError, parse_line
+from interface.custody import LineError, key_id, parse_line, public_key_from_pem
+from interface.custody_messages import CustodyHeadMessage
+from interface.signing import KeyFileError
 
 __all__ = ["CustodyArchive", "ImageState", "images_dir_of"]
 
 HEAD_FIELDS = ("vehicle", "entries", "seq", "hash", "samples", "signer", "public_key_pem")
+#: Images of a vehicle waiting for chunks at most (8 MiB each): a new one beyond is rejected.
+MAX_WAITING = 128
 
 
 def images_dir_of(archive_path: Path) -> Path:
@@ -120,13 +126,19 @@ class CustodyArchive:
     def add_head(self, vehicle: str, payload: bytes) -> str | None:
         """One ``samples/head`` payload; the problem, if there is one."""
         try:
-            head = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            return self._reject("samples/head: not JSON")
-        if not isinstance(head, dict) or any(name not in head for name in HEAD_FIELDS):
-            return self._reject(f"samples/head: not an object with {', '.join(HEAD_FIELDS)}")
-        if head["vehicle"] != vehicle:
-            return self._reject(f"samples/head: of vehicle {head['vehicle']!r}")
+            head = CustodyHeadMessage.model_validate_json(payload)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "message"
+            return self._reject(f"samples/head: {where}: {first['msg']}")
+        if head.vehicle != vehicle:
+            return self._reject(f"samples/head: of vehicle {head.vehicle!r}")
+        try:
+            signer = key_id(public_key_from_pem(head.public_key_pem.encode(), Path("head")))
+        except KeyFileError:
+            return self._reject("samples/head: public_key_pem: not an Ed25519 public key (PEM)")
+        if signer != head.signer:
+            return self._reject(f"samples/head: public_key_pem is key {signer}, not {head.signer}")
         self._db.execute(
             "INSERT OR REPLACE INTO custody_heads VALUES (?, ?, ?)",
             (vehicle, payload.decode("utf-8"), time.time()),
@@ -138,6 +150,8 @@ class CustodyArchive:
     def add_chunk(self, vehicle: str, name: str, payload: bytes) -> str | None:
         """One ``images/<name>`` payload; the problem, if there is one (malformed, or the
         image it completes is bad)."""
+        if not NAME.fullmatch(name):
+            return self._reject(f"images/{name[:120]!r}: not an image name ({NAME.pattern})")
         try:
             chunk = parse_chunk(payload, name=name)
         except ChunkError as exc:
@@ -153,6 +167,12 @@ class CustodyArchive:
             "SELECT meta FROM image_chunks WHERE vehicle = ? AND name = ? AND sha256 = ? LIMIT 1",
             key,
         ).fetchone()
+        waiting = "SELECT count(DISTINCT name || sha256) FROM image_chunks WHERE vehicle = ?"
+        if first is None and self._db.execute(waiting, (vehicle,)).fetchone()[0] >= MAX_WAITING:
+            return self._reject(
+                f"images/{name}: {MAX_WAITING} images of {vehicle} already wait for "
+                "chunks (isru samples images lists them): a new one is not kept"
+            )
         if first is not None and ImageMeta.from_text(first[0]) != meta:
             return self._reject(f"images/{name}: chunk {chunk.index} disagrees with the others")
         self._db.execute(

@@ -38,10 +38,13 @@ __all__ = [
     "spans",
 ]
 
-#: The largest image the ground takes (the camera's limit is 8 MiB).
-MAX_IMAGE_BYTES = 64 * 1024 * 1024
+#: The largest image the ground takes: the camera's limit (``hal.camera.MAX_IMAGE``).
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 HASH = re.compile(r"[0-9a-f]{64}")
+SAMPLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+PURPOSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,31}")
+MEDIA_TYPE = re.compile(r"[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,60}")
 
 
 class ChunkError(ValueError):
@@ -93,7 +96,7 @@ class Chunk:
 def _field(document: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     value = document.get(name)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise ChunkError(f"{name}: missing or not a {getattr(kind, '__name__', 'value')}")
+        raise ChunkError(f"{name}: missing or not {'an integer' if kind is int else 'text'}")
     return value
 
 
@@ -106,8 +109,10 @@ def parse_chunk(payload: bytes, *, name: str) -> Chunk:
     if not isinstance(document, dict):
         raise ChunkError("not a JSON object")
     image = _field(document, "name", str)
-    if image != name or not NAME.fullmatch(image):
-        raise ChunkError(f"name: {image!r} is not the topic's image name {name!r}")
+    if not NAME.fullmatch(image):
+        raise ChunkError(f"name: {image[:120]!r} is not an image name ({NAME.pattern})")
+    if image != name:
+        raise ChunkError(f"name: {image!r} is not the topic's image name {name[:120]!r}")
     sha256 = _field(document, "sha256", str)
     if not HASH.fullmatch(sha256):
         raise ChunkError("sha256: not 64 lowercase hex digits")
@@ -115,17 +120,15 @@ def parse_chunk(payload: bytes, *, name: str) -> Chunk:
     if not 0 <= size <= MAX_IMAGE_BYTES:
         raise ChunkError(f"bytes: {size} is not from 0 to {MAX_IMAGE_BYTES}")
     sample = document.get("sample")
-    if sample is not None and not isinstance(sample, str):
-        raise ChunkError("sample: not text or null")
-    meta = ImageMeta(
-        image,
-        sha256,
-        size,
-        _field(document, "media_type", str),
-        _field(document, "purpose", str),
-        sample,
-        _field(document, "chunks", int),
-    )
+    if sample is not None and not (isinstance(sample, str) and SAMPLE.fullmatch(sample)):
+        raise ChunkError(f"sample: not a sample id ({SAMPLE.pattern}) or null")
+    media_type, purpose = _field(document, "media_type", str), _field(document, "purpose", str)
+    if not MEDIA_TYPE.fullmatch(media_type):
+        raise ChunkError(f"media_type: not a media type ({MEDIA_TYPE.pattern})")
+    if not PURPOSE.fullmatch(purpose):
+        raise ChunkError(f"purpose: not a purpose ({PURPOSE.pattern})")
+    chunks = _field(document, "chunks", int)
+    meta = ImageMeta(image, sha256, size, media_type, purpose, sample, chunks)
     if meta.chunks != chunk_count(size):
         raise ChunkError(f"chunks: {meta.chunks}, but {size} bytes make {chunk_count(size)}")
     index = _field(document, "chunk", int)

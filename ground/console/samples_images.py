@@ -27,6 +27,8 @@ CHUNK_BYTES = IMAGE_CHUNK_BYTES
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 #: Images being put together at once; a new one beyond drops the oldest unfinished.
 MAX_PENDING = 4
+#: Images remembered as kept (a resend of one is ignored unread).
+MAX_REMEMBERED = 4096
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -64,7 +66,7 @@ class ImageStore:
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
         self._pending: OrderedDict[tuple[str, str], _Pending] = OrderedDict()
-        self._stored: dict[str, str] = {}  # name -> sha256 of the file written
+        self._stored: OrderedDict[tuple[str, str], None] = OrderedDict()  # (name, sha256) kept
 
     def take(self, suffix: str, document: dict[str, Any]) -> tuple[str, bool] | None:
         """Take one chunk (``images/<name>``); what to tell the operator, if anything, and
@@ -92,7 +94,7 @@ class ImageStore:
             raise ValueError(f"chunks is not {max(1, -(-size // CHUNK_BYTES))} for {size} bytes")
         if not _count(chunk) or chunk >= chunks or not isinstance(data, str):
             raise ValueError(f"chunk is not one of 0 to {chunks - 1} with its data")
-        if self._stored.get(name) == sha:
+        if (name, sha) in self._stored:
             return None  # sent again: kept already
         try:
             raw = base64.b64decode(data, validate=True)
@@ -114,20 +116,27 @@ class ImageStore:
                 "its chunks do not make its sha256"
                 f" (CAMERA.SEND name={name} first_chunk=0 last_chunk=-1 again)"
             )
-        self._write(name, whole)
-        self._stored[name] = sha
-        return f"image {name} kept in {self.directory} ({size} bytes)"
+        path = self._write(name, sha, whole)
+        self._stored[(name, sha)] = None
+        while len(self._stored) > MAX_REMEMBERED:
+            self._stored.popitem(last=False)
+        return f"image {name} kept in {path.parent} ({size} bytes)"
 
-    def _write(self, name: str, data: bytes) -> None:
+    def _write(self, name: str, sha: str, data: bytes) -> Path:
+        """Write the image; another of the same name kept already stays, and this one goes
+        into ``<sha256[:16]>/`` beside it."""
         assert self.directory is not None
         path = self.directory / name
-        part = self.directory / f".{name}.part"
+        if _sha_of(path) not in (None, sha):
+            path = self.directory / sha[:16] / name
+        part = path.with_name(f".{name}.part")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             part.write_bytes(data)
             os.replace(part, path)
         except OSError as exc:
             raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return path
 
     def path_of(self, name: str | None, sha256: str | None, sample: str) -> Path:
         """The file of image ``name`` whose content is ``sha256`` (as its IMAGED entry says);
@@ -139,6 +148,8 @@ class ImageStore:
                 f"no image file: the console keeps images only with --images-dir DIR ({name})"
             )
         path = self.directory / name
+        if _sha_of(path) not in (None, sha256) and (self.directory / sha256[:16] / name).exists():
+            path = self.directory / sha256[:16] / name
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -154,6 +165,14 @@ class ImageStore:
                 "not opened"
             )
         return path
+
+
+def _sha_of(path: Path) -> str | None:
+    """The SHA-256 of the file at ``path``, None when there is none (or it is unreadable)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _count(value: object) -> TypeGuard[int]:
