@@ -165,7 +165,7 @@ class _Intake:
             return
         try:
             document = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             archive.rejected += 1
             return
         if not isinstance(document, dict):

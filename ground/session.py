@@ -175,7 +175,7 @@ class Session:
         async for message in client.messages:
             try:
                 document = json.loads(message.payload)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, RecursionError):  # nested too deeply: not ours
                 continue
             if isinstance(document, dict):
                 self._take(str(message.topic)[len(self.topics.prefix) + 1 :], document)

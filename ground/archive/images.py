@@ -104,7 +104,7 @@ def parse_chunk(payload: bytes, *, name: str) -> Chunk:
     """The chunk in one ``images/<name>`` message; ChunkError names what is wrong."""
     try:
         document = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ChunkError("not JSON") from None
     if not isinstance(document, dict):
         raise ChunkError("not a JSON object")

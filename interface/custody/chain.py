@@ -133,6 +133,8 @@ def parse_line(line: bytes) -> SignedEntry:
         raise LineError("entry is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise LineError(f"entry is not JSON: {exc.msg} at byte {exc.pos + 9}") from None
+    except RecursionError:
+        raise LineError("entry is not JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise LineError("entry is not a JSON object")
     try:
