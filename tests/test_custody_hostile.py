@@ -24,11 +24,14 @@ from ground.archive.custody import MAX_WAITING, images_dir_of
 from ground.archive.images import MAX_IMAGE_BYTES, ChunkError, parse_chunk
 from ground.client import GroundClient
 from ground.console.samples_images import ImageStore
+from ground.console.samples_model import MAX_SAMPLE_ENTRIES, SampleBook
 from interface.catalog import DICTIONARY
 from interface.custody import public_pem
 from interface.topics import IMAGE_CHUNK_BYTES, Topics
 from isru.broker import Mosquitto
+from tests.custody_cases import build, collected
 from tests.custody_feed import WAIT_S, feed, image, publish_feed, recording
+from tests.test_console_samples_model import head, message
 
 PNG = b"\x89PNG\r\n\x1a\n"
 DEEP_SIG = b"0" * 128 + b'"}'
@@ -229,3 +232,17 @@ async def test_ground_client_message_nested_too_deeply_is_skipped(mosquitto: Mos
             async with asyncio.timeout(WAIT_S):
                 await heard.wait()
             assert ground.samples_head == data.head
+
+
+def test_console_samples_book_flood_naming_one_sample_stays_bounded() -> None:
+    entries = build([("collect", None, collected())])
+    book = SampleBook()
+    book.take_head(head(entries))
+    genuine = message(entries[0])
+    for seq in range(1, MAX_SAMPLE_ENTRIES + 200):  # forged: unsigned lines of its sample
+        book.take_entry({"entry": {**genuine["entry"], "seq": seq}, "sig": "0" * 128})
+    assert book._count == MAX_SAMPLE_ENTRIES  # the oldest heard went, the genuine first
+    assert sum(len(kept) for kept in book._seqs.values()) == MAX_SAMPLE_ENTRIES
+    (row,) = book.rows()
+    assert row.sample == entries[0].entry.sample and not row.ok
+    assert "signature does not verify" in row.check

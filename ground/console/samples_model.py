@@ -49,6 +49,8 @@ HEAD = _TOPICS.samples_head.removeprefix(f"{_TOPICS.prefix}/")
 IMAGES = _TOPICS.image("-").removeprefix(f"{_TOPICS.prefix}/").removesuffix("-")
 #: Entries kept; beyond, the sample heard first is forgotten whole.
 MAX_ENTRIES = 5000
+#: Entries kept of one sample (a flood naming one sample): beyond, its oldest heard go.
+MAX_SAMPLE_ENTRIES = 500
 #: Messages that name no sample, kept to be shown.
 MAX_STRAYS = 20
 OK = "ok"
@@ -150,6 +152,12 @@ class SampleBook:
             return  # heard twice (QoS 1 may deliver again)
         lines.append((seq, line))
         self._count += 1
+        if len(lines) > MAX_SAMPLE_ENTRIES:
+            old, dropped = lines.pop(0)
+            self._count -= 1
+            kept = [item for item in self._seqs.pop(old, ()) if item[1] != dropped]
+            if kept:
+                self._seqs[old] = kept
         self._dirty.add(sample)
         if seq >= 0:
             self._seqs.setdefault(seq, []).append((sample, line))
