@@ -20,13 +20,16 @@ from ground.archive import Archive, ArchiveError
 from ground.archive.custody import CustodyArchive
 from ground.archive.images import resend_commands, spans
 from interface.custody import (
+    LineError,
     SignedEntry,
     Verified,
     key_id,
     load_public_key,
+    parse_line,
     public_key_from_pem,
     verify_ledger,
 )
+from interface.custody.chain import signature_holds
 
 __all__ = ["Refused", "Source", "Usage", "archive_source", "open_source", "read_ledger"]
 
@@ -119,9 +122,10 @@ def archive_source(
         notes.append(
             f"the archive holds {len(lines)} of the {head['entries']} entries its head names"
         )
-    forks = custody.forks(name)
+    forks = custody.fork_lines(name)
     if forks:
-        notes.append(f"forks kept aside (not used): seq {spans([seq for seq, _ in forks])}")
+        lines = _genuine(lines, [line for _, _, line in forks], key, notes)
+        notes.append(f"forks kept aside: seq {spans([seq for seq, _, _ in forks])}")
     data = b"".join(line + b"\n" for line in lines)
     verified = verify_ledger(data, key, file=f"{label} ({name})", complete=False)
 
@@ -144,6 +148,30 @@ def archive_source(
             raise Refused(f"image {path}: not readable: {exc.strerror or exc}") from None
 
     return Source(f"{label} ({name})", key, verified, read, notes)
+
+
+def _genuine(
+    lines: list[bytes], forks: list[bytes], key: Ed25519PublicKey, notes: list[str]
+) -> list[bytes]:
+    """``lines`` where a kept entry whose signature is not ``key``'s is replaced by a fork of
+    its seq whose signature is (an entry forged before the genuine one came)."""
+
+    def holds(line: bytes) -> SignedEntry | None:
+        try:
+            signed = parse_line(line)
+        except LineError:
+            return None
+        return signed if signature_holds(key, signed.sig, signed.signed) else None
+
+    good = {signed.entry.seq: signed.line.rstrip(b"\n") for signed in map(holds, forks) if signed}
+    found = []
+    for line in lines:
+        seq = parse_line(line).entry.seq  # a kept line is an entry line
+        if seq in good and holds(line) is None:
+            notes.append(f"seq {seq}: the entry kept does not verify, a fork of it does: used")
+            line = good[seq]
+        found.append(line)
+    return found
 
 
 def open_source(options: argparse.Namespace) -> Source:

@@ -29,6 +29,7 @@ from interface.catalog import DICTIONARY
 from interface.custody import public_pem
 from interface.topics import IMAGE_CHUNK_BYTES, Topics
 from isru.broker import Mosquitto
+from isru.samples_cli import main as samples_cli
 from tests.custody_cases import build, collected
 from tests.custody_feed import WAIT_S, feed, image, publish_feed, recording
 from tests.test_console_samples_model import head, message
@@ -246,3 +247,30 @@ def test_console_samples_book_flood_naming_one_sample_stays_bounded() -> None:
     (row,) = book.rows()
     assert row.sample == entries[0].entry.sample and not row.ok
     assert "signature does not verify" in row.check
+
+
+def test_samples_export_entry_forged_before_the_genuine_one_uses_the_genuine_fork(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, forger = feed(samples=1), feed(samples=1)  # same vehicle and sample, another key
+    db = tmp_path / "a.db"
+    with Archive(db) as archive:
+        assert archive.custody.add_entry(data.vehicle, forger.lines()[1]) is None  # came first
+        found = [archive.custody.add_entry(data.vehicle, line) for line in data.lines()]
+        assert found[1] is not None and found[1].startswith(f"fork: vehicle {data.vehicle} seq 1")
+        assert archive.custody.add_head(data.vehicle, head_payload(data.head)) is None
+        for name in data.images:
+            for payload in data.chunks(name):
+                assert archive.custody.add_chunk(data.vehicle, name, payload) is None
+    pem = tmp_path / "vehicle.pem"
+    pem.write_bytes(public_pem(data.key.public_key()))
+    pkg, sample = tmp_path / "pkg", data.entries[0].entry.sample
+    assert (
+        samples_cli(["export", sample, str(pkg), "--archive", str(db), "--vehicle-key", str(pem)])
+        == 0
+    )
+    said = capsys.readouterr().err
+    assert "seq 1: the entry kept does not verify, a fork of it does: used" in said
+    assert samples_cli(["verify", str(tmp_path / "pkg"), "--vehicle-key", str(pem)]) == 0
+    lines = (tmp_path / "pkg" / "entries.jsonl").read_bytes().splitlines()
+    assert lines == data.lines()

@@ -11,8 +11,8 @@ custody", and docs/samples.md, "The ground archive".
   its problem recorded (nothing kept as good); its chunks are then dropped. Chunks of an
   image already kept are ignored; a bad image is tried again when its chunks come again.
 
-Nothing here verifies a signature: the archive keeps what came; ``isru samples`` verifies
-it under the vehicle's key when it lists or exports.
+Nothing here verifies a signature: the archive keeps what came; ``isru samples`` verifies it
+under the vehicle's key (and uses a fork whose signature holds where the kept line's does not).
 """
 
 from __future__ import annotations
@@ -189,13 +189,8 @@ class CustodyArchive:
 
     def _complete(self, vehicle: str, meta: ImageMeta) -> str | None:
         key = (vehicle, meta.name, meta.sha256)
-        parts = dict(
-            self._db.execute(
-                "SELECT chunk, data FROM image_chunks WHERE vehicle = ? AND name = ? "
-                "AND sha256 = ?",
-                key,
-            ).fetchall()
-        )
+        query = "SELECT chunk, data FROM image_chunks WHERE vehicle = ? AND name = ? AND sha256 = ?"
+        parts = dict(self._db.execute(query, key).fetchall())
         file: Path | None = None
         problem: str | None = None
         try:
@@ -263,8 +258,13 @@ class CustodyArchive:
 
     def forks(self, vehicle: str) -> list[tuple[int, str]]:
         """``(seq, hash)`` of every entry kept aside as a fork."""
-        query = "SELECT seq, hash FROM custody_forks WHERE vehicle = ? ORDER BY seq, received"
-        return [(seq, digest) for seq, digest in self._db.execute(query, (vehicle,))]
+        return [(seq, digest) for seq, digest, _ in self.fork_lines(vehicle)]
+
+    def fork_lines(self, vehicle: str) -> list[tuple[int, str, bytes]]:
+        """``(seq, hash, line)`` of every entry kept aside as a fork."""
+        query = "SELECT seq, hash, line FROM custody_forks WHERE vehicle = ? ORDER BY seq, received"
+        rows = self._db.execute(query, (vehicle,))
+        return [(seq, digest, bytes(line)) for seq, digest, line in rows]
 
     def images(self, vehicle: str) -> list[ImageState]:
         """Every image kept or bad, then every one still waiting for chunks (by name)."""
