@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from flight.config.samples import CameraConfig
 from flight.dispatcher import Reason, Stage
 from flight.mqtt.custody_link import MAX_QUEUED_IMAGES, CustodyLink
 from flight.mqtt.outbox import Outbox
@@ -186,3 +188,17 @@ async def test_camera_server_sending_more_than_it_said_fails_the_next_capture_on
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("socket://127.0.0.1:70000", "Port out of range"),
+        ("socket://:80", "must be a device path (/dev/video0) or socket://HOST:PORT"),
+        ("socket://127.0.0.1:0", "must be a device path (/dev/video0) or socket://HOST:PORT"),
+    ],
+)
+def test_camera_config_url_the_hal_refuses_is_refused_at_boot(url: str, why: str) -> None:
+    with pytest.raises(ValidationError, match=r"^1 validation error for CameraConfig") as caught:
+        CameraConfig(url=url)
+    assert why in str(caught.value) and repr(url) in str(caught.value)

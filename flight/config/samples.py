@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from hal.camera import CameraError, parse_url
 from interface.custody import Offset, Site
 
 LEDGER_FILE_NAME = "custody.jsonl"
@@ -111,8 +112,10 @@ class CameraConfig(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is None or value.startswith("/"):
+        if value is None:
             return value
-        if value.startswith("socket://") and value.rpartition(":")[2].isdigit():
-            return value
-        raise _bad("camera_url", f"{value!r}: a device path (/dev/video0) or socket://HOST:PORT")
+        try:
+            parse_url(value)  # the HAL's own rule, so a bad URL is found at boot, not at a dig
+        except CameraError as exc:
+            raise _bad("camera_url", f"{value!r}: {exc.reason}") from None
+        return value
