@@ -34,6 +34,20 @@ def children_of(pid: int) -> list[int]:
 STOP_S = 10.0
 
 
+async def banner(process: asyncio.subprocess.Process) -> dict[str, str]:
+    """What `isru sil` printed on stdout up to its ``flight`` line: each line's first word,
+    and the rest (``broker mqtt://...``, ``vehicle sil``...)."""
+    assert process.stdout is not None and process.stderr is not None
+    lines: dict[str, str] = {}
+    async with asyncio.timeout(START_S):
+        while "flight" not in lines:
+            line = (await process.stdout.readline()).decode()
+            assert line, (await process.stderr.read()).decode()
+            word, _, rest = line.strip().partition(" ")
+            lines[word] = rest.strip()
+    return lines
+
+
 class SilProcess:
     """`isru sil` as a user starts it, in its own process group (so a test can signal the
     whole group as `timeout`, a CI runner or a terminal would), with its children's pids."""
@@ -71,15 +85,8 @@ async def isru_sil(*args: str) -> AsyncIterator[SilProcess]:
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
-    assert process.stdout is not None and process.stderr is not None
     try:
-        lines: dict[str, str] = {}
-        async with asyncio.timeout(START_S):
-            while "flight" not in lines:
-                line = (await process.stdout.readline()).decode()
-                assert line, (await process.stderr.read()).decode()
-                word, _, rest = line.strip().partition(" ")
-                lines[word] = rest.strip()
+        lines = await banner(process)
         yield SilProcess(process, lines["broker"].split()[0])
     finally:
         if process.returncode is None:

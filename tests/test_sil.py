@@ -18,7 +18,7 @@ from interface.broker import parse_broker
 from isru.sil import EXIT_SIGNALLED, sil_stack
 from sim.scoop_arm import sample_mass_g
 from tests.ground_probe import Received, ground_probe
-from tests.sil_process import START_S, children_of, isru_sil
+from tests.sil_process import START_S, banner, children_of, isru_sil
 
 
 def alive(pid: int) -> bool:
@@ -43,14 +43,7 @@ async def test_sil_runs_the_stack_and_leaves_nothing_behind(broker_flag: list[st
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    assert process.stdout is not None and process.stderr is not None
-    lines: dict[str, str] = {}
-    async with asyncio.timeout(START_S):
-        while "flight" not in lines:
-            line = (await process.stdout.readline()).decode()
-            assert line, (await process.stderr.read()).decode()
-            word, _, rest = line.strip().partition(" ")
-            lines[word] = rest.strip()
+    lines = await banner(process)
     broker = lines["broker"].split()[0]
     assert lines["vehicle"] == "demo"
     children = children_of(process.pid)
