@@ -61,12 +61,6 @@ class _Track:
         self.below_red_run = self.below_red_run + 1 if level is not Level.RED else 0
         self.green_run = self.green_run + 1 if level is Level.GREEN else 0
 
-    def green_sample(self) -> None:
-        """:meth:`sample` of a green level."""
-        self.red_run = self.alert_run = 0
-        self.below_red_run += 1
-        self.green_run += 1
-
     def change(self, persistence: int) -> Level | None:
         """The level to report now, if the runs say the reported one no longer holds."""
         reported = self.reported
@@ -80,6 +74,9 @@ class _Track:
             return Level.GREEN
         return None
 
+
+#: Packet layouts whose limited channels are remembered (a board has one or two).
+MAX_LAYOUTS = 64
 
 SafingCallback = Callable[[str, SafingResponse, str], None]
 
@@ -111,6 +108,8 @@ class LimitMonitor:
         self._tracks = {name: _Track() for name in limits}
         #: Per channel, the values that are green: from the highest low to the lowest high.
         self._green = {name: _green_band(lim) for name, lim in limits.items()}
+        #: Per packet layout (its channel names in order): its limited channels and bands.
+        self._limited: dict[tuple[str, ...], tuple[tuple[str, float, float], ...]] = {}
         self.disabled: set[str] = set()
 
     def level(self, channel: str) -> Level:
@@ -134,17 +133,34 @@ class LimitMonitor:
 
     def check(self, values: Mapping[str, Any]) -> None:
         """Check one packet's values."""
-        green, tracks, disabled = self._green, self._tracks, self.disabled
-        for name, value in values.items():
-            band = green.get(name)
-            if band is None or value is None or name in disabled:
+        keys = tuple(values)
+        limited = self._limited.get(keys)
+        if limited is None:
+            limited = self._limited_in(keys)
+        tracks, disabled, green_level = self._tracks, self.disabled, Level.GREEN
+        for name, low, high in limited:
+            value = values[name]
+            if value is None or name in disabled:
                 continue
             number = float(value)
             track = tracks[name]
-            if track.reported is Level.GREEN and band[0] <= number <= band[1] and isfinite(number):
-                track.green_sample()  # green and staying green: the common case, in short
+            if track.reported is green_level and low <= number <= high and isfinite(number):
+                # green and staying green, the common case: _Track.sample(GREEN) inlined
+                track.red_run = track.alert_run = 0
+                track.below_red_run += 1
+                track.green_run += 1
                 continue
             self._sample(name, self.limits[name], number)
+
+    def _limited_in(self, keys: tuple[str, ...]) -> tuple[tuple[str, float, float], ...]:
+        """The limited channels among a packet's ``keys``, in its order, with their green
+        band: worked out once per packet layout (a board's packets all share one)."""
+        if len(self._limited) >= MAX_LAYOUTS:
+            self._limited.clear()
+        green = self._green
+        limited = tuple((name, *green[name]) for name in keys if name in green)
+        self._limited[keys] = limited
+        return limited
 
     def _sample(self, name: str, limits: Limits, value: float) -> None:
         track = self._tracks[name]
