@@ -40,6 +40,15 @@ from interface.catalog import DICTIONARY, VERSION
 from interface.dictionary import Dictionary, SafingResponse
 from interface.sequence import Sequence
 
+#: The state names that leave a board at rest (looked at for every packet: taken once).
+_SCOOP_IDLE, _OVEN_IDLE, _ELEC_RUNNING = (
+    ScoopState.IDLE.name,
+    OvenState.IDLE.name,
+    ElecState.RUNNING.name,
+)
+_SCOOP_AT_REST = frozenset((_SCOOP_IDLE, ScoopState.FAULT.name))
+_OVEN_AT_REST = frozenset((_OVEN_IDLE, OvenState.FAULT.name))
+
 
 class FlightApp:
     """The flight software as one async context manager.
@@ -248,11 +257,9 @@ class FlightApp:
         values = self.channels.values
         busy = (
             bool(self.dispatcher.active)
-            or values.get("scoop.state", ScoopState.IDLE.name)
-            not in (ScoopState.IDLE.name, ScoopState.FAULT.name)
-            or values.get("elec.state") == ElecState.RUNNING.name
-            or values.get("oven.state", OvenState.IDLE.name)
-            not in (OvenState.IDLE.name, OvenState.FAULT.name)
+            or values.get("scoop.state", _SCOOP_IDLE) not in _SCOOP_AT_REST
+            or values.get("elec.state") == _ELEC_RUNNING
+            or values.get("oven.state", _OVEN_IDLE) not in _OVEN_AT_REST
         )
         self.modes.follow_activity(busy=busy)
 
