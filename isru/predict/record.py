@@ -56,6 +56,8 @@ class _Integral:
 
 def _number(values: dict[str, Any], name: str) -> float:
     value = values.get(name, 0.0)
+    if type(value) is float:  # what telemetry carries: the common case, in short
+        return value
     return float(value) if isinstance(value, int | float) else 0.0
 
 
@@ -103,13 +105,14 @@ class RunRecorder:
         }
 
     def _on_packet(self, packet: str, values: dict[str, Any]) -> None:
-        t = self.now_s
+        power_w = self.power_w
         if packet == "oven":
             boot = _number(values, "oven.boot_count")
             self.oven_heater.take(boot, _number(values, "oven.heater_energy_wh"))
             self.transferred.take(boot, _number(values, "oven.water_transferred_g"))
-            self.power_w["oven"] = _number(values, "oven.heater_power_w")
+            power_w["oven"] = _number(values, "oven.heater_power_w")
         elif packet == "elec":
+            t = self.now_s
             current = _number(values, "elec.cell_current_a")
             cell_w = current * _number(values, "elec.cell_voltage_v")
             heater_w = _number(values, "elec.heater_power_w")
@@ -119,15 +122,17 @@ class RunRecorder:
             self._last_current = (t, current)
             self.cell.take(t, cell_w)
             self.cell_heater.take(t, heater_w)
-            self.power_w["elec"] = cell_w + heater_w
+            power_w["elec"] = cell_w + heater_w
         elif packet == "scoop":
             amps = abs(_number(values, "scoop.boom_current_a"))
             amps += abs(_number(values, "scoop.scoop_current_a"))
-            self.scoop.take(t, amps * SCOOP_BUS_V)
-            self.power_w["scoop"] = amps * SCOOP_BUS_V
+            self.scoop.take(self.now_s, amps * SCOOP_BUS_V)
+            power_w["scoop"] = amps * SCOOP_BUS_V
         else:
             return
-        self.peak_power_w = max(self.peak_power_w, sum(self.power_w.values()))
+        total = power_w["scoop"] + power_w["elec"] + power_w["oven"]
+        if total > self.peak_power_w:
+            self.peak_power_w = total
 
     def _on_event(self, event: Event) -> None:
         kind = _kind(event)
