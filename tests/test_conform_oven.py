@@ -20,6 +20,7 @@ from isru.conform import rules_for, run
 from isru.conform.cli import main as conform_main
 from isru.sim_child import SimChild
 from sim import RealClock, SimBoards
+from tests.hung import FAULTHANDLER, exit_code
 from tests.test_conform import TIME_SCALE, _rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,11 +65,10 @@ async def test_conform_oven_ctrl_c_at_the_prompt_exits_130_saying_the_board_was_
     async with SimChild(args=["--time-scale", str(TIME_SCALE)]) as sim:
         argv = [sys.executable, "-m", "isru.cli", "conform", "--board", "oven", "--load"]
         argv += ["--port", sim.urls["oven"]]
-        async with ChildProcess(argv, name="isru conform", cwd=ROOT) as kit:
+        async with ChildProcess(argv, name="isru conform", cwd=ROOT, env=FAULTHANDLER) as kit:
             await kit.wait_for_line(lambda line: PROMPT in line, timeout_s=60.0)
             kit.send_signal(signal.SIGINT)
-            async with asyncio.timeout(30.0):
-                code = await kit.wait()
+            code = await exit_code(kit, timeout_s=30.0)
             await kit.stop()
     err = "\n".join(kit.stderr_lines)
     assert code == 130

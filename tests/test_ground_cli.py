@@ -21,6 +21,7 @@ from ground.cli.parser import severity
 from interface.catalog import DICTIONARY
 from isru.children import ChildProcess
 from isru.testing import Sil
+from tests.hung import exit_code
 
 ROOT = Path(__file__).resolve().parents[1]
 WAITING = "WAIT core.mode == OPERATING TIMEOUT 00:05:00\nR00:00:00 CORE.NOOP\n"
@@ -33,6 +34,7 @@ class GroundCli:
     def __init__(self, sil: Sil) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ISRU_")}
         self.env.update(ISRU_BROKER=sil.stack.broker, ISRU_VEHICLE=sil.stack.vehicle)
+        self.env["PYTHONFAULTHANDLER"] = "1"  # a stream that does not end shows its stacks
         self.started: list[ChildProcess] = []
 
     def argv(self, *argv: str) -> list[str]:
@@ -66,8 +68,7 @@ class GroundCli:
 
     async def ended(self, process: ChildProcess) -> tuple[int, str, str]:
         """A stream that ends by itself: its exit status, stdout and stderr."""
-        async with asyncio.timeout(30):  # a bound for a loaded machine; it ends in about 1 s
-            code = await process.wait()
+        code = await exit_code(process, timeout_s=30.0)  # a bound for a loaded machine
         await process.stop()  # exited: the rest of its output
         return code, lines(process.stdout_lines), lines(process.stderr_lines)
 
