@@ -113,12 +113,14 @@ class BoardSupervisor:
     # --- packets ---------------------------------------------------------------------
 
     def _packet_forwarder(self, board: str) -> Callable[[Any], None]:
+        link_up, channels = f"{board}.link_up", self._channels
+
         def forward(snapshot: Any) -> None:
             # link_up rides in every packet: a packet is the proof, and late joiners see it.
             values = snapshot_values(board, snapshot)
-            values[f"{board}.link_up"] = bool(self._channels.values.get(f"{board}.link_up"))
+            values[link_up] = bool(channels.values.get(link_up))
             derive = self._derive.get(board)
-            self._channels.update(board, values if derive is None else derive(values))
+            channels.update(board, values if derive is None else derive(values))
 
         return forward
 

@@ -122,11 +122,12 @@ class LoopFlightClock:
 
     def __init__(self, *, scale: float = 1.0, start_utc: datetime | None = None) -> None:
         self.scale = scale
-        self._t0 = asyncio.get_running_loop().time()
+        self._time = asyncio.get_running_loop().time
+        self._t0 = self._time()
         self._utc0 = start_utc or datetime.now(UTC)
 
     def monotonic(self) -> float:
-        return asyncio.get_running_loop().time() - self._t0
+        return self._time() - self._t0
 
     def utc(self) -> datetime:
         return self._utc0 + timedelta(seconds=self.monotonic())
@@ -147,10 +148,11 @@ class LoopSimClock:
         self.scale = scale
         self.min_step_s = RealClock.REAL_GRANULARITY_S * scale
         self._loop = asyncio.get_running_loop()
-        self._t0 = self._loop.time()
+        self._time = self._loop.time
+        self._t0 = self._time()
 
     def now(self) -> float:
-        return self._loop.time() - self._t0
+        return self._time() - self._t0
 
     def call_at(self, when: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
         return self._loop.call_at(self._t0 + when, callback)
