@@ -14,7 +14,9 @@ bytes over in a kernel worker a little later: polled at once, it can look idle w
 is in flight, which would let a request time out in virtual time.) Work handed to a thread
 (``run_in_executor``: pyserial-asyncio opens and closes its ports in one) is waited for in
 real time, virtual time standing still, so the boards' clocks do not race ahead while a
-link opens.
+link opens; the loop hears of that work only once every thread is done, in the order it
+was handed over, so that a run repeats exactly whichever thread the machine ran first (three
+links opening in a different order once gave the boards' timers another order).
 
 :class:`LoopFlightClock` and :class:`LoopSimClock` give the flight software and the
 simulator the loop's time, so both see the same mission clock.
@@ -87,6 +89,8 @@ class AutojumpLoop(asyncio.SelectorEventLoop):
     def __init__(self) -> None:
         self._virtual = 0.0
         self._in_threads = 0
+        #: Work handed to threads, in order: (the thread's future, the caller's future).
+        self._jobs: list[tuple[asyncio.Future[Any], asyncio.Future[Any]]] = []
         selector = _JumpingSelector(selectors.DefaultSelector(), self._advance, self._busy)
         super().__init__(selector)
         self._clock_resolution = 1e-9
@@ -100,14 +104,30 @@ class AutojumpLoop(asyncio.SelectorEventLoop):
     def run_in_executor(
         self, executor: Executor | None, func: Callable[[Unpack[_Ts]], _T], *args: *_Ts
     ) -> asyncio.Future[_T]:
-        """As the base loop's; virtual time stands still until the thread is done."""
-        future = super().run_in_executor(executor, func, *args)
+        """As the base loop's; virtual time stands still until the thread is done, and its
+        outcome is told once no thread is at work, in the order the work was handed over."""
+        thread = super().run_in_executor(executor, func, *args)
+        caller: asyncio.Future[_T] = self.create_future()
+        caller.add_done_callback(lambda done: thread.cancel() if done.cancelled() else None)
         self._in_threads += 1
-        future.add_done_callback(self._thread_done)
-        return future
+        self._jobs.append((thread, caller))
+        thread.add_done_callback(self._thread_done)
+        return caller
 
     def _thread_done(self, _: asyncio.Future[Any]) -> None:
         self._in_threads -= 1
+        if self._in_threads:
+            return
+        jobs, self._jobs = self._jobs, []
+        for thread, caller in jobs:
+            if caller.done():
+                continue
+            if thread.cancelled():
+                caller.cancel()
+            elif (error := thread.exception()) is not None:
+                caller.set_exception(error)
+            else:
+                caller.set_result(thread.result())
 
     def time(self) -> float:
         return self._virtual
