@@ -90,6 +90,10 @@ class BoardSupervisor:
         #: Per board: the FAULT causes last reported, or None while it is not in FAULT.
         self._faults: dict[str, frozenset[str] | None] = {}
         self._lost: set[str] = set()
+        #: Per board: the channels of its boot count and state (looked at in every packet).
+        self._watched = {
+            board: (f"{board}.boot_count", f"{board}.state") for board in (*BOARDS, *drivers)
+        }
 
     def start(self) -> None:
         """Forward each board's packets to the channels and follow its link."""
@@ -125,7 +129,7 @@ class BoardSupervisor:
         return forward
 
     def _watch_boot(self, board: str, values: Mapping[str, Any]) -> None:
-        boot = values.get(f"{board}.boot_count")
+        boot = values.get(self._watched[board][0])
         known = self._boots.get(board)
         if boot is None or boot == known:
             return
@@ -142,7 +146,7 @@ class BoardSupervisor:
         leaving it too (BOARD_FAULT_CLEARED). A tripped host watchdog (HOST_TIMEOUT: the
         flight software was silent, e.g. frozen, for 3 s) makes the payload SAFE, whose STOP
         clears the board's FAULT; other causes are answered by their limits."""
-        state = values.get(f"{board}.state")
+        state = values.get(self._watched[board][1])
         if state is None:
             return
         was = self._faults.get(board)
