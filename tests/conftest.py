@@ -7,6 +7,7 @@ The ``req(*ids)`` marker ties a test to the requirement ids of docs/ (tests/requ
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,8 +22,22 @@ from sim.scoop_board import ScoopFirmware
 from tests.firmware_requests import Collector
 from tests.requirements import documented
 
+#: Signals a shell leaves ignored in what it starts in the background (SIGINT, SIGQUIT: POSIX,
+#: job control off) or under nohup (SIGHUP), and the disposition each test's children need.
+_DEAFENED = (
+    (signal.SIGINT, signal.default_int_handler),
+    (signal.SIGQUIT, signal.SIG_DFL),
+    (signal.SIGHUP, signal.SIG_DFL),
+)
+
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Processes inherit an ignored signal through exec. A suite started in the background by a
+    # script or a CI runner would start every flight, sim and verb deaf to the Ctrl-C, SIGQUIT
+    # and SIGHUP its tests send, and those tests would hang: hear them again.
+    for signum, disposition in _DEAFENED:
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, disposition)
     config.addinivalue_line(
         "markers",
         "req(*ids): the test proves the requirements with these ids (FLT-08, GND-22...) of docs/",

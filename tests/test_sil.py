@@ -245,7 +245,9 @@ async def test_sil_run_reports_what_aborted_the_sequence(tmp_path: Path, cause: 
     seq.write_text(OVERPRESSURE if cause == "limit" else WAITING)
     report_file = tmp_path / "report.json"
     run = ["--headless", "--run", str(seq), "--report-json", str(report_file)]
-    async with isru_sil(*run, "--time-scale", "50") as sil:
+    # 20, not 50: at 50 a loaded machine's delays, fifty times over in mission time, let the
+    # 30-minute WAIT run out before the H2 limit came (three stressed runs in three).
+    async with isru_sil(*run, "--time-scale", "20") as sil:
         async with ground_probe(sil.host, sil.port, "sil") as ground:
             if cause == "command":
                 await ground.wait_for(sequence_running(2))
