@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,6 +30,7 @@ from isru.broker import Mosquitto
 from isru.testing import Sil
 from tests.console_feed import NOW, recorded_client
 from tests.custody_cases import LIFE, VEHICLE, VEHICLE_KEY, build, collected, image_bytes
+from tests.test_console import until
 
 SIZE = (120, 40)
 Compare = Callable[..., bool]
@@ -108,16 +108,6 @@ async def vehicle(mosquitto: Mosquitto) -> AsyncIterator[Vehicle]:
 @pytest.fixture
 def key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
-
-
-async def until(
-    pilot: Pilot[int], ready: Callable[[], bool], what: str, within_s: float = 20.0
-) -> None:
-    deadline = time.monotonic() + within_s
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within_s:g} s waiting for {what}")
-        await pilot.pause(0.02)
 
 
 def row_texts(panel: SamplesPanel) -> list[list[str]]:
@@ -223,6 +213,8 @@ async def test_console_samples_console_without_images_dir_says_so(
             for payload in chunk_payloads("after.png", image_bytes("after.png"), "rover1-0001"):
                 await vehicle.publish("images/after.png", payload)
             await until(pilot, lambda: app.samples_panel.table.row_count == 1, "the sample")
+            table = app.samples_panel.table
+            await until(pilot, lambda: app.focused is table, "the samples table focused")
             await pilot.press("enter")
             bar = app.command_bar
             await until(pilot, lambda: "--images-dir" in bar.feedback_text, "no images dir said")
