@@ -173,6 +173,7 @@ async def test_console_samples_enter_opens_the_newest_image_once_it_is_kept(
             await vehicle.entries([signed.line for signed in entries])
             panel = app.samples_panel
             await until(pilot, lambda: "2 after.png" in str(row_texts(panel)), "the images")
+            await until(pilot, lambda: app.focused is panel.table, "the samples table focused")
             await pilot.press("enter")
             await until(pilot, lambda: "after.png" in bar.feedback_text, "no file said")
             assert bar.is_error and "no file for after.png in" in bar.feedback_text
@@ -212,9 +213,11 @@ async def test_console_samples_console_without_images_dir_says_so(
             await vehicle.entries([signed.line for signed in entries])
             for payload in chunk_payloads("after.png", image_bytes("after.png"), "rover1-0001"):
                 await vehicle.publish("images/after.png", payload)
-            await until(pilot, lambda: app.samples_panel.table.row_count == 1, "the sample")
-            table = app.samples_panel.table
-            await until(pilot, lambda: app.focused is table, "the samples table focused")
+            panel = app.samples_panel
+
+            # Its IMAGED entry heard: Enter before it would say "no image", not "--images-dir".
+            await until(pilot, lambda: "2 after.png" in str(row_texts(panel)), "the images")
+            await until(pilot, lambda: app.focused is panel.table, "the samples table focused")
             await pilot.press("enter")
             bar = app.command_bar
             await until(pilot, lambda: "--images-dir" in bar.feedback_text, "no images dir said")
