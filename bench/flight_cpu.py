@@ -65,6 +65,8 @@ async def main() -> None:
     parser.add_argument("--cpu-seconds", type=float, default=10.0)
     parser.add_argument("--settle-s", type=float, default=2.0)
     parser.add_argument("--profile", metavar="FILE")
+    parser.add_argument("--gather-s", type=float, help="telemetry.gather_s (default: config's)")
+    parser.add_argument("--read-hold-s", type=float, default=0.0)
     options = parser.parse_args()
     result: dict[str, object] = {"loadavg_1m": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="isru-bench-") as tmp:
@@ -76,7 +78,15 @@ async def main() -> None:
         ):
             await client.subscribe(f"{PREFIX}/status", qos=1)
             config = work / "flight.toml"
-            write_config(config, sim.urls, broker.url, work / "state", hz=options.hz)
+            write_config(
+                config,
+                sim.urls,
+                broker.url,
+                work / "state",
+                hz=options.hz,
+                read_hold_s=options.read_hold_s,
+                gather_s=options.gather_s,
+            )
             async with flight(config, options.profile) as pid:
                 await asyncio.wait_for(online(client), 30)
                 await asyncio.sleep(options.settle_s)  # the boards configured, streams on
@@ -88,6 +98,8 @@ async def main() -> None:
                 user, system = end[0] - start[0], end[1] - start[1]
                 used, used_sim = user + system, sum(end_sim) - sum(start_sim)
     result["hz"] = options.hz
+    result["gather_s"] = options.gather_s
+    result["read_hold_s"] = options.read_hold_s
     result["flight_cpu_s"] = round(used, 2)
     result["flight_user_s"] = round(user, 2)
     result["flight_system_s"] = round(system, 2)

@@ -45,9 +45,17 @@ PREFIX = f"isru/{VEHICLE}"
 
 
 def write_config(
-    path: Path, urls: dict[str, str], broker: str, state: Path, hz: float, read_hold_s: float = 0
+    path: Path,
+    urls: dict[str, str],
+    broker: str,
+    state: Path,
+    hz: float,
+    read_hold_s: float = 0,
+    gather_s: float | None = None,
 ) -> None:
+    """The flight's config: every board at ``hz``; ``gather_s`` None keeps the default."""
     hold = f"read_hold_s = {read_hold_s}\n" if read_hold_s else ""
+    gather = "" if gather_s is None else f"gather_s = {gather_s}\n"
     devices = "".join(
         f'[devices.{board}]\nurl = "{urls[board]}"\n{hold}' for board in ("scoop", "elec", "oven")
     )
@@ -58,7 +66,7 @@ scoop_hz = {hz}
 elec_hz = {hz}
 oven_hz = {hz}
 core_hz = 1
-[state]
+{gather}[state]
 dir = "{state}"
 [mqtt]
 broker = "{broker}"

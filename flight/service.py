@@ -111,6 +111,7 @@ async def _run_linked(
         username=config.mqtt.username,
         password=config.mqtt.password(),
         ca_file=config.mqtt.ca_file,
+        telemetry_gather_s=config.telemetry.gather_s,
     )
     app.attach_custody(uplink.custody)  # ledger entries, its head and images go to the ground
     async with uplink, app:

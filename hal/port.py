@@ -57,10 +57,11 @@ FULL_READ = 1024
 class WireProtocol(asyncio.Protocol):
     """Hands received bytes to ``on_bytes``; calls ``on_lost(self)`` when the port goes.
 
-    With ``hold_s`` above 0, each read is followed by a pause of ``hold_s`` without reading
-    (unless ``urgent()`` says a reply is awaited, or the read filled its buffer): whatever the
-    board sends meanwhile waits in the kernel's buffer and is read in one wake when the pause
-    ends, or at once when :meth:`read_now` is called (a request is sent)."""
+    With ``hold_s`` above 0, each read is followed by a pause without reading, until the next
+    multiple of ``hold_s`` on the event loop's clock (unless ``urgent()`` says a reply is
+    awaited, or the read filled its buffer): whatever the board sends meanwhile waits in the
+    kernel's buffer and is read in one wake when the pause ends, together with every other
+    port held alike, or at once when :meth:`read_now` is called (a request is sent)."""
 
     def __init__(
         self,
@@ -95,7 +96,10 @@ class WireProtocol(asyncio.Protocol):
             and not self._urgent()
         ):
             transport.pause_reading()
-            self._hold = loop.call_later(self._hold_s, self.read_now)
+            # The pause ends on a grid of ``hold_s`` steps of the loop's clock, so that every
+            # board held alike is read again in the same wake.
+            hold_s = self._hold_s
+            self._hold = loop.call_at((loop.time() // hold_s + 1) * hold_s, self.read_now)
 
     def read_now(self) -> None:
         """End the pause, if there is one: what waits is read at the next wake."""

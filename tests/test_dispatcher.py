@@ -517,16 +517,37 @@ async def test_dispatcher_abort_all_fails_every_running_command_aborted() -> Non
     assert bench.dispatcher.failed == 2
 
 
-async def test_dispatcher_cancelled_caller_takes_its_command_with_it() -> None:
+@pytest.mark.parametrize(("name", "device"), [("SCOOP.HOME", "scoop"), ("CORE.NOOP", None)])
+async def test_dispatcher_cancelled_caller_takes_its_command_with_it(
+    name: str, device: str | None
+) -> None:
+    # A command of no device runs in its caller's task, one of a device in its own task: a
+    # caller that stops takes either with it.
     release = asyncio.Event()
-    bench = Bench({"SCOOP.HOME": waiting_handler(release)})
-    task, acks = bench.start("SCOOP.HOME")
+    route = waiting_handler(release)
+    bench = Bench({name: Route(route.handler, device)})
+    task, acks = bench.start(name)
     await bench.clock.advance(0)
+    assert stages(acks) == [Stage.ACCEPTED, Stage.STARTED]
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert acks[-1].stage is Stage.FAILED and acks[-1].reason is Reason.ABORTED
     assert acks[-1].detail == "its caller stopped"
+    assert bench.dispatcher.active == {}
+    assert (bench.dispatcher.completed, bench.dispatcher.failed) == (0, 1)
+
+
+async def test_dispatcher_command_of_no_device_fails_with_its_handlers_reason() -> None:
+    async def nacked(run: Execution) -> None:
+        run.started()
+        raise DeviceNack("SCOOP.HOME", 3, "BAD_STATE", None)
+
+    bench = Bench({"CORE.NOOP": Route(nacked, None)})
+    task, acks = bench.start("CORE.NOOP")
+    final = await task
+    assert stages(acks) == [Stage.ACCEPTED, Stage.STARTED, Stage.FAILED]
+    assert final.reason is Reason.DEVICE_NACK
     assert bench.dispatcher.active == {}
 
 

@@ -258,3 +258,31 @@ async def test_link_with_a_read_hold_notices_the_port_going(tmp_path: Path) -> N
         await link.wait_state(LinkState.LOST, timeout_s=5)
         with pytest.raises(LinkDown, match="is down"):
             await link.request(BY_NAME["GET_INFO"])
+
+
+async def test_link_read_holds_of_two_boards_end_in_the_same_wake(
+    device: PtyDevice, tmp_path: Path
+) -> None:
+    # Every board held alike is read again at the same moment, a multiple of the hold on the
+    # loop's clock: one wake for all of them (a rate group), not one per board.
+    other = PtyDevice(answer_info, link_path=tmp_path / "elec")
+    other.open()
+    try:
+        async with (
+            SerialLink(url=device.path, read_hold_s=0.25) as first,
+            SerialLink(url=str(tmp_path / "elec"), read_hold_s=0.25) as second,
+        ):
+            for link, board in ((first, device), (second, other)):
+                arrivals = Arrivals(link)
+                for seq in range(1, 6):  # (a hold can end before we look: look at the next)
+                    board.send(Message(MsgType.TELEMETRY, seq, 0x01, bytes([seq])))
+                    await arrivals.wait(seq)
+                    hold = link._protocol._hold  # type: ignore[union-attr]
+                    if hold is not None:
+                        break
+                assert hold is not None
+                ends = hold.when()
+                assert ends / 0.25 == round(ends / 0.25), "on the grid: the same for both"
+                assert 0 < ends - asyncio.get_running_loop().time() <= 0.25
+    finally:
+        other.close()

@@ -240,3 +240,51 @@ async def test_publisher_now_writes_before_returning(mosquitto: Mosquitto) -> No
         async with asyncio.timeout(10):
             received = await _receive(ground, 2)
         assert received == [b"ACCEPTED", b"COMPLETED"]
+
+
+async def test_publisher_gathered_messages_wait_for_the_window_then_leave_together(
+    mosquitto: Mosquitto,
+) -> None:
+    payloads = [b"tm %d" % n for n in range(5)]
+    async with (
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as ground,
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as flight,
+    ):
+        await ground.subscribe("t/tm", qos=1)
+        publisher = Publisher(flight)
+        for payload in payloads:
+            publisher.publish("t/tm", payload, retain=False, confirmed=lambda _: None, gather_s=0.2)
+        for _ in range(20):  # idle turns: a message that is not gathered would leave now
+            await asyncio.sleep(0)
+        assert len(flight._client._out_packet) == 1, "all five wait, in one pending write"
+        async with asyncio.timeout(10):
+            received = await _receive(ground, len(payloads))
+        assert received == payloads
+        assert not flight._client._out_packet
+
+
+async def test_publisher_gathered_message_leaves_with_one_that_may_not_wait(
+    mosquitto: Mosquitto,
+) -> None:
+    # The window is far longer than the test's timeout: only the event takes the sample along.
+    async with (
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as ground,
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as flight,
+    ):
+        await ground.subscribe("t/#", qos=1)
+        publisher = Publisher(flight)
+        confirmed: list[int] = []
+        both = asyncio.Event()
+
+        def landed(mid: int) -> None:
+            confirmed.append(mid)
+            if len(confirmed) == 2:
+                both.set()
+
+        sample = publisher.publish("t/tm", b"sample", retain=False, confirmed=landed, gather_s=600)
+        event = publisher.publish("t/evr", b"event", retain=False, confirmed=landed)
+        async with asyncio.timeout(10):
+            received = await _receive(ground, 2)
+            await both.wait()
+        assert received == [b"sample", b"event"]
+        assert sorted(confirmed) == sorted([sample, event])

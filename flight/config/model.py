@@ -96,12 +96,15 @@ Rate = Annotated[float, Field(gt=0, le=100)]
 
 
 class TelemetryConfig(_Section):
-    """Board stream rates and the core packet's rate, in Hz."""
+    """Board stream rates and the core packet's rate, in Hz, and how long a telemetry message
+    may wait to be sent with others (``gather_s``: less CPU, each message up to that much
+    later to the broker; its ``time`` is not changed)."""
 
     scoop_hz: Rate = 10.0
     elec_hz: Rate = 10.0
     oven_hz: Rate = 10.0
     core_hz: Rate = 1.0
+    gather_s: Annotated[float, Field(ge=0, le=0.25)] = 0.05
 
 
 class CommandingConfig(_Section):

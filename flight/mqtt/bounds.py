@@ -29,6 +29,8 @@ COMMAND_BURST = 500
 REFUSAL_RATE_PER_S = 20.0
 REFUSAL_BURST = 100
 REPORT_INTERVAL_S = 1.0
+#: Messages handled in one turn of the event loop, at most, before others get their turn.
+DRAIN_MESSAGES = 64
 
 
 class TokenBucket:
@@ -63,7 +65,13 @@ def size(payload: Any) -> int:
 
 class IntakeQueue(asyncio.Queue[aiomqtt.Message]):
     """aiomqtt's queue of incoming messages, bounded by ``admit`` (``Intake.admit``), which
-    sees each message before it is buffered and may drop it; counts the bytes it holds."""
+    sees each message before it is buffered and may drop it; counts the bytes it holds.
+
+    With a consumer (:meth:`consume`), what is admitted is handed to it, in order, at the
+    next turn of the event loop, up to DRAIN_MESSAGES a turn: no task, future and three loop
+    turns per message, as aiomqtt's message iterator costs. The bounds hold all the same:
+    messages read faster than they are handled wait here, and beyond the bounds are dropped.
+    """
 
     def __init__(
         self, maxsize: int = 0, *, admit: Callable[[aiomqtt.Message, IntakeQueue], bool]
@@ -71,13 +79,43 @@ class IntakeQueue(asyncio.Queue[aiomqtt.Message]):
         super().__init__(maxsize)
         self.bytes = 0
         self._admit = admit
+        self._consumer: Callable[[aiomqtt.Message], None] | None = None
+        self._draining: asyncio.Handle | None = None
 
     def put_nowait(self, item: aiomqtt.Message) -> None:
-        if self._admit(item, self):
-            super().put_nowait(item)
-            self.bytes += size(item.payload)
+        if not self._admit(item, self):
+            return
+        consumer = self._consumer
+        if consumer is not None and self._draining is None and self.empty():
+            consumer(item)  # nothing waits before it: handled at once, never buffered
+            return
+        super().put_nowait(item)
+        self.bytes += size(item.payload)
+        if consumer is not None and self._draining is None:
+            self._draining = asyncio.get_running_loop().call_soon(self._drain)
 
     def get_nowait(self) -> aiomqtt.Message:
         item = super().get_nowait()
         self.bytes -= size(item.payload)
         return item
+
+    def consume(self, consumer: Callable[[aiomqtt.Message], None] | None) -> None:
+        """Hand every message admitted from now on (and those waiting) to ``consumer``, which
+        must not raise; None stops that (what waits then stays here)."""
+        self._consumer = consumer
+        if self._draining is not None:
+            self._draining.cancel()
+            self._draining = None
+        if consumer is not None and not self.empty():
+            self._draining = asyncio.get_running_loop().call_soon(self._drain)
+
+    def _drain(self) -> None:
+        self._draining = None
+        consumer = self._consumer
+        for _ in range(DRAIN_MESSAGES):
+            if consumer is None or self.empty():
+                return
+            consumer(self.get_nowait())
+            consumer = self._consumer  # (it may have stopped meanwhile)
+        if consumer is not None and not self.empty():  # the rest next turn: others run first
+            self._draining = asyncio.get_running_loop().call_soon(self._drain)

@@ -35,6 +35,8 @@ FINAL_STAGES = frozenset({Stage.COMPLETED, Stage.FAILED})
 #: The start-up backlog (messages made before the run's first session) is sent live, not
 #: marked ``replayed``, up to this many messages; a longer one is replayed from the outbox.
 STARTUP_BACKLOG_MAX = 10_000
+#: The longest a telemetry message may be held to leave with others (``telemetry.gather_s``).
+MAX_GATHER_S = 0.25
 
 
 class Downlink:
@@ -48,12 +50,18 @@ class Downlink:
         outbox: Outbox,
         authenticator: Authenticator | None,
         tasks: Tasks,
+        telemetry_gather_s: float = 0.0,
     ) -> None:
+        if not 0 <= telemetry_gather_s <= MAX_GATHER_S:
+            raise ValueError(f"telemetry_gather_s: need 0 to {MAX_GATHER_S} s")
         self.vehicle = vehicle
         self.topics = topics
         self.outbox = outbox
         self.authenticator = authenticator
         self._tasks = tasks
+        #: How long a telemetry message may wait to leave with others (one write, one PUBACK
+        #: wake for them all).
+        self.telemetry_gather_s = telemetry_gather_s
         #: Messages replayed from the outbox and confirmed, in all sessions.
         self.replayed = 0
         self._tm_seq: dict[str, int] = {}
@@ -165,10 +173,12 @@ class Downlink:
         priority: Priority,
         retain: bool = False,
         last: bool = False,
+        gather_s: float = 0.0,
     ) -> None:
         """Publish now if connected, else store; a failed publish is stored too. What is
         published leaves once the event loop is idle, or at once if it is the ``last`` of a
-        series (a command's final ack: the stages before it go with it). A message given as
+        series (a command's final ack: the stages before it go with it), or with ``gather_s``
+        up to that much later, with whatever else is made meanwhile. A message given as
         bytes (a ledger line) is sent and replayed as it is, without ``replayed``."""
         publisher = self._publisher
         if publisher is None:
@@ -179,7 +189,12 @@ class Downlink:
         try:
             payload = message if isinstance(message, bytes) else to_json(message)
             mid = publisher.publish(
-                topic, payload, retain=retain, confirmed=self._published, now=last
+                topic,
+                payload,
+                retain=retain,
+                confirmed=self._published,
+                now=last,
+                gather_s=gather_s,
             )
         except aiomqtt.MqttError:
             self._store(topic, message, priority, retain)  # not sent: kept for the replay
@@ -237,7 +252,9 @@ class Downlink:
         seq = self._tm_seq.get(packet, 0) + 1
         self._tm_seq[packet] = seq
         message = TelemetryMessage(time=self.vehicle.clock.utc(), seq=seq, values=values)
-        self.send(self.topics.tm(packet), message, priority=Priority.LOW)
+        self.send(
+            self.topics.tm(packet), message, priority=Priority.LOW, gather_s=self.telemetry_gather_s
+        )
 
     def _on_event(self, event: Event) -> None:
         self.send(self.topics.evr, compose.event_message(event), priority=Priority.HIGH)

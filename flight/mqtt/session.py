@@ -28,7 +28,7 @@ from flight.mqtt.outbox import Outbox
 from flight.mqtt.port import Remover, VehiclePort
 from flight.mqtt.publisher import Publisher
 from flight.mqtt.support import MQTT_LOG, Tasks, describe, guard, log
-from flight.mqtt.wire import disconnected, from_mqtt_client, settle
+from flight.mqtt.wire import disconnected, from_mqtt_client, serve_messages, settle
 from interface.broker import parse_broker, stop_task
 from interface.messages import MAX_PAYLOAD_BYTES
 from interface.topics import Topics
@@ -56,6 +56,7 @@ class Uplink:
         refusal_burst: int = bounds.REFUSAL_BURST,
         queue_messages: int = bounds.INTAKE_QUEUE_MESSAGES,
         queue_bytes: int = bounds.INTAKE_QUEUE_BYTES,
+        telemetry_gather_s: float = 0.0,
     ) -> None:
         self.host, self.port = parse_broker(broker)
         if reconnect_min_s <= 0 or reconnect_max_s < reconnect_min_s:
@@ -82,7 +83,7 @@ class Uplink:
         self._tasks = Tasks()
         self.downlink = Downlink(
             vehicle=app, topics=self.topics, outbox=outbox, authenticator=authenticator,
-            tasks=self._tasks,
+            tasks=self._tasks, telemetry_gather_s=telemetry_gather_s,
         )  # fmt: skip
         #: Where the flight's samples send ledger entries, the head and images.
         self.custody = CustodyLink(self.downlink, self._tasks)
@@ -278,8 +279,7 @@ class Uplink:
         self.connected.set()
         self.app.events.emit("BROKER_CONNECTED", broker=self.broker)
         self.downlink.start_replay(publisher)
-        async for message in client.messages:
-            self.intake.on_message(message)
+        await serve_messages(client, self.intake.on_message)
 
     def _end_session(self) -> None:
         """The broker is gone: whatever it did not confirm goes to the outbox, in order."""
