@@ -9,6 +9,8 @@ flight_cpu_pct: CPU time of the flight process (user + system) in % of one core.
 flight_cpu_s: that CPU time in seconds (the figure to compare on a busy machine), of which
 flight_user_s in the process itself and flight_system_s in the kernel on its behalf.
 sim_cpu_pct: the simulator's, over the same window.
+``--read-hold-s`` and ``--gather-s`` set ``devices.<board>.read_hold_s`` and
+``telemetry.gather_s`` (the config's defaults otherwise).
 ``--profile FILE`` runs the flight under cProfile and writes its statistics to FILE when it
 stops (its CPU figure is then the profiler's too).
 """
@@ -66,7 +68,7 @@ async def main() -> None:
     parser.add_argument("--settle-s", type=float, default=2.0)
     parser.add_argument("--profile", metavar="FILE")
     parser.add_argument("--gather-s", type=float, help="telemetry.gather_s (default: config's)")
-    parser.add_argument("--read-hold-s", type=float, default=0.0)
+    parser.add_argument("--read-hold-s", type=float, help="read_hold_s (default: config's)")
     options = parser.parse_args()
     result: dict[str, object] = {"loadavg_1m": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="isru-bench-") as tmp:

@@ -77,7 +77,7 @@ class FlightApp:
         self.arming = Arming(
             clock=self.clock, events=self.events, window_s=config.commanding.arm_window_s
         )
-        self.links = _links(config)
+        self.links = _links(config, scale=self.clock.scale)
         self.scoop = ScoopDriver(self.links["scoop"])
         self.elec = ElecDriver(self.links["elec"])
         self.oven = OvenDriver(self.links["oven"])
@@ -269,8 +269,10 @@ class FlightApp:
         self._spawn(self.safing.respond(response, reason=reason))
 
 
-def _links(config: FlightConfig) -> dict[str, SerialLink]:
-    """One serial link per board, opened (and reopened) in the background."""
+def _links(config: FlightConfig, *, scale: float) -> dict[str, SerialLink]:
+    """One serial link per board, opened (and reopened) in the background. The read hold is
+    mission time (a board's stream runs ``scale`` times as fast in SIL): the link holds
+    ``read_hold_s / scale`` real seconds."""
     return {
         board: SerialLink(
             url=device.url,
@@ -278,7 +280,7 @@ def _links(config: FlightConfig) -> dict[str, SerialLink]:
             timeout_s=device.timeout_s,
             retries=device.retries,
             reconnect_s=device.reconnect_s,
-            read_hold_s=device.read_hold_s,
+            read_hold_s=device.read_hold_s / scale,
             wait_open=False,
         )
         for board, device in config.devices  # (name, DeviceConfig): one per board

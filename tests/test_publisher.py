@@ -5,11 +5,16 @@ aiomqtt's own publishes still work beside it."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import threading
+from typing import cast
 
 import aiomqtt
 import pytest
 
 from flight.mqtt import Publisher
+from flight.mqtt.bounds import IntakeQueue
+from flight.mqtt.wire import serve_messages
 from isru.broker import Mosquitto
 
 
@@ -288,3 +293,45 @@ async def test_publisher_gathered_message_leaves_with_one_that_may_not_wait(
             await both.wait()
         assert received == [b"sample", b"event"]
         assert sorted(confirmed) == sorted([sample, event])
+
+
+def test_publisher_final_message_sent_from_a_message_callback_does_not_hang(
+    mosquitto: Mosquitto,
+) -> None:
+    # A command refused as it is read sends its FAILED ack (``now``) from inside paho's
+    # on_message, which holds paho's callback lock; a QoS 0 message waiting in paho's queue
+    # makes paho's write take that lock again. Run in a thread of its own: a hang fails the
+    # test instead of stopping the suite.
+    outcome: list[object] = []
+
+    async def scenario() -> None:
+        intake = functools.partial(IntakeQueue, admit=lambda message, queue: True)
+        queue_type = cast(type[asyncio.Queue[aiomqtt.Message]], intake)
+        async with (
+            aiomqtt.Client(mosquitto.host, mosquitto.port) as ground,
+            aiomqtt.Client(mosquitto.host, mosquitto.port, queue_type=queue_type) as flight,
+        ):
+            await ground.subscribe("t/out/#", qos=1)
+            await flight.subscribe("t/in", qos=1)
+            publisher = Publisher(flight)
+
+            def answer(message: aiomqtt.Message) -> None:
+                publisher.publish("t/out/0", b"zero", retain=False, confirmed=_ignore, qos=0)
+                publisher.publish("t/out/1", b"ack", retain=False, confirmed=_ignore, now=True)
+
+            serving = asyncio.create_task(serve_messages(flight, answer))
+            await ground.publish("t/in", b"command", qos=1)
+            async with asyncio.timeout(10):
+                outcome.append(await _receive(ground, 2))
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+
+    thread = threading.Thread(target=asyncio.run, args=(scenario(),), daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "the flight's event loop hung in paho's callback lock"
+    assert outcome == [[b"zero", b"ack"]]
+
+
+def _ignore(mid: int) -> None:
+    """A confirmation nobody waits for."""

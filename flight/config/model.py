@@ -83,7 +83,7 @@ class DeviceConfig(_Section):
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 0.2
     retries: Annotated[int, Field(ge=0, le=20)] = 3
     reconnect_s: Annotated[float, Field(gt=0, le=60)] = 0.25
-    read_hold_s: Annotated[float, Field(ge=0, le=0.25)] = 0.0
+    read_hold_s: Annotated[float, Field(ge=0, le=0.25)] = 0.1
 
 
 class DevicesConfig(_Section):
@@ -104,7 +104,7 @@ class TelemetryConfig(_Section):
     elec_hz: Rate = 10.0
     oven_hz: Rate = 10.0
     core_hz: Rate = 1.0
-    gather_s: Annotated[float, Field(ge=0, le=0.25)] = 0.05
+    gather_s: Annotated[float, Field(ge=0, le=0.25)] = 0.0
 
 
 class CommandingConfig(_Section):

@@ -32,10 +32,10 @@ Other QoS levels go through paho's ``publish``, confirmed by its ``on_publish``.
 This is the only place, besides ending a session (``flight.mqtt.wire.settle``), that reaches
 into aiomqtt's private paho client (``Client._client``) and paho's private parts
 (``_sock_recv``, ``_packet_handle``, ``_in_packet``, ``_out_packet``, ``_mid_generate``,
-``_out_messages``); aiomqtt is pinned ``<3`` (and with it paho ``<3``) for it, and
-``tests/test_publisher.py`` checks it against a real broker. Whether the event loop has
-anything else ready is read from asyncio's ``BaseEventLoop._ready`` (a loop without it, such
-as uvloop, sends at the next turn).
+``_in_callback_mutex``, ``_out_messages``); aiomqtt is pinned ``<3`` (and with it paho ``<3``)
+for it, and ``tests/test_publisher.py`` checks it against a real broker. Whether the event
+loop has anything else ready is read from asyncio's ``BaseEventLoop._ready`` (a loop without
+it, such as uvloop, sends at the next turn).
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ class Publisher:
         if qos != 1:
             mid = self._publish_by_paho(topic, payload, qos, retain, confirmed)
             if now:
-                self._flush(idle=False)
+                self._flush_now()
             return mid
         if paho_client._sock is None:
             raise aiomqtt.MqttCodeError(paho.MQTT_ERR_NO_CONN, "Could not publish message")
@@ -146,8 +146,17 @@ class Publisher:
         self._queue(packet, gather_s)
         self._waiting[mid] = confirmed
         if now:
-            self._flush(idle=False)
+            self._flush_now()
         return mid
+
+    def _flush_now(self) -> None:
+        """Write what waits at once; from inside one of paho's callbacks (a command handled as
+        it is read), at the next turn: paho's write may call back under the lock that the
+        callback holds."""
+        if self._paho._in_callback_mutex.locked():
+            self._schedule()
+        else:
+            self._flush(idle=False)
 
     def _topic(self, topic: str) -> bytes:
         name = topic_name(topic)
