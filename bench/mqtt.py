@@ -5,6 +5,9 @@ noop_rtt_p50_ms / noop_rtt_p99_ms: CORE.NOOP published to its COMPLETED ack rece
 echo_rtt_p50_ms: a raw QoS 1 echo between two plain clients (TCP_NODELAY): the floor. Echoes
 and NOOPs take turns, one each, while the flight runs: both under the same load.
 noop_vs_echo: their p50 ratio.
+echo3_rtt_p50_ms / noop_vs_echo3: the same with three messages back, made together, timed to
+the third, as a command's ACCEPTED, STARTED and COMPLETED are: the floor for a command, with
+the broker's and the ground's work for the two acks before the last.
 flight_cpu_pct / flight_rss_mb: the flight process with every board's telemetry at 50 Hz (three
 boards: 150 packets a second) and 1 Hz housekeeping, its config's defaults otherwise (the
 boards read together once per ``devices.<board>.read_hold_s``, 0.1 s).
@@ -131,18 +134,22 @@ class Ground:
 
 class Echo:
     """A raw QoS 1 echo, timed by :meth:`once`: a publish from here -> the echoer, a plain
-    client in a process of its own (as the flight is) -> its QoS 1 publish back -> received
-    here (``async with``: exactly ``count`` echoes)."""
+    client in a process of its own (as the flight is) -> ``replies`` QoS 1 publishes back,
+    made together (a command's three acks are three messages) -> the last received here
+    (``async with``: exactly ``count`` echoes)."""
 
-    def __init__(self, broker: Mosquitto, count: int) -> None:
+    def __init__(self, broker: Mosquitto, count: int, replies: int = 1) -> None:
         self.count = count
+        self.replies = replies
+        self.topic = f"echo{replies}"
         self.client = aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY)
         argv = [sys.executable, __file__, "--echoer", broker.url, "--noops", str(count)]
+        argv += ["--replies", str(replies)]
         self.echoer = ChildProcess(argv, name="echoer", ready=lambda line: line == "ready")
 
     async def __aenter__(self) -> Echo:
         await self.client.__aenter__()
-        await self.client.subscribe("echo/back", qos=1)
+        await self.client.subscribe(f"{self.topic}/back", qos=1)
         await self.echoer.start()
         return self
 
@@ -152,22 +159,28 @@ class Echo:
 
     async def once(self, number: int) -> float:
         sent = time.perf_counter()
-        await self.client.publish("echo/out", str(number), qos=1)
-        await anext(self.client.messages)
+        await self.client.publish(f"{self.topic}/out", str(number), qos=1)
+        for _ in range(self.replies):
+            await anext(self.client.messages)
         return time.perf_counter() - sent
 
 
-async def echoer(broker: str, count: int) -> None:
-    """The echo's other end: ``count`` QoS 1 messages from ``echo/out`` back to ``echo/back``.
-    Exactly ``count``, then it returns: cancelling it instead could be lost while it awaits a
-    PUBACK, and it would wait for a message forever (stop_task)."""
+async def echoer(broker: str, count: int, replies: int) -> None:
+    """The echo's other end: ``count`` QoS 1 messages from ``echo<replies>/out``, each answered
+    with ``replies`` messages to ``echo<replies>/back``. Exactly ``count``, then it returns:
+    cancelling it instead could be lost while it awaits a PUBACK, and it would wait for a
+    message forever (stop_task)."""
     host, port = parse_broker(broker)
+    topic = f"echo{replies}"
     async with aiomqtt.Client(host, port, socket_options=NODELAY) as client:
-        await client.subscribe("echo/out", qos=1)
+        await client.subscribe(f"{topic}/out", qos=1)
         print("ready", flush=True)
         messages = client.messages
         for _ in range(count):
-            await client.publish("echo/back", (await anext(messages)).payload, qos=1)
+            payload = (await anext(messages)).payload
+            await asyncio.gather(
+                *(client.publish(f"{topic}/back", payload, qos=1) for _ in range(replies))
+            )
 
 
 async def cpu_pct(pid: int, seconds: float) -> float:
@@ -197,9 +210,10 @@ async def main() -> None:
     parser.add_argument("--replay", type=int, default=100_000)
     parser.add_argument("--read-hold", type=float, default=0.0)
     parser.add_argument("--echoer", metavar="BROKER", help=argparse.SUPPRESS)
+    parser.add_argument("--replies", type=int, default=1, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.echoer:
-        await echoer(options.echoer, options.noops)
+        await echoer(options.echoer, options.noops, options.replies)
         return
     result: dict[str, object] = {"loadavg_1m": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="isru-bench-") as tmp:
@@ -221,13 +235,18 @@ async def main() -> None:
             write_config(config, sim.urls, broker.url, state, hz=50)
             async with flight_process(config) as flight_pid:
                 await asyncio.wait_for(ground.online.wait(), 30)
-                noops, echoes = [], []
-                async with Echo(broker, options.noops) as echo:
+                noops, echoes, echoes3 = [], [], []
+                async with (
+                    Echo(broker, options.noops) as echo,
+                    Echo(broker, options.noops, replies=3) as echo3,
+                ):
                     for n in range(options.noops):
                         noops.append(await ground.noop(n) * 1000)
                         echoes.append(await echo.once(n) * 1000)
+                        echoes3.append(await echo3.once(n) * 1000)
                 cuts = statistics.quantiles(noops[20:], n=100)
                 result["echo_rtt_p50_ms"] = round(statistics.median(echoes[20:]), 3)
+                result["echo3_rtt_p50_ms"] = round(statistics.median(echoes3[20:]), 3)
                 result["noop_rtt_p50_ms"] = round(statistics.median(noops[20:]), 3)
                 result["noop_rtt_p99_ms"] = round(cuts[98], 3)
                 result["flight_cpu_pct"] = await cpu_pct(flight_pid, options.cpu_seconds)
@@ -235,6 +254,9 @@ async def main() -> None:
             noop_p50, echo_p50 = result["noop_rtt_p50_ms"], result["echo_rtt_p50_ms"]
             assert isinstance(noop_p50, float) and isinstance(echo_p50, float)
             result["noop_vs_echo"] = round(noop_p50 / echo_p50, 2)
+            echo3_p50 = result["echo3_rtt_p50_ms"]
+            assert isinstance(echo3_p50, float)
+            result["noop_vs_echo3"] = round(noop_p50 / echo3_p50, 2)
 
             ground.online.clear()
             write_config(config, sim.urls, broker.url, state, 50, options.read_hold)

@@ -67,10 +67,12 @@ class IntakeQueue(asyncio.Queue[aiomqtt.Message]):
     """aiomqtt's queue of incoming messages, bounded by ``admit`` (``Intake.admit``), which
     sees each message before it is buffered and may drop it; counts the bytes it holds.
 
-    With a consumer (:meth:`consume`), what is admitted is handed to it, in order, at the
-    next turn of the event loop, up to DRAIN_MESSAGES a turn: no task, future and three loop
-    turns per message, as aiomqtt's message iterator costs. The bounds hold all the same:
-    messages read faster than they are handled wait here, and beyond the bounds are dropped.
+    With a consumer (:meth:`consume`), what is admitted is handed to it in order: at once
+    when nothing waits before it (in the socket callback that read it), otherwise from the
+    queue, up to DRAIN_MESSAGES a turn of the event loop. That spares the task, the futures
+    and the three loop turns per message of aiomqtt's message iterator. Messages wait here
+    only while there is no consumer (a session starting) or behind others waiting, within
+    the same bounds.
     """
 
     def __init__(
