@@ -215,6 +215,8 @@ class OvenFirmware(Firmware):
             limit_w=args.power_limit_w,
             now_c=self.reading("sample_temp"),
         )
+        # A lower limit holds from this request on, not from the next control cycle.
+        self._controller_w = min(self._controller_w, args.power_limit_w)
 
     def _cmd_hold(self, _args: None) -> None:
         if not self.heater.enabled:

@@ -8,7 +8,7 @@ import random
 from collections.abc import AsyncIterator
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hal import DeviceNack, OvenDriver, SerialLink
@@ -222,6 +222,14 @@ def _check_invariants(oven: OvenFirmware, stuck: bool) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(actions=st.lists(_ACTIONS, max_size=15))
+@example(  # a lower power limit while heating holds from that HEAT on (found by this test)
+    actions=[
+        ("load", 2.0),
+        ("request", ("HEAT", HeatCommand(0.0, 1.0, 2.0))),
+        ("wait", 1.0),
+        ("request", ("HEAT", HeatCommand(0.0, 1.0, 1.0))),
+    ]
+)
 def test_sim_oven_chain_any_sequence_keeps_its_state_and_flags_consistent(
     actions: list[tuple[str, object]],
 ) -> None:
