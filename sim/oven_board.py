@@ -65,7 +65,7 @@ class OvenFirmware(Firmware):
         self.trap = Trap(rated_w=self.physics.p.tec_q_max_w)
         self.pump = Pump()
         self.water_sink: WaterSink | None = None
-        self.heater_stuck = False
+        self._heater_stuck = False
         self.sensors = OvenSensors(self.physics, random.Random(base["rng"].random()))
         self.fault_flags = OvenFlags(0)
         self.eject_left_s = 0.0
@@ -73,6 +73,17 @@ class OvenFirmware(Firmware):
         self._base = (0.0, 0.0, 0.0)
         self._controller_w = 0.0
         super().__init__(**base)
+
+    @property
+    def heater_stuck(self) -> bool:
+        """The heater's switch failed closed (a fault): full power whenever its relay is
+        closed. Setting or clearing it takes effect at once, not at the next control cycle."""
+        return self._heater_stuck
+
+    @heater_stuck.setter
+    def heater_stuck(self, stuck: bool) -> None:
+        self._heater_stuck = stuck
+        self._apply_heater()
 
     # -- measured values ---------------------------------------------------------------
 
@@ -115,13 +126,17 @@ class OvenFirmware(Firmware):
         self._apply_outputs()
 
     def _apply_outputs(self) -> None:
+        self._apply_heater()
+        oven = self.physics
+        oven.trap_w = self.trap.heat_out_w(self.reading("trap_temp"))
+        oven.lid_sealed = self.lid.sealed and not self.ejecting
+
+    def _apply_heater(self) -> None:
         oven = self.physics
         if not self.heater.enabled:
             self._controller_w = oven.heater_w = 0.0  # the safety relay is open
         else:
-            oven.heater_w = HEATER_RATED_W if self.heater_stuck else self._controller_w
-        oven.trap_w = self.trap.heat_out_w(self.reading("trap_temp"))
-        oven.lid_sealed = self.lid.sealed and not self.ejecting
+            oven.heater_w = HEATER_RATED_W if self._heater_stuck else self._controller_w
 
     def _step(self, dt: float) -> None:
         self.sensors.step(dt)

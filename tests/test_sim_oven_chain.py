@@ -230,6 +230,9 @@ def _check_invariants(oven: OvenFirmware, stuck: bool) -> None:
         ("request", ("HEAT", HeatCommand(0.0, 1.0, 1.0))),
     ]
 )
+@example(  # a heater that stops being stuck follows its controller at once (found by this test)
+    actions=[("load", 2.0), ("fault", "stuck"), ("request", ("HOLD", None)), ("fault", "clear")]
+)
 def test_sim_oven_chain_any_sequence_keeps_its_state_and_flags_consistent(
     actions: list[tuple[str, object]],
 ) -> None:
