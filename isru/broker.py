@@ -44,6 +44,10 @@ PACKET_OVERHEAD_BYTES = 1024
 #: beyond it disconnects its publisher before it is buffered. The few hundred bytes in between
 #: reach the flight software, which refuses them unread (``MESSAGE_REJECTED``).
 MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + PACKET_OVERHEAD_BYTES
+#: Messages mosquitto queues for a persistent session while its client is away, as in
+#: ``deploy/mosquitto/mosquitto.conf`` (mosquitto's own default, 1000, is half a minute of
+#: telemetry at the defaults, and a few seconds of a SIL run at a time scale).
+MAX_QUEUED_MESSAGES = 100_000
 
 _RUNNING = re.compile(r"mosquitto version \S+ running")
 _INSTALL_HINT = (
@@ -207,7 +211,7 @@ class Mosquitto:
     def default_config(self) -> str:
         """The built-in configuration: this port on loopback, files in ``workdir``, anonymous
         access unless ``passwords`` were given, the ACL if one was, packets up to
-        :data:`MAX_PACKET_BYTES`."""
+        :data:`MAX_PACKET_BYTES`, :data:`MAX_QUEUED_MESSAGES` kept for a session that is away."""
         lines = [
             f"listener {self.port} {self.host}",
             "set_tcp_nodelay true",
@@ -220,6 +224,9 @@ class Mosquitto:
             "log_type all",
             "connection_messages true",
             f"max_packet_size {MAX_PACKET_BYTES}",
+            # As the deployed broker: a persistent session (an archive, the vehicle's own)
+            # that is away keeps this many messages queued, not mosquitto's 1000.
+            f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         ]
         if os.geteuid() == 0:
             # As root, mosquitto drops to the `mosquitto` user, which cannot write our workdir.

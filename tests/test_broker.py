@@ -6,12 +6,13 @@ The deployed configuration, deploy/mosquitto, is proved in tests/test_broker_acl
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiomqtt
 
 from interface.messages import MAX_PAYLOAD_BYTES
-from isru.broker import MAX_PACKET_BYTES, PACKET_OVERHEAD_BYTES, Mosquitto
+from isru.broker import MAX_PACKET_BYTES, MAX_QUEUED_MESSAGES, PACKET_OVERHEAD_BYTES, Mosquitto
 from tests.deployed_broker import (
     ACL,
     CONF,
@@ -82,3 +83,31 @@ async def test_broker_without_the_client_id_rule_lets_ground_take_the_vehicle_id
             async with ground:
                 await disconnected(vehicle)
     assert any(f"Client {flight_id} already connected" in line for line in broker.log)
+
+
+def test_broker_queue_bound_is_the_deployed_one() -> None:
+    line = f"\nmax_queued_messages {MAX_QUEUED_MESSAGES}\n"
+    assert line in CONF.read_text()
+    assert line in Mosquitto(Path("/nowhere")).default_config()
+
+
+async def test_broker_keeps_more_than_mosquittos_default_for_a_session_away(
+    mosquitto: Mosquitto,
+) -> None:
+    # An archive that is away while a SIL run at a time scale publishes: mosquitto's own bound
+    # (1000) would drop the newest of these.
+    count = 1500
+    archive = {"identifier": "archive-away", "clean_session": False}
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port, **archive) as away:
+        await away.subscribe("t/away", qos=1)
+    async with anonymous(mosquitto) as vehicle:
+        for number in range(count):
+            await vehicle.publish("t/away", str(number), qos=1)
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port, **archive) as back:
+        received = []
+        async with asyncio.timeout(30):
+            async for message in back.messages:
+                received.append(int(message.payload))  # type: ignore[arg-type]
+                if len(received) == count:
+                    break
+    assert received == list(range(count))
