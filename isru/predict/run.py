@@ -194,7 +194,9 @@ async def _predict(sequence: Sequence, world: World) -> Prediction:
 def _config(urls: dict[str, str], *, state: Path, limits: dict[str, Any]) -> FlightConfig:
     document = {
         "vehicle": "predict",
-        "devices": {board: {"url": urls[board]} for board in BOARDS},
+        # Every packet read as it comes: on virtual time a read hold saves no CPU, only adds
+        # loop work (a dry run took a fifth longer with it).
+        "devices": {board: {"url": urls[board], "read_hold_s": 0} for board in BOARDS},
         "state": {"dir": str(state)},
         "limits": limits,
     }
