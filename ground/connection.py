@@ -7,11 +7,12 @@ one retry policy of the ground, used by :class:`ground.GroundClient` and the rec
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
@@ -126,6 +127,48 @@ def _bytes_waiting(sock: Any) -> bool:
         return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
     except OSError:  # nothing waiting (EAGAIN), or an error the next read reports
         return False
+
+
+def handing_over(take: Callable[[aiomqtt.Message], None]) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """An aiomqtt ``queue_type`` that queues nothing: its ``put_nowait`` (called by aiomqtt's
+    ``on_message``, in the event loop's thread, as paho decodes each message) hands the message
+    to ``take`` at once. ``take`` must not raise: paho would print the error and read on.
+
+    aiomqtt's message iterator takes each message off its queue in a task of its own. A reader
+    cancelled just after that task took one loses it, although paho has already acknowledged
+    it to the broker, which never sends it again, even to a persistent session. Handed over as
+    it is decoded, no message is ever lost that way, and none costs a task and an
+    ``asyncio.wait``. Wait for the connection to end with :func:`until_disconnected`."""
+
+    class HandOver(asyncio.Queue[aiomqtt.Message]):
+        def put_nowait(self, item: aiomqtt.Message) -> None:
+            take(item)
+
+    return HandOver
+
+
+async def until_disconnected(client: aiomqtt.Client) -> NoReturn:
+    """Return never; raise aiomqtt.MqttError when the connection of ``client`` (whose
+    messages are handed over, :func:`handing_over`) is lost."""
+    async for _ in client.messages:
+        pass
+    raise aiomqtt.MqttError("the message iterator ended")  # it never does
+
+
+async def run_until(work: Coroutine[Any, Any, Any], *events: asyncio.Event) -> None:
+    """Run ``work`` until it ends (its exception propagates) or one of ``events`` is set."""
+    task: asyncio.Task[Any] = asyncio.create_task(work)
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait({task, *waiters}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, *waiters):
+            pending.cancel()
+        for pending in (task, *waiters):
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
+    if task.done() and not task.cancelled():
+        task.result()
 
 
 async def disconnect(client: aiomqtt.Client | None) -> None:

@@ -14,12 +14,19 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import aiomqtt
 
 from ground.archive import DEFAULT_BATCH, Archive
-from ground.connection import connect, disconnect, login_options, reconnecting
+from ground.connection import (
+    connect,
+    disconnect,
+    handing_over,
+    login_options,
+    reconnecting,
+    run_until,
+    until_disconnected,
+)
 from interface.broker import parse_broker
 from interface.messages import MAX_PAYLOAD_BYTES, VEHICLE_PATTERN
 
@@ -96,12 +103,12 @@ async def record(
                                 login=login,
                                 identifier=identifier or f"isru-ground-recorder-{vehicle}",
                                 clean_session=False,
-                                queue_type=intake.queue_type(),
+                                queue_type=handing_over(intake.take),
                             )
                             log(f"recording {prefix}# from {broker} into {archive.path}")
                         else:
                             try:
-                                await _until_stopped(_connection(client), stop, intake.failed)
+                                await run_until(until_disconnected(client), stop, intake.failed)
                             except aiomqtt.MqttError:
                                 await disconnect(client)
                                 client = None
@@ -132,13 +139,11 @@ async def _flush_every(intake: _Intake, interval_s: float) -> None:
 class _Intake:
     """Hands every message to the archive as paho decodes it.
 
-    aiomqtt's documented extension point ``queue_type`` is used for this: the "queue" is a
-    sink whose ``put_nowait`` (called in the event loop's thread, from aiomqtt's
-    ``on_message``) parses and archives the message at once. The usual ``client.messages``
-    iteration costs a task and an ``asyncio.wait`` per message, a third of the recorder's
-    time at high rates. Nothing is ever queued; iterating ``client.messages`` then only
-    reports a lost connection. An error while archiving (a full disk) is kept in ``error``
-    and sets ``failed``, never raised into paho's read loop.
+    ``take`` is given to aiomqtt through :func:`ground.connection.handing_over`: the usual
+    ``client.messages`` iteration costs a task and an ``asyncio.wait`` per message, a third of
+    the recorder's time at high rates, and can drop an acknowledged message when it is
+    cancelled. An error while archiving (a full disk) is kept in ``error`` and sets
+    ``failed``, never raised into paho's read loop.
     """
 
     def __init__(
@@ -193,34 +198,3 @@ class _Intake:
             return
         if problem is not None:
             self.log(problem)
-
-    def queue_type(self) -> type[asyncio.Queue[aiomqtt.Message]]:
-        take = self.take
-
-        class Sink(asyncio.Queue[aiomqtt.Message]):
-            def put_nowait(self, item: aiomqtt.Message) -> None:
-                take(item)
-
-        return Sink
-
-
-async def _connection(client: aiomqtt.Client) -> None:
-    """Return never; raise MqttError when the connection is lost."""
-    async for _ in client.messages:
-        pass
-
-
-async def _until_stopped(work: Any, stop: asyncio.Event, failed: asyncio.Event) -> None:
-    """Run ``work`` until it ends (its exception propagates), or ``stop`` or ``failed`` is set."""
-    task: asyncio.Task[None] = asyncio.create_task(work)
-    waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(failed.wait())]
-    try:
-        await asyncio.wait({task, *waiters}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for pending in (task, *waiters):
-            pending.cancel()
-        for pending in (task, *waiters):
-            with contextlib.suppress(asyncio.CancelledError):
-                await pending
-    if task.done() and not task.cancelled():
-        task.result()

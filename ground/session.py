@@ -16,7 +16,16 @@ from typing import Any, Self
 
 import aiomqtt
 
-from ground.connection import LoginRefused, connect, disconnect, login_options, reconnecting
+from ground.connection import (
+    LoginRefused,
+    connect,
+    disconnect,
+    handing_over,
+    login_options,
+    reconnecting,
+    run_until,
+    until_disconnected,
+)
 from ground.messages import Ack, Event, GroundError
 from interface.broker import parse_broker, stop_task
 from interface.catalog import DICTIONARY
@@ -93,6 +102,9 @@ class Session:
         self._changed = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._reader: asyncio.Task[None] | None = None
+        #: What a listener raised, if one did: it ends the reading (a bug, not the broker's).
+        self._error: Exception | None = None
+        self._failed = asyncio.Event()
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -139,6 +151,7 @@ class Session:
             identifier=self._identifier,
             clean_session=self._clean_session,
             timeout=self.timeout_s,
+            queue_type=handing_over(self._receive),
         )
         self._client = client
         self._changed.set()
@@ -172,13 +185,26 @@ class Session:
     # --- receiving -------------------------------------------------------------------
 
     async def _read(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            try:
-                document = json.loads(message.payload)  # type: ignore[arg-type]
-            except (TypeError, ValueError, RecursionError):  # nested too deeply: not ours
-                continue
-            if isinstance(document, dict):
-                self._take(str(message.topic)[len(self.topics.prefix) + 1 :], document)
+        """Until the connection is lost (MqttError) or a listener raised (its error)."""
+        await run_until(until_disconnected(client), self._failed)
+        if self._error is not None:
+            raise self._error
+
+    def _receive(self, message: aiomqtt.Message) -> None:
+        """Each message, as paho decodes it (:func:`ground.connection.handing_over`)."""
+        if self._error is not None:
+            return
+        try:
+            document = json.loads(message.payload)  # type: ignore[arg-type]
+        except (TypeError, ValueError, RecursionError):  # nested too deeply: not ours
+            return
+        if not isinstance(document, dict):
+            return
+        try:
+            self._take(str(message.topic)[len(self.topics.prefix) + 1 :], document)
+        except Exception as exc:
+            self._error = exc
+            self._failed.set()
 
     def _take(self, suffix: str, document: dict[str, Any]) -> None:
         self.last_heard = time.monotonic()

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiomqtt
 
+from ground.connection import handing_over
 from interface.broker import NODELAY
 from interface.signing import sign
 
@@ -89,18 +90,6 @@ class Probe:
     def on(self, suffix: str) -> list[dict[str, Any]]:
         return [m.payload for m in self.received if m.topic == f"{self.prefix}/{suffix}"]
 
-    async def _collect(self) -> None:
-        try:
-            with contextlib.suppress(aiomqtt.MqttError):  # the broker went away: keep what came
-                async for message in self.client.messages:
-                    self._take(message)
-        finally:
-            # Cancelled as the probe ends: what the client received (and acknowledged to the
-            # broker, which will not send it again) but this task had not yet read is kept.
-            queue = self.client._queue
-            while not queue.empty():
-                self._take(queue.get_nowait())
-
     def _take(self, message: aiomqtt.Message) -> None:
         payload = message.payload
         try:
@@ -124,7 +113,7 @@ async def ground_probe(
     password: str | None = None,
 ) -> AsyncIterator[Probe]:
     """A client subscribed (QoS 1) to everything the vehicle publishes."""
-    async with aiomqtt.Client(
+    client = aiomqtt.Client(
         host,
         port,
         identifier=identifier,
@@ -132,13 +121,11 @@ async def ground_probe(
         socket_options=NODELAY,
         username=username,
         password=password,
-    ) as client:
-        probe = Probe(client, f"isru/{vehicle}")
+        # Each message is kept as it is decoded: cancelling aiomqtt's message iterator can
+        # drop one the client has acknowledged (ground.connection.handing_over).
+        queue_type=handing_over(lambda message: probe._take(message)),
+    )
+    probe = Probe(client, f"isru/{vehicle}")
+    async with client:
         await client.subscribe(f"isru/{vehicle}/#", qos=1)
-        collector = asyncio.create_task(probe._collect())
-        try:
-            yield probe
-        finally:
-            collector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await collector
+        yield probe

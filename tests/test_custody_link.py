@@ -30,6 +30,7 @@ from flight.mqtt.custody_link import (
 from flight.mqtt.downlink import Downlink
 from flight.mqtt.support import Tasks
 from ground.archive import Archive
+from ground.connection import handing_over
 from interface.custody import key_id, public_pem
 from interface.topics import IMAGE_CHUNK_BYTES, Topics
 from isru.broker import Mosquitto
@@ -65,21 +66,17 @@ class Heard:
 
 @asynccontextmanager
 async def listening(broker: Mosquitto, heard: Heard, **options: Any) -> AsyncIterator[None]:
-    async with aiomqtt.Client(broker.host, broker.port, **options) as client:
+    def take(message: aiomqtt.Message) -> None:
+        payload = message.payload
+        heard.messages.append((message.topic.value, payload, message.retain))
+        heard.arrived.set()
+
+    # Kept as they are decoded (ground.connection.handing_over): none is lost on leaving.
+    queue_type = handing_over(take)
+    async with aiomqtt.Client(broker.host, broker.port, queue_type=queue_type, **options) as client:
         await client.subscribe(f"{TOPICS.prefix}/samples/#", qos=1)
         await client.subscribe(TOPICS.images_all, qos=1)
-
-        async def collect() -> None:
-            async for message in client.messages:
-                assert isinstance(message.payload, bytes)
-                heard.messages.append((message.topic.value, message.payload, message.retain))
-                heard.arrived.set()
-
-        task = asyncio.create_task(collect())
-        try:
-            yield
-        finally:
-            task.cancel()
+        yield
 
 
 @asynccontextmanager
