@@ -1,5 +1,5 @@
 """MQTT figures against one real mosquitto, with the simulator and `isru flight` in their own
-processes; prints one JSON object.
+processes; prints one JSON object. Run it as ``python -m bench.mqtt`` from the repository root.
 
 noop_rtt_p50_ms / noop_rtt_p99_ms: CORE.NOOP published to its COMPLETED ack received.
 echo_rtt_p50_ms: a raw QoS 1 echo between two plain clients (TCP_NODELAY): the floor. Echoes
@@ -16,7 +16,9 @@ flight_cpu_pct_no_hold: the same with each board's packets read as they come
 replay_per_s: outbox replay of 100,000 stored samples once the broker is reachable.
 loadavg_1m: the machine's 1-minute load average when the bench started (figures from a busy
 machine are not comparable with a quiet one's).
-The bench's own client subscribes to status, events and acks only, not to telemetry.
+The bench's own client subscribes to status, events and acks only, not to telemetry. Every
+client here (the ground, both ends of the echoes) reads as the ground's own clients do: every
+packet waiting at each wake, each message handed over as it is decoded (``plain_client``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,12 +40,15 @@ from typing import Any
 import aiomqtt
 
 from flight.mqtt import Outbox, Priority
+from ground.connection import handing_over, read_all_waiting
 from interface.broker import NODELAY, parse_broker
 from interface.messages import TelemetryMessage
 from isru.broker import Mosquitto
 from isru.children import ChildProcess
 from isru.sim_child import SimChild
 
+#: ``python -m bench.mqtt`` runs from here (as a script, bench/ground.py would shadow ``ground``).
+REPOSITORY = Path(__file__).resolve().parent.parent
 VEHICLE = "bench"
 PREFIX = f"isru/{VEHICLE}"
 
@@ -92,8 +97,8 @@ async def flight_process(config: Path) -> AsyncIterator[int]:
 class Ground:
     """One plain client: subscribes to the vehicle, sends commands, times their acks."""
 
-    def __init__(self, client: aiomqtt.Client) -> None:
-        self.client = client
+    def __init__(self, broker: Mosquitto) -> None:
+        self.client = plain_client(broker, self.take)
         self.waiters: dict[str, asyncio.Future[float]] = {}
         self.events: list[dict[str, Any]] = []
         self.online = asyncio.Event()
@@ -108,19 +113,18 @@ class Ground:
                 self.event_arrived.clear()
                 await self.event_arrived.wait()
 
-    async def listen(self) -> None:
-        async for message in self.client.messages:
-            document = json.loads(message.payload)  # type: ignore[arg-type]
-            topic = str(message.topic)
-            if topic.endswith("/cmd/ack") and document["stage"] == "COMPLETED":
-                waiter = self.waiters.pop(document["id"], None)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(time.perf_counter())
-            elif topic.endswith("/evr"):
-                self.events.append(document)
-                self.event_arrived.set()
-            elif topic.endswith("/status") and document["state"] == "online":
-                self.online.set()
+    def take(self, message: aiomqtt.Message) -> None:
+        document = json.loads(message.payload)  # type: ignore[arg-type]
+        topic = str(message.topic)
+        if topic.endswith("/cmd/ack") and document["stage"] == "COMPLETED":
+            waiter = self.waiters.pop(document["id"], None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(time.perf_counter())
+        elif topic.endswith("/evr"):
+            self.events.append(document)
+            self.event_arrived.set()
+        elif topic.endswith("/status") and document["state"] == "online":
+            self.online.set()
 
     async def noop(self, number: int) -> float:
         command_id = f"bench-{number}"
@@ -129,7 +133,21 @@ class Ground:
         sent = time.perf_counter()
         message = json.dumps({"id": command_id, "name": "CORE.NOOP", "args": {}})
         await self.client.publish(f"{PREFIX}/cmd", message, qos=1)
-        return (await asyncio.wait_for(arrived, 10)) - sent
+        async with asyncio.timeout(10):
+            return (await arrived) - sent
+
+
+def plain_client(
+    broker: Mosquitto | str, take: Callable[[aiomqtt.Message], None]
+) -> aiomqtt.Client:
+    """A client that reads every packet waiting at each wake and hands each message to
+    ``take`` as it is decoded, as the ground's own clients do (``ground.connection``): what is
+    timed is the broker and the other end, not aiomqtt's message iterator (a task,
+    ``asyncio.wait`` and one wake per message)."""
+    host, port = parse_broker(broker) if isinstance(broker, str) else (broker.host, broker.port)
+    client = aiomqtt.Client(host, port, socket_options=NODELAY, queue_type=handing_over(take))
+    read_all_waiting(client)
+    return client
 
 
 class Echo:
@@ -142,10 +160,14 @@ class Echo:
         self.count = count
         self.replies = replies
         self.topic = f"echo{replies}"
-        self.client = aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY)
-        argv = [sys.executable, __file__, "--echoer", broker.url, "--noops", str(count)]
+        self.client = plain_client(broker, self.take)
+        self.waiting = 0
+        self.arrived: asyncio.Future[float] | None = None
+        argv = [sys.executable, "-m", "bench.mqtt", "--echoer", broker.url, "--noops", str(count)]
         argv += ["--replies", str(replies)]
-        self.echoer = ChildProcess(argv, name="echoer", ready=lambda line: line == "ready")
+        self.echoer = ChildProcess(
+            argv, name="echoer", cwd=REPOSITORY, ready=lambda line: line == "ready"
+        )
 
     async def __aenter__(self) -> Echo:
         await self.client.__aenter__()
@@ -157,30 +179,44 @@ class Echo:
         await self.echoer.wait()  # it exits after exactly ``count`` echoes
         await self.client.__aexit__(None, None, None)
 
+    def take(self, message: aiomqtt.Message) -> None:
+        self.waiting -= 1
+        if self.waiting == 0 and self.arrived is not None and not self.arrived.done():
+            self.arrived.set_result(time.perf_counter())
+
     async def once(self, number: int) -> float:
+        self.arrived = asyncio.get_running_loop().create_future()
+        self.waiting = self.replies
         sent = time.perf_counter()
         await self.client.publish(f"{self.topic}/out", str(number), qos=1)
-        for _ in range(self.replies):
-            await anext(self.client.messages)
-        return time.perf_counter() - sent
+        async with asyncio.timeout(10):
+            return (await self.arrived) - sent
 
 
 async def echoer(broker: str, count: int, replies: int) -> None:
     """The echo's other end: ``count`` QoS 1 messages from ``echo<replies>/out``, each answered
-    with ``replies`` messages to ``echo<replies>/back``. Exactly ``count``, then it returns:
-    cancelling it instead could be lost while it awaits a PUBACK, and it would wait for a
-    message forever (stop_task)."""
-    host, port = parse_broker(broker)
+    at once with ``replies`` messages to ``echo<replies>/back``. Exactly ``count``, then it
+    returns: cancelling it instead could be lost while it awaits a PUBACK, and it would wait
+    for a message forever (stop_task)."""
     topic = f"echo{replies}"
-    async with aiomqtt.Client(host, port, socket_options=NODELAY) as client:
+    answered: list[asyncio.Future[Any]] = []
+    heard = 0
+    all_heard = asyncio.Event()
+
+    def take(message: aiomqtt.Message) -> None:
+        nonlocal heard
+        back = (client.publish(f"{topic}/back", message.payload, qos=1) for _ in range(replies))
+        answered.append(asyncio.gather(*back))  # they run (and write) once paho's callback is over
+        heard += 1
+        if heard == count:
+            all_heard.set()
+
+    client = plain_client(broker, take)
+    async with client:
         await client.subscribe(f"{topic}/out", qos=1)
         print("ready", flush=True)
-        messages = client.messages
-        for _ in range(count):
-            payload = (await anext(messages)).payload
-            await asyncio.gather(
-                *(client.publish(f"{topic}/back", payload, qos=1) for _ in range(replies))
-            )
+        await all_heard.wait()
+        await asyncio.gather(*answered)
 
 
 async def cpu_pct(pid: int, seconds: float) -> float:
@@ -221,14 +257,14 @@ async def main() -> None:
         async with (
             Mosquitto(work / "broker") as broker,
             SimChild(args=["--link-dir", str(work)]) as sim,
-            aiomqtt.Client(broker.host, broker.port, socket_options=NODELAY) as client,
         ):
-            ground = Ground(client)
+            ground = Ground(broker)
+            client = ground.client
+            await client.__aenter__()
             # Only what the bench reads: a telemetry subscriber here would share the two cores
             # with the flight and the broker (the ground's own figures: bench/ground.py).
             for topic in ("status", "evr", "cmd/ack"):
                 await client.subscribe(f"{PREFIX}/{topic}", qos=1)
-            listener = asyncio.create_task(ground.listen())
 
             state = work / "state"
             config = work / "flight.toml"
@@ -283,9 +319,7 @@ async def main() -> None:
                 - datetime.fromisoformat(str(connected["time"]))
             ).total_seconds()
             result["replay_per_s"] = round(options.replay / seconds)
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await client.__aexit__(None, None, None)
     print(json.dumps(result))
 
 
