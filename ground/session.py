@@ -132,11 +132,15 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._reader is not None:
-            with contextlib.suppress(aiomqtt.MqttError):
-                await stop_task(self._reader)  # not cancel(): aiomqtt may drop it
+        try:
+            if self._reader is not None:
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await stop_task(self._reader)  # not cancel(): aiomqtt may drop it
+        finally:
             self._reader = None
-        await self._disconnect()
+            await self._disconnect()
+        if self._error is not None and exc is None:
+            raise self._error  # a listener's: the reader was stopped before it raised it
 
     @property
     def connected(self) -> bool:
