@@ -98,6 +98,8 @@ class Session:
         self.acks: OrderedDict[str, list[Ack]] = OrderedDict()
         self._history = history
         self.last_heard: float | None = None
+        #: Messages on the vehicle's topics that were not of the shape it sends (not kept).
+        self.rejected = 0
         self._listeners: list[Listener] = []
         self._changed = asyncio.Event()
         self._client: aiomqtt.Client | None = None
@@ -204,18 +206,31 @@ class Session:
             return
         if not isinstance(document, dict):
             return
+        suffix = str(message.topic)[len(self.topics.prefix) + 1 :]
+        self.last_heard = time.monotonic()
         try:
-            self._take(str(message.topic)[len(self.topics.prefix) + 1 :], document)
+            self._update(suffix, document)
+        except (TypeError, ValueError, AttributeError, OverflowError):  # not the vehicle's
+            self.rejected += 1
+            return
+        try:
+            for listener in tuple(self._listeners):
+                listener(suffix, document)
         except Exception as exc:
             self._error = exc
             self._failed.set()
+        self._changed.set()
 
-    def _take(self, suffix: str, document: dict[str, Any]) -> None:
-        self.last_heard = time.monotonic()
+    def _update(self, suffix: str, document: dict[str, Any]) -> None:
+        """Keep what ``document`` says; TypeError, ValueError, AttributeError or OverflowError
+        for a document of a shape the vehicle never sends (nothing is kept of it)."""
         if suffix == "dict":
             exported = {k: v for k, v in document.items() if k != "hash"}
-            for command in exported.get("commands", []):
-                command.pop("args_schema", None)
+            if "commands" in exported:
+                commands = [dict(command) for command in exported["commands"]]
+                for command in commands:
+                    command.pop("args_schema", None)
+                exported["commands"] = commands
             with contextlib.suppress(ValueError):
                 self.dictionary = Dictionary.model_validate(exported)
         elif suffix == "status":
@@ -226,6 +241,8 @@ class Session:
             self.samples_head = document
         elif suffix.startswith("tm/"):
             values = document.get("values", {})
+            if not isinstance(values, dict):
+                raise TypeError("values: not an object")
             if document.get("replayed"):
                 # History from the outbox never overwrites a value heard live; it only fills
                 # channels not heard live yet (the latest known is better than none).
@@ -241,9 +258,6 @@ class Session:
             self.acks.move_to_end(ack.id)
             while len(self.acks) > self._history:
                 self.acks.popitem(last=False)
-        for listener in tuple(self._listeners):
-            listener(suffix, document)
-        self._changed.set()
 
     async def _until(self, ready: Callable[[], bool], timeout_s: float) -> None:
         async with asyncio.timeout(timeout_s):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiomqtt
 import pytest
 
 from ground import GroundClient
@@ -71,3 +72,37 @@ async def test_ground_session_listener_error_is_raised_on_close(sil: Sil) -> Non
         async with ground:
             await asyncio.wait_for(raised.wait(), 20)
     assert not ground.connected
+
+
+@pytest.mark.sil(time_scale=10)
+async def test_ground_session_malformed_vehicle_messages_are_refused_and_it_reads_on(
+    sil: Sil,
+) -> None:
+    # What a broker account could publish on the vehicle's topics: shapes the vehicle never
+    # sends. Each is refused (counted, not kept, not given to listeners); reading goes on.
+    hostile = [
+        ("evr", b'{"seq": "x", "id": "FORGED"}'),
+        ("evr", b'{"seq": 1e400, "id": "FORGED"}'),
+        ("evr", b'{"seq": 1, "id": "FORGED", "args": 5}'),
+        ("tm/elec", b'{"seq": 1, "values": [1, 2]}'),
+        ("dict", b'{"commands": [1]}'),
+        ("dict", b'{"commands": 5}'),
+    ]
+    heard: list[dict[str, Any]] = []
+    broker = sil.stack.mosquitto
+    assert broker is not None, "this test needs the stack's own mosquitto"
+    ground = GroundClient(broker=sil.stack.broker, vehicle=sil.stack.vehicle)
+    ground.listen(lambda suffix, document: heard.append(document))
+    async with ground, aiomqtt.Client(broker.host, broker.port) as attacker:
+        for suffix, payload in hostile:
+            await attacker.publish(f"{ground.topics.prefix}/{suffix}", payload, qos=1)
+        # The broker has them all (PUBACK) before this telemetry from the vehicle: the
+        # ground reads them first.
+        uptime = ground.values["elec.uptime_ms"]
+        await ground.wait_telemetry(f"elec.uptime_ms > {uptime}", timeout_s=20)
+        assert ground.rejected == len(hostile)
+        assert "FORGED" not in [event.id for event in ground.events]
+        assert not [d for d in heard if d.get("id") == "FORGED" or d.get("commands") in (5, [1])]
+        assert not [d for d in heard if isinstance(d.get("values"), list)]
+        assert ground.dictionary is not None and ground.dictionary.commands
+        assert (await ground.send("CORE.NOOP"))[-1].stage == "COMPLETED"
