@@ -82,6 +82,7 @@ class PtyPort(Port):
         super().__init__(receive)
         self.link_path = link_path
         self.slave_path = ""
+        self._link_target = ""
         self._master = -1
         self._slave = -1
 
@@ -97,7 +98,8 @@ class PtyPort(Port):
         self.slave_path = os.ttyname(slave)
         asyncio.get_running_loop().add_reader(master, self._readable)
         if self.link_path is not None:
-            point_symlink(self.link_path, self.slave_path)
+            self._link_target = held_path(slave, self.slave_path)
+            point_symlink(self.link_path, self._link_target)
         self.opened.set()
 
     def _shut(self) -> None:
@@ -108,7 +110,7 @@ class PtyPort(Port):
         os.close(self._slave)
         self._master = self._slave = -1
         if self.link_path is not None:
-            remove_symlink(self.link_path, self.slave_path)
+            remove_symlink(self.link_path, self._link_target)
 
     def _readable(self) -> None:
         try:
@@ -201,6 +203,17 @@ class _TcpClient(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.transport is not None:
             self.port._lost(self.transport)
+
+
+def held_path(fd: int, path: str) -> str:
+    """A path to the open file ``fd`` (at ``path``) that lives as long as this process holds
+    it: ``/proc/<pid>/fd/<fd>`` where there is a ``/proc``, else ``path``.
+
+    A symlink to it dangles once the simulator is gone, even killed (SIGKILL removes no
+    symlink), instead of pointing at a pty number the system may give to another program:
+    a host reconnecting meanwhile would open that program's pty and read its bytes."""
+    held = f"/proc/{os.getpid()}/fd/{fd}"
+    return held if os.path.exists(held) else path
 
 
 def point_symlink(link: Path, target: str) -> None:

@@ -55,7 +55,8 @@ async def test_sim_cli_prints_banner_keeps_symlinks_and_exits_0_on_sigterm(tmp_p
         assert list(sim.urls) == ["scoop", "elec", "oven"]
         for board in ("scoop", "elec", "oven"):
             assert sim.urls[board] == str(links / board)
-            assert os.readlink(links / board).startswith("/dev/pts/")
+            assert os.readlink(links / board).startswith(f"/proc/{sim.pid}/fd/")
+            assert str((links / board).resolve()).startswith("/dev/pts/")
         assert (await asyncio.to_thread(get_info, sim.urls["oven"])).board is BoardKind.OVEN
         info = await asyncio.to_thread(get_info, sim.urls["elec"])
         assert info.boot_count == 1
@@ -69,6 +70,22 @@ async def test_sim_cli_prints_banner_keeps_symlinks_and_exits_0_on_sigterm(tmp_p
     assert not (links / "scoop").is_symlink()
     assert not (links / "elec").is_symlink()
     assert not (links / "oven").is_symlink()
+
+
+@pytest.mark.req("SIM-12")
+async def test_sim_cli_killed_leaves_symlinks_that_open_nothing(tmp_path: Path) -> None:
+    # SIGKILL removes no symlink. One left pointing at /dev/pts/N would open whatever program
+    # the system gives that pty number next: a host reconnecting would read its bytes.
+    links = tmp_path / "dev"
+    async with SimChild(args=["--link-dir", str(links)]) as sim:
+        await sim.kill()
+        for board in ("scoop", "elec", "oven"):
+            assert (links / board).is_symlink()
+            assert not (links / board).exists()
+            with pytest.raises(serial.SerialException, match="No such file"):
+                serial.Serial(str(links / board))
+        await sim.start()  # the same links, pointing at the new ptys
+        assert (await asyncio.to_thread(get_info, sim.urls["scoop"])).boot_count == 1
 
 
 async def test_sim_cli_oven_fault_flags_are_in_place_from_the_start() -> None:
