@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiomqtt
@@ -96,13 +97,16 @@ async def test_ground_session_malformed_vehicle_messages_are_refused_and_it_read
     async with ground, aiomqtt.Client(broker.host, broker.port) as attacker:
         for suffix, payload in hostile:
             await attacker.publish(f"{ground.topics.prefix}/{suffix}", payload, qos=1)
-        # The broker has them all (PUBACK) before this telemetry from the vehicle: the
-        # ground reads them first.
-        uptime = ground.values["elec.uptime_ms"]
-        await ground.wait_telemetry(f"elec.uptime_ms > {uptime}", timeout_s=20)
+        # A well-formed event after them, from the same client: the broker keeps the order.
+        marker = {"time": "2026-12-07T00:00:00Z", "seq": 1, "severity": "INFO", "id": "MARKER"}
+        await attacker.publish(f"{ground.topics.prefix}/evr", json.dumps(marker), qos=1)
+        await ground.await_event("MARKER", timeout_s=20)
         assert ground.rejected == len(hostile)
         assert "FORGED" not in [event.id for event in ground.events]
         assert not [d for d in heard if d.get("id") == "FORGED" or d.get("commands") in (5, [1])]
         assert not [d for d in heard if isinstance(d.get("values"), list)]
         assert ground.dictionary is not None and ground.dictionary.commands
-        assert (await ground.send("CORE.NOOP"))[-1].stage == "COMPLETED"
+        # and the vehicle's own messages are read on
+        uptime = (await ground.wait_telemetry("elec.uptime_ms > 0", timeout_s=20))["elec.uptime_ms"]
+        await ground.wait_telemetry(f"elec.uptime_ms > {uptime}", timeout_s=20)
+        assert (await ground.send("CORE.NOOP", timeout_s=20))[-1].stage == "COMPLETED"
