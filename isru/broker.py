@@ -260,7 +260,8 @@ class Mosquitto:
                 raise BrokerError(
                     f"mosquitto did not report running within {START_TIMEOUT_S} s:\n{self._tail()}"
                 ) from None
-            raise BrokerError(f"mosquitto exited while starting:\n{exc.output}") from None
+            # exc.reason says how it ended: its exit code, or the signal that killed it
+            raise BrokerError(f"mosquitto {exc.reason} while starting:\n{exc.output}") from None
         self._child = child
 
     def _tail(self, lines: int = 40) -> str:
