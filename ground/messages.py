@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 
 class GroundError(Exception):
     """Base of the ground's errors; the message is written for the operator."""
@@ -73,3 +75,11 @@ class Telemetry:
             dict(document.get("values") or {}),
             bool(document.get("replayed", False)),
         )
+
+
+def checked(model: type[BaseModel], document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` if the fields ``model`` knows have its types (pydantic's ValidationError,
+    a ValueError, if not); fields it does not know, from a newer vehicle, are let through."""
+    known = {info.alias or name for name, info in model.model_fields.items()}
+    model.model_validate({key: value for key, value in document.items() if key in known})
+    return document

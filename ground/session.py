@@ -26,10 +26,11 @@ from ground.connection import (
     run_until,
     until_disconnected,
 )
-from ground.messages import Ack, Event, GroundError
+from ground.messages import Ack, Event, GroundError, checked
 from interface.broker import parse_broker, stop_task
 from interface.catalog import DICTIONARY
 from interface.dictionary import Dictionary
+from interface.messages import SequenceStatusMessage, StatusMessage
 from interface.topics import Topics
 
 Listener = Callable[[str, dict[str, Any]], None]
@@ -234,9 +235,9 @@ class Session:
             with contextlib.suppress(ValueError):
                 self.dictionary = Dictionary.model_validate(exported)
         elif suffix == "status":
-            self.status = document
+            self.status = checked(StatusMessage, document)
         elif suffix == "seq/status":
-            self.sequence_status = document
+            self.sequence_status = checked(SequenceStatusMessage, document)
         elif suffix == "samples/head":
             self.samples_head = document
         elif suffix.startswith("tm/"):

@@ -10,6 +10,8 @@ import aiomqtt
 import pytest
 
 from ground import GroundClient
+from ground.messages import checked
+from interface.messages import SequenceStatusMessage, StatusMessage
 from isru.testing import Sil
 
 
@@ -88,6 +90,8 @@ async def test_ground_session_malformed_vehicle_messages_are_refused_and_it_read
         ("tm/elec", b'{"seq": 1, "values": [1, 2]}'),
         ("dict", b'{"commands": [1]}'),
         ("dict", b'{"commands": 5}'),
+        ("status", b'{"state": "hijacked"}'),
+        ("seq/status", b'{"time": "2026-12-07T00:00:00Z", "state": "RUNNING", "step": "x"}'),
     ]
     heard: list[dict[str, Any]] = []
     broker = sil.stack.mosquitto
@@ -106,7 +110,19 @@ async def test_ground_session_malformed_vehicle_messages_are_refused_and_it_read
         assert not [d for d in heard if d.get("id") == "FORGED" or d.get("commands") in (5, [1])]
         assert not [d for d in heard if isinstance(d.get("values"), list)]
         assert ground.dictionary is not None and ground.dictionary.commands
+        assert ground.status["state"] == "online"
+        assert ground.sequence_status.get("step") != "x"
         # and the vehicle's own messages are read on
         uptime = (await ground.wait_telemetry("elec.uptime_ms > 0", timeout_s=20))["elec.uptime_ms"]
         await ground.wait_telemetry(f"elec.uptime_ms > {uptime}", timeout_s=20)
         assert (await ground.send("CORE.NOOP", timeout_s=20))[-1].stage == "COMPLETED"
+
+
+def test_ground_session_status_check_keeps_fields_of_a_newer_vehicle() -> None:
+    newer = {"state": "online", "mode": "IDLE", "battery_soc": 0.9}
+    assert checked(StatusMessage, newer) is newer
+    with pytest.raises(ValueError, match="state"):
+        checked(StatusMessage, {"state": "hijacked", "battery_soc": 0.9})
+    with pytest.raises(ValueError, match="step"):
+        idle = {"time": "2026-12-07T00:00:00Z", "state": "IDLE", "step": []}
+        checked(SequenceStatusMessage, idle)
