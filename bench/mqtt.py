@@ -8,6 +8,8 @@ noop_vs_echo: their p50 ratio.
 echo3_rtt_p50_ms / noop_vs_echo3: the same with three messages back, made together, timed to
 the third, as a command's ACCEPTED, STARTED and COMPLETED are: the floor for a command, with
 the broker's and the ground's work for the two acks before the last.
+echo3_vs_echo: their p50 ratio: what three messages back cost against one with no flight
+between them, the lowest noop_vs_echo a command answered by three acks can reach.
 flight_cpu_pct / flight_rss_mb: the flight process with every board's telemetry at 50 Hz (three
 boards: 150 packets a second) and 1 Hz housekeeping, its config's defaults otherwise (the
 boards read together once per ``devices.<board>.read_hold_s``, 0.1 s).
@@ -39,7 +41,7 @@ from typing import Any
 
 import aiomqtt
 
-from flight.mqtt import Outbox, Priority
+from flight.mqtt import Outbox, Priority, Publisher
 from ground.connection import handing_over, read_all_waiting
 from interface.broker import NODELAY, parse_broker
 from interface.messages import TelemetryMessage
@@ -153,8 +155,8 @@ def plain_client(
 class Echo:
     """A raw QoS 1 echo, timed by :meth:`once`: a publish from here -> the echoer, a plain
     client in a process of its own (as the flight is) -> ``replies`` QoS 1 publishes back,
-    made together (a command's three acks are three messages) -> the last received here
-    (``async with``: exactly ``count`` echoes)."""
+    made together and written in one ``send`` as the flight writes a command's three acks
+    (:func:`echoer`) -> the last received here (``async with``: exactly ``count`` echoes)."""
 
     def __init__(self, broker: Mosquitto, count: int, replies: int = 1) -> None:
         self.count = count
@@ -195,28 +197,36 @@ class Echo:
 
 async def echoer(broker: str, count: int, replies: int) -> None:
     """The echo's other end: ``count`` QoS 1 messages from ``echo<replies>/out``, each answered
-    at once with ``replies`` messages to ``echo<replies>/back``. Exactly ``count``, then it
-    returns: cancelling it instead could be lost while it awaits a PUBACK, and it would wait
-    for a message forever (stop_task)."""
+    at once with ``replies`` messages to ``echo<replies>/back``, written as the flight writes
+    a command's acks (``flight.mqtt.Publisher``: made in paho's callback, one ``send`` for
+    them all, the PUBACKs read from its buffer). Exactly ``count``, then it returns once the
+    broker confirmed every answer: cancelling it instead could be lost while it awaits a
+    PUBACK, and it would wait for a message forever (stop_task)."""
     topic = f"echo{replies}"
-    answered: list[asyncio.Future[Any]] = []
-    heard = 0
-    all_heard = asyncio.Event()
+    confirmed = 0
+    all_confirmed = asyncio.Event()
+
+    def on_confirmed(_: int) -> None:
+        nonlocal confirmed
+        confirmed += 1
+        if confirmed == count * replies:
+            all_confirmed.set()
 
     def take(message: aiomqtt.Message) -> None:
-        nonlocal heard
-        back = (client.publish(f"{topic}/back", message.payload, qos=1) for _ in range(replies))
-        answered.append(asyncio.gather(*back))  # they run (and write) once paho's callback is over
-        heard += 1
-        if heard == count:
-            all_heard.set()
+        payload = message.payload
+        assert isinstance(payload, bytes)
+        for reply in range(replies):
+            last = reply == replies - 1
+            publisher.publish(
+                f"{topic}/back", payload, retain=False, confirmed=on_confirmed, now=last
+            )
 
     client = plain_client(broker, take)
     async with client:
+        publisher = Publisher(client)
         await client.subscribe(f"{topic}/out", qos=1)
         print("ready", flush=True)
-        await all_heard.wait()
-        await asyncio.gather(*answered)
+        await all_confirmed.wait()
 
 
 async def cpu_pct(pid: int, seconds: float) -> float:
@@ -293,6 +303,7 @@ async def main() -> None:
             echo3_p50 = result["echo3_rtt_p50_ms"]
             assert isinstance(echo3_p50, float)
             result["noop_vs_echo3"] = round(noop_p50 / echo3_p50, 2)
+            result["echo3_vs_echo"] = round(echo3_p50 / echo_p50, 2)
 
             ground.online.clear()
             write_config(config, sim.urls, broker.url, state, 50, options.read_hold)
