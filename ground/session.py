@@ -244,6 +244,8 @@ class Session:
             values = document.get("values", {})
             if not isinstance(values, dict):
                 raise TypeError("values: not an object")
+            if any(isinstance(value, dict | list) for value in values.values()):
+                raise TypeError("values: a value that is an object or a list")
             if document.get("replayed"):
                 # History from the outbox never overwrites a value heard live; it only fills
                 # channels not heard live yet (the latest known is better than none).

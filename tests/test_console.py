@@ -323,6 +323,11 @@ async def test_console_plot_command_adds_a_sparkline_and_key_toggles_it(sil: Sil
         assert plot is not None
         await until(pilot, lambda: len(plot.samples) >= 3, "samples")
         assert plot.sparkline.data and len(plot.sparkline.data) >= 3
+        # What another broker account could put in a telemetry value is not plotted.
+        for hostile in (float("inf"), float("nan"), 10**400, [1], {"x": 1}, "high", None):
+            kept = list(plot.samples)
+            plot.sample(hostile)
+            assert list(plot.samples) == kept, hostile
         await enter(pilot, ":plot nonsense")
         assert app.command_bar.is_error
         await pilot.press("escape", "f6")  # leave the line; the core tab

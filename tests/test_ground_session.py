@@ -88,6 +88,7 @@ async def test_ground_session_malformed_vehicle_messages_are_refused_and_it_read
         ("evr", b'{"seq": 1e400, "id": "FORGED"}'),
         ("evr", b'{"seq": 1, "id": "FORGED", "args": 5}'),
         ("tm/elec", b'{"seq": 1, "values": [1, 2]}'),
+        ("tm/elec", b'{"seq": 1, "values": {"elec.stack_v": {"x": 1}}}'),
         ("dict", b'{"commands": [1]}'),
         ("dict", b'{"commands": 5}'),
         ("status", b'{"state": "hijacked"}'),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -47,10 +48,17 @@ class Plot(Vertical):
         yield self.sparkline
 
     def sample(self, value: Any) -> None:
-        """Add one sample (numbers and bools only) and show it."""
-        if isinstance(value, str) or value is None:
+        """Add one sample (finite numbers and bools only: a sparkline cannot scale anything
+        else, and a message from another broker account may carry anything) and show it."""
+        if not isinstance(value, int | float):
             return
-        self.samples.append(float(value))
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond a float's range
+            return
+        if not math.isfinite(number):
+            return
+        self.samples.append(number)
         unit = f" {self.channel.unit}" if self.channel.unit else ""
         self.label.update(f"{self.channel.name} {format_value(self.channel, value)}{unit}")
         self.sparkline.data = list(self.samples)
