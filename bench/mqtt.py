@@ -264,13 +264,11 @@ async def main() -> None:
     result: dict[str, object] = {"loadavg_1m": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="isru-bench-") as tmp:
         work = Path(tmp)
-        async with (
-            Mosquitto(work / "broker") as broker,
-            SimChild(args=["--link-dir", str(work)]) as sim,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            broker = await stack.enter_async_context(Mosquitto(work / "broker"))
+            sim = await stack.enter_async_context(SimChild(args=["--link-dir", str(work)]))
             ground = Ground(broker)
-            client = ground.client
-            await client.__aenter__()
+            client = await stack.enter_async_context(ground.client)
             # Only what the bench reads: a telemetry subscriber here would share the two cores
             # with the flight and the broker (the ground's own figures: bench/ground.py).
             for topic in ("status", "evr", "cmd/ack"):
@@ -330,7 +328,6 @@ async def main() -> None:
                 - datetime.fromisoformat(str(connected["time"]))
             ).total_seconds()
             result["replay_per_s"] = round(options.replay / seconds)
-            await client.__aexit__(None, None, None)
     print(json.dumps(result))
 
 
