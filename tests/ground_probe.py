@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,16 +58,37 @@ class Probe:
         return command_id
 
     async def wait_for(self, predicate: Callable[[Received], bool]) -> Received:
-        """The first message so far, or from now on, that satisfies ``predicate``."""
-        async with asyncio.timeout(WAIT_S):
-            checked = 0
-            while True:
-                for message in self.received[checked:]:
-                    if predicate(message):
-                        return message
-                checked = len(self.received)
-                self._arrived.clear()
-                await self._arrived.wait()
+        """The first message so far, or from now on, that satisfies ``predicate``;
+        TimeoutError saying what was heard after :data:`WAIT_S`."""
+        try:
+            async with asyncio.timeout(WAIT_S):
+                checked = 0
+                while True:
+                    for message in self.received[checked:]:
+                        if predicate(message):
+                            return message
+                    checked = len(self.received)
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise TimeoutError(f"not heard within {WAIT_S:g} s; {self.heard()}") from None
+
+    def heard(self) -> str:
+        """What was heard, for a failure: the events, acks and statuses, and the last values."""
+        lines = []
+        values: dict[str, Any] = {}
+        for message in self.received:
+            suffix, payload = message.topic.removeprefix(f"{self.prefix}/"), message.payload
+            if suffix.startswith("tm/"):
+                values.update(payload.get("values") or {})
+                continue
+            if suffix == "dict":
+                continue
+            kept = {k: v for k, v in payload.items() if k not in ("schema", "values")}
+            lines.append(f"{suffix} {kept}")
+        last = {k: v for k, v in values.items() if not k.endswith("link_up")}
+        shown = "\n".join(lines[-60:])
+        return f"{len(self.received)} messages:\n{shown}\nlast values {last}"
 
     async def final_ack(self, command_id: str) -> dict[str, Any]:
         """The COMPLETED or FAILED ack of ``command_id``."""
@@ -111,8 +132,12 @@ async def ground_probe(
     clean_session: bool = True,
     username: str | None = None,
     password: str | None = None,
+    topics: Sequence[str] = ("#",),
 ) -> AsyncIterator[Probe]:
-    """A client subscribed (QoS 1) to everything the vehicle publishes."""
+    """A client subscribed (QoS 1) to everything the vehicle publishes, or to ``topics``
+    under its prefix: a test that reads a few topics of a sped-up SIL stack does not fall
+    seconds behind its telemetry on a loaded machine (what a stack that stops at the end of
+    a run has not sent yet when it stops, the probe never gets)."""
     client = aiomqtt.Client(
         host,
         port,
@@ -127,5 +152,6 @@ async def ground_probe(
     )
     probe = Probe(client, f"isru/{vehicle}")
     async with client:
-        await client.subscribe(f"isru/{vehicle}/#", qos=1)
+        for topic in topics:
+            await client.subscribe(f"isru/{vehicle}/{topic}", qos=1)
         yield probe

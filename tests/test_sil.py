@@ -49,7 +49,7 @@ async def test_sil_runs_the_stack_and_leaves_nothing_behind(broker_flag: list[st
     children = children_of(process.pid)
     assert len(children) >= 2  # simulator and flight (and mosquitto, unless embedded)
     host, port = parse_broker(broker)
-    async with ground_probe(host, port, "demo") as ground:
+    async with ground_probe(host, port, "demo", topics=("cmd/ack", "status")) as ground:
         command_id = await ground.command("CORE.NOOP")
         assert (await ground.final_ack(command_id))["stage"] == "COMPLETED"
         process.send_signal(signal.SIGTERM)
@@ -206,7 +206,8 @@ async def test_sil_signal_stops_the_whole_stack(
     args = {"headless": ["--headless"], "lines": [], "run": ["--headless", "--run", str(seq)]}
     async with isru_sil(*args[mode], "--time-scale", "20") as sil:
         assert len(sil.children) == 3  # broker, simulator, flight
-        async with ground_probe(sil.host, sil.port, "sil") as ground:
+        read = ("tm/core", "evr", "status", "seq/status")
+        async with ground_probe(sil.host, sil.port, "sil", topics=read) as ground:
             if mode == "run":
                 await ground.wait_for(sequence_running(2))
             else:
@@ -248,7 +249,8 @@ async def test_sil_run_reports_what_aborted_the_sequence(tmp_path: Path, cause: 
     # 20, not 50: at 50 a loaded machine's delays, fifty times over in mission time, let the
     # 30-minute WAIT run out before the H2 limit came (three stressed runs in three).
     async with isru_sil(*run, "--time-scale", "20") as sil:
-        async with ground_probe(sil.host, sil.port, "sil") as ground:
+        read = ("evr", "seq/status")
+        async with ground_probe(sil.host, sil.port, "sil", topics=read) as ground:
             if cause == "command":
                 await ground.wait_for(sequence_running(2))
                 await ground.command("SEQ.ABORT")
