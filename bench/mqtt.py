@@ -8,8 +8,10 @@ noop_vs_echo: their p50 ratio.
 echo3_rtt_p50_ms / noop_vs_echo3: the same with three messages back, made together, timed to
 the third, as a command's ACCEPTED, STARTED and COMPLETED are: the floor for a command, with
 the broker's and the ground's work for the two acks before the last.
-echo3_vs_echo: their p50 ratio: what three messages back cost against one with no flight
-between them, the lowest noop_vs_echo a command answered by three acks can reach.
+echo3_as_flight_rtt_p50_ms / noop_vs_echo3_as_flight: the three-message echo with its
+answers written as the flight writes a command's acks (flight.mqtt.Publisher: one send for
+the three, its PUBACKs read from one buffer) and no command handling: what the NOOP costs
+beyond that is the flight's own work (checking, dispatching, making the acks).
 flight_cpu_pct / flight_rss_mb: the flight process with every board's telemetry at 50 Hz (three
 boards: 150 packets a second) and 1 Hz housekeeping, its config's defaults otherwise (the
 boards read together once per ``devices.<board>.read_hold_s``, 0.1 s).
@@ -155,18 +157,21 @@ def plain_client(
 class Echo:
     """A raw QoS 1 echo, timed by :meth:`once`: a publish from here -> the echoer, a plain
     client in a process of its own (as the flight is) -> ``replies`` QoS 1 publishes back,
-    made together and written in one ``send`` as the flight writes a command's three acks
-    (:func:`echoer`) -> the last received here (``async with``: exactly ``count`` echoes)."""
+    made together (a command's three acks are three messages; ``as_flight``: written as the
+    flight writes them, see :func:`echoer`) -> the last received here (``async with``: exactly
+    ``count`` echoes)."""
 
-    def __init__(self, broker: Mosquitto, count: int, replies: int = 1) -> None:
+    def __init__(
+        self, broker: Mosquitto, count: int, replies: int = 1, *, as_flight: bool = False
+    ) -> None:
         self.count = count
         self.replies = replies
-        self.topic = f"echo{replies}"
+        self.topic = echo_topic(replies, as_flight=as_flight)
         self.client = plain_client(broker, self.take)
         self.waiting = 0
         self.arrived: asyncio.Future[float] | None = None
         argv = [sys.executable, "-m", "bench.mqtt", "--echoer", broker.url, "--noops", str(count)]
-        argv += ["--replies", str(replies)]
+        argv += ["--replies", str(replies), *(["--as-flight"] if as_flight else [])]
         self.echoer = ChildProcess(
             argv, name="echoer", cwd=REPOSITORY, ready=lambda line: line == "ready"
         )
@@ -195,18 +200,19 @@ class Echo:
             return (await self.arrived) - sent
 
 
-async def echoer(broker: str, count: int, replies: int) -> None:
-    """The echo's other end: ``count`` QoS 1 messages from ``echo<replies>/out``, each answered
-    at once with ``replies`` messages to ``echo<replies>/back``, written as the flight writes
-    a command's acks (``flight.mqtt.Publisher``: made in paho's callback, one ``send`` for
-    them all, the PUBACKs read from its buffer). Exactly ``count``, then it returns once the
-    broker confirmed every answer: cancelling it instead could be lost while it awaits a
-    PUBACK, and it would wait for a message forever (stop_task)."""
-    topic = f"echo{replies}"
+async def echoer(broker: str, count: int, replies: int, *, as_flight: bool) -> None:
+    """The echo's other end: ``count`` QoS 1 messages from its ``out`` topic, each answered at
+    once with ``replies`` messages to its ``back`` topic: published as a plain aiomqtt client
+    does (a task per publish), or (``as_flight``) written as the flight writes a command's
+    acks (``flight.mqtt.Publisher``: made in paho's callback, one ``send`` for them all, the
+    PUBACKs read from its buffer). Exactly ``count``, then it returns once the broker confirmed
+    every answer: cancelling it instead could be lost while it awaits a PUBACK, and it would
+    wait for a message forever (stop_task)."""
+    topic = echo_topic(replies, as_flight=as_flight)
     confirmed = 0
     all_confirmed = asyncio.Event()
 
-    def on_confirmed(_: int) -> None:
+    def on_confirmed(_: object = None) -> None:
         nonlocal confirmed
         confirmed += 1
         if confirmed == count * replies:
@@ -216,17 +222,27 @@ async def echoer(broker: str, count: int, replies: int) -> None:
         payload = message.payload
         assert isinstance(payload, bytes)
         for reply in range(replies):
-            last = reply == replies - 1
-            publisher.publish(
-                f"{topic}/back", payload, retain=False, confirmed=on_confirmed, now=last
-            )
+            if publisher is None:  # the publish runs (and writes) once paho's callback is over
+                published = asyncio.ensure_future(client.publish(f"{topic}/back", payload, qos=1))
+                published.add_done_callback(on_confirmed)
+            else:
+                last = reply == replies - 1
+                publisher.publish(
+                    f"{topic}/back", payload, retain=False, confirmed=on_confirmed, now=last
+                )
 
     client = plain_client(broker, take)
+    publisher: Publisher | None = None
     async with client:
-        publisher = Publisher(client)
+        if as_flight:
+            publisher = Publisher(client)
         await client.subscribe(f"{topic}/out", qos=1)
         print("ready", flush=True)
         await all_confirmed.wait()
+
+
+def echo_topic(replies: int, *, as_flight: bool) -> str:
+    return f"echo{replies}{'-as-flight' if as_flight else ''}"
 
 
 async def cpu_pct(pid: int, seconds: float) -> float:
@@ -257,9 +273,10 @@ async def main() -> None:
     parser.add_argument("--read-hold", type=float, default=0.0)
     parser.add_argument("--echoer", metavar="BROKER", help=argparse.SUPPRESS)
     parser.add_argument("--replies", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--as-flight", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.echoer:
-        await echoer(options.echoer, options.noops, options.replies)
+        await echoer(options.echoer, options.noops, options.replies, as_flight=options.as_flight)
         return
     result: dict[str, object] = {"loadavg_1m": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="isru-bench-") as tmp:
@@ -279,18 +296,23 @@ async def main() -> None:
             write_config(config, sim.urls, broker.url, state, hz=50)
             async with flight_process(config) as flight_pid:
                 await asyncio.wait_for(ground.online.wait(), 30)
-                noops, echoes, echoes3 = [], [], []
+                noops, echoes, echoes3, echoes3_as_flight = [], [], [], []
                 async with (
                     Echo(broker, options.noops) as echo,
                     Echo(broker, options.noops, replies=3) as echo3,
+                    Echo(broker, options.noops, replies=3, as_flight=True) as echo3_as_flight,
                 ):
                     for n in range(options.noops):
                         noops.append(await ground.noop(n) * 1000)
                         echoes.append(await echo.once(n) * 1000)
                         echoes3.append(await echo3.once(n) * 1000)
+                        echoes3_as_flight.append(await echo3_as_flight.once(n) * 1000)
                 cuts = statistics.quantiles(noops[20:], n=100)
                 result["echo_rtt_p50_ms"] = round(statistics.median(echoes[20:]), 3)
                 result["echo3_rtt_p50_ms"] = round(statistics.median(echoes3[20:]), 3)
+                result["echo3_as_flight_rtt_p50_ms"] = round(
+                    statistics.median(echoes3_as_flight[20:]), 3
+                )
                 result["noop_rtt_p50_ms"] = round(statistics.median(noops[20:]), 3)
                 result["noop_rtt_p99_ms"] = round(cuts[98], 3)
                 result["flight_cpu_pct"] = await cpu_pct(flight_pid, options.cpu_seconds)
@@ -301,7 +323,9 @@ async def main() -> None:
             echo3_p50 = result["echo3_rtt_p50_ms"]
             assert isinstance(echo3_p50, float)
             result["noop_vs_echo3"] = round(noop_p50 / echo3_p50, 2)
-            result["echo3_vs_echo"] = round(echo3_p50 / echo_p50, 2)
+            as_flight_p50 = result["echo3_as_flight_rtt_p50_ms"]
+            assert isinstance(as_flight_p50, float)
+            result["noop_vs_echo3_as_flight"] = round(noop_p50 / as_flight_p50, 2)
 
             ground.online.clear()
             write_config(config, sim.urls, broker.url, state, 50, options.read_hold)
