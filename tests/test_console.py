@@ -134,6 +134,8 @@ def test_console_level_limits_colour_values_and_bools() -> None:
     assert [level(stall, v) for v in (False, True)] == ["green", "red"]
     assert [level(water, v) for v in (50.0, 20.0, 5.0)] == ["green", "yellow", "red"]
     assert level(DICTIONARY.channel_index["core.mode"], "SAFE") == "none"
+    # What another broker account could put in a value: no level, and no exception.
+    assert [level(h2, v) for v in (10**400, [1], None, "high")] == ["none"] * 4
     assert format_value(stall, True) == "true"
 
 

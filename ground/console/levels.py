@@ -33,11 +33,8 @@ def level(channel: ChannelDef, value: Any) -> Level:
     without limits, or a value that is not a number, has level ``none``.
     """
     limits = channel.limits
-    if limits is None or isinstance(value, str) or value is None:
-        return "none"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
+    number = as_number(value)
+    if limits is None or number is None:
         return "none"
     if (limits.red_high is not None and number > limits.red_high) or (
         limits.red_low is not None and number < limits.red_low
@@ -48,6 +45,17 @@ def level(channel: ChannelDef, value: Any) -> Level:
     ):
         return "yellow"
     return "green"
+
+
+def as_number(value: Any) -> float | None:
+    """``value`` as a float if it is a number or a bool (True is 1), else None: text, null, a
+    list, or an integer beyond a float's range (any broker account may publish telemetry)."""
+    if not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def format_value(channel: ChannelDef, value: Any) -> str:

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
 
-from ground.console.levels import format_value
+from ground.console.levels import as_number, format_value
 from interface.dictionary import ChannelDef
 
 #: Samples kept per plot: 30 s at the console's 10 Hz timer.
@@ -50,13 +50,8 @@ class Plot(Vertical):
     def sample(self, value: Any) -> None:
         """Add one sample (finite numbers and bools only: a sparkline cannot scale anything
         else, and a message from another broker account may carry anything) and show it."""
-        if not isinstance(value, int | float):
-            return
-        try:
-            number = float(value)
-        except OverflowError:  # an integer beyond a float's range
-            return
-        if not math.isfinite(number):
+        number = as_number(value)
+        if number is None or not math.isfinite(number):
             return
         self.samples.append(number)
         unit = f" {self.channel.unit}" if self.channel.unit else ""
