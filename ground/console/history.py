@@ -53,6 +53,12 @@ class EntryView(Static):
         self.entry = entry
 
     def show(self) -> None:
+        # Textual (8.2) counts a layout request only when none is pending, and keys a row's
+        # cached height on that count: had the screen laid the history out while a request
+        # was pending (a loaded machine, a row just mounted), this one would not count and
+        # the row would keep its old height for good (a FAILED row one line high, its reason
+        # unseen). Withdrawing the pending request makes this one count; it serves both.
+        self._layout_required = False
         self.update(render_entry(self.entry))
 
     def lines(self) -> list[str]:
