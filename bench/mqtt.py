@@ -120,10 +120,15 @@ class Ground:
     def take(self, message: aiomqtt.Message) -> None:
         document = json.loads(message.payload)  # type: ignore[arg-type]
         topic = str(message.topic)
-        if topic.endswith("/cmd/ack") and document["stage"] == "COMPLETED":
+        if topic.endswith("/cmd/ack") and document["stage"] in ("COMPLETED", "FAILED"):
             waiter = self.waiters.pop(document["id"], None)
-            if waiter is not None and not waiter.done():
+            if waiter is None or waiter.done():
+                return
+            if document["stage"] == "COMPLETED":
                 waiter.set_result(time.perf_counter())
+            else:  # (more than the command rate limit allows: --noops too high)
+                why = f"{document.get('reason')}: {document.get('detail')}"
+                waiter.set_exception(RuntimeError(f"{document['id']} FAILED {why}"))
         elif topic.endswith("/evr"):
             self.events.append(document)
             self.event_arrived.set()

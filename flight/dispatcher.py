@@ -83,16 +83,30 @@ class Execution:
 
 
 Handler = Callable[[Execution], Awaitable[None]]
+#: A handler that waits for nothing (no device, no I/O): it is done when it returns.
+Immediate = Callable[[Execution], None]
 AckSink = Callable[[Ack], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """How a command runs: its handler, the device it occupies, whether it pre-empts that device."""
+    """How a command runs: its handler, the device it occupies, whether it pre-empts that
+    device, and, for a command that waits for nothing, the same work as a plain function."""
 
     handler: Handler
     device: str | None = None
     preempts: bool = False
+    now: Immediate | None = None
+
+    @classmethod
+    def immediate(cls, now: Immediate) -> Route:
+        """The route of a command that waits for nothing: :meth:`Dispatcher.run_now` runs it
+        to its end in its caller, without a task or a turn of the event loop."""
+
+        async def handler(run: Execution) -> None:
+            now(run)
+
+        return cls(handler, now=now)
 
 
 class Dispatcher:
@@ -135,6 +149,23 @@ class Dispatcher:
     def going_safe(self, reason: str, *, keep_sequence: bool) -> None:
         """The payload goes SAFE: every command in progress is aborted."""
         self.abort_all()
+
+    def run_now(self, command: Command, sink: AckSink) -> Ack | None:
+        """Run ``command`` to its end here if its route is immediate, and return the final
+        ack; otherwise do nothing and return None (run it with :meth:`run`)."""
+        route = self._routes.get(command.name)
+        if route is None or route.now is None:
+            return None
+        try:
+            args, _ = self._accept(command)
+        except CommandFailed as failure:
+            return self._finish(command, sink, failure)
+        sink(self._ack(command, Stage.ACCEPTED))
+        try:
+            route.now(Execution(command, args, lambda: sink(self._ack(command, Stage.STARTED))))
+        except Exception as exc:
+            return self._finish(command, sink, _failure(command, exc))
+        return self._complete(command, sink)
 
     async def run(self, command: Command, sink: AckSink) -> Ack:
         """Run ``command`` to its end; every stage goes to ``sink``; returns the final ack."""
@@ -230,20 +261,8 @@ class Dispatcher:
 
         try:
             await route.handler(Execution(command, args, started))
-        except DeviceNack as exc:
-            raise CommandFailed(Reason.DEVICE_NACK, str(exc)) from None
-        except DeviceTimeout as exc:
-            raise CommandFailed(Reason.DEVICE_TIMEOUT, str(exc)) from None
-        except LinkDown as exc:
-            raise CommandFailed(Reason.LINK_DOWN, str(exc)) from None
-        except HalError as exc:
-            raise CommandFailed(Reason.DEVICE_FAULT, str(exc)) from None
-        except (CommandFailed, asyncio.CancelledError):
-            raise
         except Exception as exc:
-            # A bug must not leave a command without its final ack or the payload unsafe.
-            log.exception("%s (%s) raised", command.name, command.id)
-            raise CommandFailed(Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}") from None
+            raise _failure(command, exc) from None
 
     def _finish(self, command: Command, sink: AckSink, failure: CommandFailed) -> Ack:
         self.failed += 1
@@ -262,3 +281,24 @@ class Dispatcher:
         self, command: Command, stage: Stage, reason: Reason | None = None, detail: str = ""
     ) -> Ack:
         return Ack(command.id, command.name, stage, self._clock.utc(), reason, detail)
+
+
+def _failure(command: Command, exc: Exception) -> CommandFailed:
+    """What a handler's exception means for its command."""
+    if isinstance(exc, CommandFailed):
+        return exc
+    for error, reason in _DEVICE_FAILURES:
+        if isinstance(exc, error):
+            return CommandFailed(reason, str(exc))
+    # A bug must not leave a command without its final ack or the payload unsafe.
+    log.exception("%s (%s) raised", command.name, command.id)
+    return CommandFailed(Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+
+
+#: The device's failures, most specific first (HalError is the base of the others).
+_DEVICE_FAILURES: tuple[tuple[type[HalError], Reason], ...] = (
+    (DeviceNack, Reason.DEVICE_NACK),
+    (DeviceTimeout, Reason.DEVICE_TIMEOUT),
+    (LinkDown, Reason.LINK_DOWN),
+    (HalError, Reason.DEVICE_FAULT),
+)

@@ -59,14 +59,14 @@ class Payload(ScoopHandlers, ElecHandlers, OvenHandlers):
         }
         return drivers[board]
 
-    async def noop(self, run: Execution) -> None:
+    def noop(self, run: Execution) -> None:
         run.started()
 
-    async def arm(self, run: Execution) -> None:
+    def arm(self, run: Execution) -> None:
         run.started()
         self.arming.arm(run.args["command"])
 
-    async def disarm(self, run: Execution) -> None:
+    def disarm(self, run: Execution) -> None:
         run.started()
         self.arming.disarm("commanded")
 
@@ -89,30 +89,30 @@ class Payload(ScoopHandlers, ElecHandlers, OvenHandlers):
         if failures:
             raise CommandFailed(Reason.DEVICE_FAULT, "; ".join(failures))
 
-    async def mode_idle(self, run: Execution) -> None:
+    def mode_idle(self, run: Execution) -> None:
         run.started()
         self.modes.set(Mode.IDLE, reason="commanded")
 
-    async def limit_enable(self, run: Execution) -> None:
+    def limit_enable(self, run: Execution) -> None:
         run.started()
         self.limits.enable(run.args["channel"])
 
-    async def limit_disable(self, run: Execution) -> None:
+    def limit_disable(self, run: Execution) -> None:
         run.started()
         self.limits.disable(run.args["channel"])
 
     def routes(self) -> dict[str, Route]:
         """The route of every command in the dictionary."""
         return {
-            "CORE.NOOP": Route(self.noop),
-            "CORE.ARM": Route(self.arm),
-            "CORE.DISARM": Route(self.disarm),
+            "CORE.NOOP": Route.immediate(self.noop),
+            "CORE.ARM": Route.immediate(self.arm),
+            "CORE.DISARM": Route.immediate(self.disarm),
             "CORE.RESET_BOARD": Route(self.reset_board),
             "CORE.TM_RATE": Route(self.tm_rate),
             "MODE.SAFE": Route(self.mode_safe),
-            "MODE.IDLE": Route(self.mode_idle),
-            "LIMIT.ENABLE": Route(self.limit_enable),
-            "LIMIT.DISABLE": Route(self.limit_disable),
+            "MODE.IDLE": Route.immediate(self.mode_idle),
+            "LIMIT.ENABLE": Route.immediate(self.limit_enable),
+            "LIMIT.DISABLE": Route.immediate(self.limit_disable),
             **self.scoop_routes(),
             **self.elec_routes(),
             **self.oven_routes(),

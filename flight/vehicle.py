@@ -216,6 +216,11 @@ class FlightApp:
         """Run one command to its end; each verification stage goes to ``sink``."""
         return await self.dispatcher.run(command, sink or (lambda _: None))
 
+    def execute_now(self, command: Command, sink: AckSink) -> Ack | None:
+        """Run a command that waits for nothing to its end at once and return its final ack;
+        None for any other (run it with :meth:`execute`)."""
+        return self.dispatcher.run_now(command, sink)
+
     @property
     def uploaded(self) -> dict[str, Sequence]:
         """Sequences uploaded (SEQ.UPLOAD) and checked, by name, ready to start."""

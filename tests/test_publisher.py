@@ -5,8 +5,10 @@ aiomqtt's own publishes still work beside it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import threading
+from collections.abc import AsyncIterator, Callable
 from typing import cast
 
 import aiomqtt
@@ -295,6 +297,29 @@ async def test_publisher_gathered_message_leaves_with_one_that_may_not_wait(
         assert sorted(confirmed) == sorted([sample, event])
 
 
+@contextlib.asynccontextmanager
+async def _flight_reading(
+    mosquitto: Mosquitto, answer: Callable[[Publisher, aiomqtt.Message], None]
+) -> AsyncIterator[aiomqtt.Client]:
+    """A ground subscribed to ``t/out/#`` (yielded) and a flight that answers each message on
+    ``t/in`` from inside paho's callback, as the flight handles a command as it is read."""
+    intake = functools.partial(IntakeQueue, admit=lambda message, queue: True)
+    queue_type = cast(type[asyncio.Queue[aiomqtt.Message]], intake)
+    async with (
+        aiomqtt.Client(mosquitto.host, mosquitto.port) as ground,
+        aiomqtt.Client(mosquitto.host, mosquitto.port, queue_type=queue_type) as flight,
+    ):
+        await ground.subscribe("t/out/#", qos=1)
+        await flight.subscribe("t/in", qos=1)
+        publisher = Publisher(flight)
+        serving = asyncio.create_task(serve_messages(flight, lambda m: answer(publisher, m)))
+        try:
+            yield ground
+        finally:
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+
+
 def test_publisher_final_message_sent_from_a_message_callback_does_not_hang(
     mosquitto: Mosquitto,
 ) -> None:
@@ -304,33 +329,42 @@ def test_publisher_final_message_sent_from_a_message_callback_does_not_hang(
     # test instead of stopping the suite.
     outcome: list[object] = []
 
+    def answer(publisher: Publisher, message: aiomqtt.Message) -> None:
+        publisher.publish("t/out/0", b"zero", retain=False, confirmed=_ignore, qos=0)
+        publisher.publish("t/out/1", b"ack", retain=False, confirmed=_ignore, now=True)
+
     async def scenario() -> None:
-        intake = functools.partial(IntakeQueue, admit=lambda message, queue: True)
-        queue_type = cast(type[asyncio.Queue[aiomqtt.Message]], intake)
-        async with (
-            aiomqtt.Client(mosquitto.host, mosquitto.port) as ground,
-            aiomqtt.Client(mosquitto.host, mosquitto.port, queue_type=queue_type) as flight,
-        ):
-            await ground.subscribe("t/out/#", qos=1)
-            await flight.subscribe("t/in", qos=1)
-            publisher = Publisher(flight)
-
-            def answer(message: aiomqtt.Message) -> None:
-                publisher.publish("t/out/0", b"zero", retain=False, confirmed=_ignore, qos=0)
-                publisher.publish("t/out/1", b"ack", retain=False, confirmed=_ignore, now=True)
-
-            serving = asyncio.create_task(serve_messages(flight, answer))
+        async with _flight_reading(mosquitto, answer) as ground:
             await ground.publish("t/in", b"command", qos=1)
             async with asyncio.timeout(10):
                 outcome.append(await _receive(ground, 2))
-            serving.cancel()
-            await asyncio.gather(serving, return_exceptions=True)
 
     thread = threading.Thread(target=asyncio.run, args=(scenario(),), daemon=True)
     thread.start()
     thread.join(30)
     assert not thread.is_alive(), "the flight's event loop hung in paho's callback lock"
     assert outcome == [[b"zero", b"ack"]]
+
+
+async def test_publisher_now_from_a_message_callback_leaves_when_the_read_is_over(
+    mosquitto: Mosquitto,
+) -> None:
+    # A command run as it is read (CORE.NOOP): its acks leave as soon as paho's read is over,
+    # in the same turn, before anything else the loop has ready.
+    unsent_next_turn: list[int] = []
+
+    def answer(publisher: Publisher, message: aiomqtt.Message) -> None:
+        publisher.publish("t/out/ack", b"ACCEPTED", retain=False, confirmed=_ignore)
+        publisher.publish("t/out/ack", b"COMPLETED", retain=False, confirmed=_ignore, now=True)
+        out = publisher._paho._out_packet
+        asyncio.get_running_loop().call_soon(lambda: unsent_next_turn.append(len(out)))
+
+    async with _flight_reading(mosquitto, answer) as ground:
+        await ground.publish("t/in", b"command", qos=1)
+        async with asyncio.timeout(10):
+            received = await _receive(ground, 2)
+    assert received == [b"ACCEPTED", b"COMPLETED"]
+    assert unsent_next_turn == [0]
 
 
 def _ignore(mid: int) -> None:

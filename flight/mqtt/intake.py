@@ -154,7 +154,8 @@ class Intake:
             return
         self._acks[command.id] = []
         run = Command(command.id, name, dict(command.args), "mqtt")
-        self._tasks.spawn(self._execute(run))
+        if self.vehicle.execute_now(run, self._ack) is None:  # it waits for something
+            self._tasks.spawn(self._execute(run))
 
     def _authentic(self, topic: str, command: CommandMessage, name: str) -> bool:
         """Check the command's signature; refuse it (False) if it is not right."""

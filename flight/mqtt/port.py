@@ -93,3 +93,7 @@ class VehiclePort(Protocol):
     async def execute(self, command: Command, sink: AckSink | None = None) -> Ack:
         """Run one command to its end; each verification stage goes to ``sink``."""
         ...
+
+    def execute_now(self, command: Command, sink: AckSink) -> Ack | None:
+        """Run a command that waits for nothing to its end at once; None for any other."""
+        ...

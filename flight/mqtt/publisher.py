@@ -14,12 +14,13 @@ builds a message object with a ``threading.Condition``, and its PUBACK handling 
   publishes, and queues it on paho's outgoing packet queue, behind what paho already queued:
   every packet leaves in the order it was made. Packets made one after another are one entry
   of that queue and leave in one ``send`` once the event loop has nothing else ready to run
-  (at most IDLE_TURNS turns later): a command's ACCEPTED, STARTED and COMPLETED, made a turn
-  or two apart, leave together, instead of each waking the broker and the ground in turn
-  before the next is made. A message published with ``gather_s`` (the telemetry stream) waits
-  up to that long for others to leave with it, unless something that may not wait (any other
-  message, paho's own packets) takes it along sooner: three boards at 50 Hz make one write and
-  one PUBACK wake per window instead of one per packet;
+  (at most IDLE_TURNS turns later): a command's ACCEPTED, STARTED and COMPLETED leave
+  together, instead of each waking the broker and the ground in turn before the next is made;
+  the final one (``now``) leaves at once, or, made inside paho's callback (a command run as it
+  is read), as soon as that read is over. A message published with ``gather_s`` (the
+  telemetry stream) waits up to that long for others to leave with it, unless something that
+  may not wait (any other message, paho's own packets) takes it along sooner: three boards at
+  50 Hz make one write and one PUBACK wake per window instead of one per packet;
 - reads the socket 64 KiB at a time and serves paho's small reads from that buffer, every
   packet waiting at each wake (paho asks for 1 byte, the length, then the rest of each
   packet: three system calls a PUBACK otherwise);
@@ -91,6 +92,8 @@ class Publisher:
         self._flushing = False
         #: Turns the pending send has waited for the loop to be idle.
         self._waited = 0
+        #: A write asked for at once from inside paho's callback, due when the read is over.
+        self._after_read = False
         self._rbuf = b""
         self._rpos = 0
         self._their_on_publish: Any = self._paho.on_publish
@@ -151,9 +154,10 @@ class Publisher:
 
     def _flush_now(self) -> None:
         """Write what waits at once; from inside one of paho's callbacks (a command handled as
-        it is read), at the next turn: paho's write may call back under the lock that the
-        callback holds."""
+        it is read), as soon as the read is over (paho's write may call back under the lock
+        that the callback holds), or at the next turn if paho read without us."""
         if self._paho._in_callback_mutex.locked():
+            self._after_read = True
             self._schedule()
         else:
             self._flush(idle=False)
@@ -238,6 +242,7 @@ class Publisher:
             self._scheduled = None
         self._gathering = False
         self._waited = 0
+        self._after_read = False
         self._batch = None  # what was queued is written (or being written) now
         paho_client = self._paho
         coalesce(paho_client._out_packet)
@@ -273,6 +278,8 @@ class Publisher:
             result = self._their_loop_read(max_packets)
         if paho_client._sock is None:  # gone: what was read for it means nothing now
             self._rbuf, self._rpos = b"", 0
+        elif self._after_read:
+            self._flush(idle=False)
         return result
 
     def _take_pubacks(self) -> None:
