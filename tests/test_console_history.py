@@ -7,6 +7,7 @@ from textual.app import App, ComposeResult
 
 from ground import Ack
 from ground.console.history import CommandHistory, EntryView
+from tests.test_console import flat, until
 
 REASON = "NOT_ALLOWED_IN_MODE: SCOOP.MOVE is not allowed in SAFE (allowed in: IDLE, OPERATING)"
 TEXT = "SCOOP.MOVE joint=BOOM angle_deg=40.5 speed_dps=10.25"
@@ -20,10 +21,6 @@ class HistoryApp(App[None]):
 def failed(command_id: str) -> Ack:
     reason, detail = REASON.split(": ", 1)
     return Ack(command_id, "SCOOP.MOVE", "FAILED", "2026-12-07T08:00:00.000Z", reason, detail)
-
-
-def flat(lines: list[str]) -> str:
-    return " ".join(" ".join(lines).split())
 
 
 async def test_console_history_row_laid_out_with_a_layout_pending_grows_for_the_reason() -> None:
@@ -43,9 +40,7 @@ async def test_console_history_row_laid_out_with_a_layout_pending_grows_for_the_
         history._clear_arrangement_cache()
         app.screen._refresh_layout()
         history.ack(failed("c1"))
-        await pilot.pause()
-        await pilot.pause()
-        assert view.size.height == 3
+        await until(pilot, lambda: view.size.height == 3, "the row three lines high", 10)
         assert REASON in flat(view.lines())
 
 
@@ -57,10 +52,11 @@ async def test_console_history_newest_failed_row_is_scrolled_into_sight() -> Non
             history.sent(f"c{i}", f"CORE.NOOP {i}", "08:00:00")
         await pilot.pause()
         history.ack(failed("c19"))
-        await pilot.pause()
-        await pilot.wait_for_scheduled_animations()
-        await pilot.pause()
         view: EntryView = history.view("c19")
-        assert view.size.height == 3
-        assert history.scroll_y == history.max_scroll_y > 0
+        await until(pilot, lambda: view.size.height == 3, "the row three lines high", 10)
+
+        def at_end() -> bool:
+            return history.scroll_y == history.max_scroll_y > 0
+
+        await until(pilot, at_end, "the history scrolled to its end", 10)
         assert view.region.bottom <= history.region.bottom

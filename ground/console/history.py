@@ -52,6 +52,14 @@ class EntryView(Static):
         super().__init__(render_entry(entry))
         self.entry = entry
 
+    def on_resize(self) -> None:
+        # The newest row grew (its reason came): the end of the history moved. Scrolling there
+        # when the update was made is not enough: on a loaded machine the layout that grows the
+        # row can come after that scroll.
+        history = self.parent
+        if isinstance(history, CommandHistory) and history.children[-1:] == [self]:
+            history.scroll_end(animate=False, immediate=True)
+
     def show(self) -> None:
         # Textual (8.2) counts a layout request only when none is pending, and keys a row's
         # cached height on that count: had the screen laid the history out while a request
