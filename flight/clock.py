@@ -80,8 +80,10 @@ def continued_utc(*, utc: datetime, wall_utc: datetime, scale: float, now: datet
     """
     if scale <= 0:
         raise ValueError(f"scale: must be positive, got {scale}")
-    elapsed = max(0.0, (now - wall_utc).total_seconds())
-    return max(now, utc + timedelta(seconds=elapsed * scale))
+    # timedelta times float rounds once, to the microsecond; float seconds would lose
+    # microseconds beyond 2**53 of them (a few hundred years of mission time).
+    elapsed = max(timedelta(0), now - wall_utc)
+    return max(now, utc + elapsed * scale)
 
 
 def mission_clock(
