@@ -40,6 +40,10 @@ from isru.spawn import Stream, die_with_parent, target
 
 __all__ = ["ChildProcess", "ChildStartError", "Stream", "die_with_parent"]
 
+#: How long a child that exited before it was ready may take to hand over the rest of its
+#: other stream (read by a task of its own) before the error is made without it.
+OUTPUT_GRACE_S = 2.0
+
 
 class ChildStartError(RuntimeError):
     """The process exited, or stayed silent, before it was ready."""
@@ -186,8 +190,14 @@ class ChildProcess:
                     ready.set_exception(ChildStartError(self.name, str(exc), self.output()))
         if self._ready is not None and not self._ready.done() and stream is self._first():
             code = await self.wait()
-            reason = f"exited with code {code}"
-            self._ready.set_exception(ChildStartError(self.name, reason, self.output()))
+            # The other stream may not be read to its end yet, and it often says why (a
+            # broker's error on stderr): give it a moment.
+            others = [r for r in self._readers if r is not asyncio.current_task()]
+            if others:
+                await asyncio.wait(others, timeout=OUTPUT_GRACE_S)
+            if not self._ready.done():
+                reason = f"exited with code {code}"
+                self._ready.set_exception(ChildStartError(self.name, reason, self.output()))
 
     def _first(self) -> asyncio.StreamReader | None:
         """The stream ``ready`` reads: stdout when collected, else stderr."""

@@ -37,6 +37,24 @@ async def test_children_exit_before_ready_raises_with_its_output() -> None:
     assert child.returncode == 3
 
 
+async def test_children_exit_before_ready_waits_for_the_rest_of_stderr() -> None:
+    # The stdout reader could see its end, and the exit, before the stderr reader had read the
+    # line that says why (1 suite in 7 under load). Here a grandchild holds both streams after
+    # the child has exited: it ends stdout first, and writes the reason to stderr later.
+    grandchild = (
+        "import os, sys, time\ntime.sleep(0.2)\nos.close(1)\ntime.sleep(0.3)\n"
+        "sys.stderr.write('config is broken\\n')"
+    )
+    code = (
+        "import subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, '-c', {grandchild!r}])\nsys.exit(3)"
+    )
+    child = ChildProcess(python(code), name="broken", ready=lambda line: line == "ready")
+    with pytest.raises(ChildStartError, match=r"broken did not start: exited with code 3") as info:
+        await child.start()
+    assert "config is broken" in info.value.output
+
+
 async def test_children_silent_past_timeout_is_killed() -> None:
     child = ChildProcess(
         python("import time\ntime.sleep(60)"),
